@@ -1,0 +1,227 @@
+"""Settings from options > environment > batchgs.toml profile > defaults.
+
+Secrets (API keys, shared secrets) are wrapped in `Secret`, whose repr and str are masked, so that a
+key cannot leak through a log line, an exception message or a traceback's locals by accident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from batchgs.errors import ConfigError
+
+PX_REGIONS: dict[str, str] = {
+    "us": "https://api.aptrinsic.com",
+    "eu": "https://api-eu.aptrinsic.com",
+    "us2": "https://api-us2.aptrinsic.com",
+}
+PX_MAX_RATE = 200
+PX_DEFAULT_RATE = 190
+PX_DAILY_LIMIT = 1_000_000
+CS_PER_MINUTE = 100
+CS_DAILY_LIMIT = 50_000
+PROFILE_FILE = "batchgs.toml"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+class Secret:
+    """A string that never shows itself: repr/str give a mask; `.reveal()` is the only way in."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def fingerprint(self) -> str:
+        """A stable, non-reversible id for ledgers: never the key itself."""
+        return hashlib.sha256(b"batchgs-ledger:" + self._value.encode()).hexdigest()[:24]
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_state_dir("batchgs", appauthor=False))
+
+
+def default_config_dir() -> Path:
+    return Path(platformdirs.user_config_dir("batchgs", appauthor=False))
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def check_base_url(url: str) -> str:
+    """Refuse plain http to anything but loopback: the key travels in a header."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"invalid base URL {url!r}", hint="use https://host (no path), e.g. https://api.aptrinsic.com")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing plain http:// for non-loopback host {parts.hostname!r}: the API key would travel unencrypted",
+            hint="use https://",
+        )
+    return url.rstrip("/")
+
+
+def run_key_command(command: str) -> Secret:
+    """Run a secret manager CLI (no shell) and take its first output line as the key."""
+    try:
+        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"api_key_command could not run: {type(exc).__name__}") from None
+    if done.returncode != 0:
+        raise ConfigError(f"api_key_command exited with status {done.returncode}")
+    value = done.stdout.strip().splitlines()[0].strip() if done.stdout.strip() else ""
+    if not value:
+        raise ConfigError("api_key_command printed nothing")
+    return Secret(value)
+
+
+def find_profile_file(cwd: Path | None = None) -> Path | None:
+    for folder in (cwd or Path.cwd(), default_config_dir()):
+        candidate = folder / PROFILE_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_profile(name: str | None, *, path: Path | None = None) -> dict[str, Any]:
+    """The `[profiles.NAME]` table (or `[default]` when no name) of batchgs.toml; {} when none."""
+    path = path or find_profile_file()
+    if path is None:
+        if name:
+            raise ConfigError(f"profile {name!r} requested but no {PROFILE_FILE} found in . or {default_config_dir()}")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read profile file: {exc}") from None
+    if name is None:
+        table = data.get("default", {})
+    else:
+        table = data.get("profiles", {}).get(name)
+        if table is None:
+            known = ", ".join(sorted(data.get("profiles", {}))) or "none"
+            raise ConfigError(f"{path}: no profile {name!r} (known: {known})")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: profile must be a table")
+    for forbidden in ("api_key", "access_key", "shared_secret"):
+        if forbidden in table:
+            raise ConfigError(
+                f"{path}: {forbidden!r} written in a profile file is refused",
+                hint="use api_key_env = \"VAR\" or api_key_command = \"op read ...\"",
+            )
+    return table
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to talk to Gainsight. Built once per command by `resolve`."""
+
+    px_base_url: str = PX_REGIONS["us"]
+    px_api_key: Secret | None = None
+    product_key: str | None = None
+    rate: float = PX_DEFAULT_RATE
+    daily_limit: int = PX_DAILY_LIMIT
+    cs_base_url: str | None = None
+    cs_access_key: Secret | None = None
+    cs_shared_secret: Secret | None = None
+    cs_per_minute: int = CS_PER_MINUTE
+    cs_daily_limit: int = CS_DAILY_LIMIT
+    state_dir: Path = field(default_factory=default_state_dir)
+    ca_bundle: str | None = None
+    production: bool = False
+    profile: str | None = None
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def require_px_key(self) -> Secret:
+        if not self.px_api_key:
+            raise ConfigError(
+                "no Gainsight PX API key",
+                hint="export GAINSIGHT_PX_API_KEY=... (or api_key_env / api_key_command in a batchgs.toml profile)",
+            )
+        return self.px_api_key
+
+
+def _secret_from(env: Mapping[str, str], var: str, profile: Mapping[str, Any], prefix: str) -> Secret | None:
+    if env.get(var):
+        return Secret(env[var])
+    if profile.get(f"{prefix}_env") and env.get(str(profile[f"{prefix}_env"])):
+        return Secret(env[str(profile[f"{prefix}_env"])])
+    if profile.get(f"{prefix}_command"):
+        return run_key_command(str(profile[f"{prefix}_command"]))
+    return None
+
+
+def resolve(
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    base_url: str | None = None,
+    product_key: str | None = None,
+    rate: float | None = None,
+    daily_limit: int | None = None,
+    state_dir: str | Path | None = None,
+    cs_base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    profile_path: Path | None = None,
+) -> Settings:
+    """Merge options > environment > profile > defaults into one `Settings`."""
+    env = os.environ if env is None else env
+    prof = load_profile(profile or env.get("BATCHGS_PROFILE"), path=profile_path)
+    region = region or env.get("GAINSIGHT_PX_REGION") or prof.get("region") or "us"
+    if region not in PX_REGIONS:
+        raise ConfigError(f"unknown region {region!r}", hint=f"use one of {', '.join(PX_REGIONS)}")
+    px_url = base_url or env.get("GAINSIGHT_PX_BASE_URL") or prof.get("base_url") or PX_REGIONS[region]
+    cs_url = cs_base_url or env.get("GAINSIGHT_CS_BASE_URL") or prof.get("cs_base_url")
+    chosen_rate = float(rate if rate is not None else prof.get("rate", PX_DEFAULT_RATE))
+    if not 0 < chosen_rate <= PX_MAX_RATE:
+        raise ConfigError(f"--rate must be between 1 and {PX_MAX_RATE} requests per second, not {chosen_rate:g}")
+    state = state_dir or env.get("BATCHGS_STATE_DIR") or prof.get("state_dir")
+    return Settings(
+        px_base_url=check_base_url(str(px_url)),
+        px_api_key=_secret_from(env, "GAINSIGHT_PX_API_KEY", prof, "api_key"),
+        product_key=product_key or env.get("GAINSIGHT_PX_PRODUCT_KEY") or prof.get("product_key"),
+        rate=chosen_rate,
+        daily_limit=int(daily_limit if daily_limit is not None else prof.get("daily_limit", PX_DAILY_LIMIT)),
+        cs_base_url=check_base_url(str(cs_url)) if cs_url else None,
+        cs_access_key=_secret_from(env, "GAINSIGHT_CS_ACCESS_KEY", prof, "cs_access_key"),
+        cs_shared_secret=_secret_from(env, "GAINSIGHT_CS_SHARED_SECRET", prof, "cs_shared_secret"),
+        cs_per_minute=int(prof.get("cs_per_minute", CS_PER_MINUTE)),
+        cs_daily_limit=int(prof.get("cs_daily_limit", CS_DAILY_LIMIT)),
+        state_dir=Path(state) if state else default_state_dir(),
+        ca_bundle=env.get("BATCHGS_CA_BUNDLE") or prof.get("ca_bundle"),
+        production=bool(prof.get("production", False)),
+        profile=profile,
+    )

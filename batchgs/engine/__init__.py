@@ -1,0 +1,1 @@
+"""Orchestration: pool, importer, exporter, optout. No file formats, no click."""

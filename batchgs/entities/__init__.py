@@ -1,0 +1,1 @@
+"""Entity specs: one declarative module per entity, and the registry."""

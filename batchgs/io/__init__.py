@@ -1,0 +1,1 @@
+"""Files: readers (csv/tsv/xlsx), mapping, validation (Polars), writers, templates."""
