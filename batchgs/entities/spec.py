@@ -43,6 +43,7 @@ class Column:
     example: str = ""
     read_only: bool = False  # exported but never sent: import skips it with a notice
     aliases: tuple[str, ...] = ()  # extra header spellings (e.g. CS "Company" for CompanyId)
+    default: str | None = None  # value sent when the column is absent or empty (events: userType USER)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,19 @@ class EntitySpec:
     list_endpoint: ListEndpoint | None = None
     unique_key_in_file: bool = True  # a repeated key in one file is an error (`duplicate-key`)
     extra: dict[str, str] = field(default_factory=dict)
+    product_key_field: str | None = None  # field that --product-key fills (propertyKeys / propertyKey)
+    free_form: bool = False  # cs-events: any column is accepted, nested into the body by dots
+
+    @property
+    def default_mode(self) -> str:
+        """The mode used when none is given: the first of `modes`."""
+        return self.modes[0]
+
+    def find_column(self, name: str) -> Column | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
 
     def column(self, name: str) -> Column:
         for col in self.columns:
