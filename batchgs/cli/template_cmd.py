@@ -1,0 +1,32 @@
+"""`batchgs template ENTITY -o OUT`: a blank, documented template (.xlsx, .csv or .tsv) for ENTITY."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from batchgs.entities import registry
+from batchgs.io.templates import SUFFIXES, template_header, write_template
+
+
+@click.command("template")
+@click.argument("entity")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"File to write; the format comes from the suffix ({', '.join(SUFFIXES)}).",
+)
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def command(entity: str, output: Path, force: bool) -> None:
+    """Write a blank template for ENTITY: header row, one example row and, in .xlsx, a "Columns"
+    sheet documenting every column, dropdowns for enums and booleans, and id columns kept as text.
+
+    ENTITY: users, accounts, events, preferences, ctas, cs-events.
+    """
+    spec = registry.get(entity)  # unknown entity: UsageError (exit 2) listing the known names
+    written = write_template(spec, output, force=force)
+    click.echo(f"Wrote {written} ({len(template_header(spec))} columns, one example row to replace)")
