@@ -23,6 +23,8 @@ class ApiResult:
     message: str  # the most specific text (subErrors, message, status, raw body cut short)
     attempts: int
     code: str = ""  # row code for reports: api-rejected, not-found, retries-exhausted, uncertain
+    hint: str | None = None  # for FATAL: what the user can do (e.g. the key's Write permission)
+    empty: bool = False  # CS GSOBJ_1011: the search matched nothing (a success with no records)
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,441 @@
+"""The one HTTP client of batchgs: one aiohttp session, the limiter inside the retry loop, the quota
+ledger per attempt, classification of every answer, retries, and no secret anywhere but the header.
+
+`ApiClient.request` returns an `ApiResult` for every answer (success, row error, fatal, uncertain,
+retries exhausted) and never raises for them. It raises only `QuotaExhausted` — the daily quota is
+used up (the local ledger, or the server's "Daily request limit exceeded" 429) and nothing was done
+for this request — so that the engine can pause the run. For FATAL results (401/403, TLS, a redirect
+to another host) the engine calls `raise_for_fatal(result)`, which raises `FatalApiError` (exit 4).
+Reads that cannot continue after any failure (paging, metadata) call `raise_for_result`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import ssl
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from batchgs import __version__
+from batchgs.config import Secret, Settings, check_base_url
+from batchgs.errors import ConfigError, FatalApiError, QuotaExhausted, ResumableStop, UsageError
+from batchgs.transport.classify import Api, Classification, Decision, classify
+from batchgs.transport.ledger import QuotaLease, QuotaLedger
+from batchgs.transport.limiter import SlidingWindowLimiter, cs_limiter, px_limiter
+from batchgs.transport.result import ApiResult, Outcome
+from batchgs.transport.retry import RetryPolicy
+
+ParamValue = str | int | float | bool | None | Iterable[str | int | float | bool]
+Params = Mapping[str, ParamValue] | Iterable[tuple[str, str | int | float | bool]]
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+QUOTA_WAIT_SECONDS = 60.0
+QUOTA_HINT = "capacity returns as the rolling 24 hours free up; resume later, or use --wait-for-quota"
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+
+
+# -- URLs ------------------------------------------------------------------------------------------
+def encode_segment(value: str) -> str:
+    """One path segment, percent-encoded completely (`/`, `?`, `#`, `%` and spaces included)."""
+    return quote(str(value), safe="")
+
+
+def build_path(template: str, *segments: str) -> str:
+    """`build_path("/v1/users/{}", "a b/c")` → `/v1/users/a%20b%2Fc`."""
+    return template.format(*(encode_segment(s) for s in segments))
+
+
+def needs_id_in_body(identifier: str) -> bool:
+    """True for ids a URL path would mangle even when encoded (servers and proxies decode `%2F`,
+    drop `#...`, normalise `.`/`..`): such ids go to the endpoints that carry the id in the body."""
+    if identifier in ("", ".", ".."):
+        return True
+    return any(ch in "/?#%\\" or ch.isspace() or not ch.isprintable() for ch in identifier)
+
+
+def _format_param(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def encode_query(params: Params | None) -> str:
+    """A query string with every key and value percent-encoded (`==`, `;`, `*`, `,` included);
+    a list value repeats the key (`filter` twice means OR)."""
+    if not params:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    items = params.items() if isinstance(params, Mapping) else params
+    for key, value in items:
+        if value is None:
+            continue
+        if isinstance(value, str | int | float | bool):
+            pairs.append((key, _format_param(value)))
+        else:
+            pairs.extend((key, _format_param(v)) for v in value)
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+
+
+def _same_origin(a: URL, b: URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+# -- stats -----------------------------------------------------------------------------------------
+@dataclass
+class TransportStats:
+    """Counters shared by every client of a run (summary.json, progress bar, charts)."""
+
+    requests: int = 0  # attempts sent, retries and redirect hops included
+    responses: Counter[int] = field(default_factory=Counter)
+    responses_429: int = 0
+    retries: int = 0
+    uncertain: int = 0
+    timeouts: int = 0
+    connection_errors: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    sent_per_second: Counter[int] = field(default_factory=Counter)  # epoch second -> attempts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "responses_by_status": {str(k): v for k, v in sorted(self.responses.items())},
+            "responses_429": self.responses_429,
+            "retries": self.retries,
+            "uncertain": self.uncertain,
+            "timeouts": self.timeouts,
+            "connection_errors": self.connection_errors,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "max_sent_in_a_second": max(self.sent_per_second.values(), default=0),
+        }
+
+
+# -- raising helpers -------------------------------------------------------------------------------
+def raise_for_fatal(result: ApiResult) -> None:
+    """Raise FatalApiError (exit 4, resumable) when the result says the run must stop."""
+    if result.outcome is Outcome.FATAL:
+        raise FatalApiError(result.message, status=result.status, hint=result.hint)
+
+
+def raise_for_result(result: ApiResult, *, what: str) -> None:
+    """For reads where any failure stops the command: fatal → FatalApiError; the API refused the
+    request itself (bad filter, date range) → UsageError; transient failures → ResumableStop."""
+    if result.ok:
+        return
+    raise_for_fatal(result)
+    status = f" (HTTP {result.status})" if result.status else ""
+    if result.outcome is Outcome.ROW_ERROR:
+        raise UsageError(f"{what}: the API refused the request{status}: {result.message}")
+    raise ResumableStop(f"{what}: {result.message}{status}", hint="run the command again later")
+
+
+# -- the client ------------------------------------------------------------------------------------
+class ApiClient:
+    """One session to one Gainsight API. Use as `async with` inside the running event loop."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api: Api,
+        secret_headers: Mapping[str, Secret],
+        limiter: SlidingWindowLimiter,
+        ledger: QuotaLedger | None = None,
+        policy: RetryPolicy | None = None,
+        stats: TransportStats | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+        ca_bundle: str | None = None,
+        wait_for_quota: bool = False,
+        max_redirects: int = 3,
+        connections: int = 100,
+        quota_chunk: int = 20,
+    ) -> None:
+        self.base_url = URL(check_base_url(base_url))
+        self.api: Api = api
+        self.limiter = limiter
+        self.ledger = ledger
+        self.policy = policy or RetryPolicy()
+        self.stats = stats if stats is not None else TransportStats()
+        self.wait_for_quota = wait_for_quota
+        self.max_redirects = max_redirects
+        self._secret_headers = dict(secret_headers)
+        self._timeout = timeout or aiohttp.ClientTimeout(total=180, connect=30, sock_connect=15, sock_read=90)
+        self._ca_bundle = ca_bundle
+        self._connections = connections
+        self._quota = QuotaLease(ledger, chunk=quota_chunk) if ledger is not None else None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ApiClient:
+        ssl_context = ssl.create_default_context(cafile=self._ca_bundle) if self._ca_bundle else True
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(_mark_sent)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._connections, ssl=ssl_context),
+            timeout=self._timeout,
+            trace_configs=[trace],
+            headers={"User-Agent": f"batchgs/{__version__}", "Accept": "application/json"},
+            auto_decompress=True,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._quota is not None:
+            self._quota.close()
+        if self.ledger is not None:
+            self.ledger.close()
+
+    def url_for(self, path: str, params: Params | None = None) -> URL:
+        if not path.startswith("/"):
+            path = "/" + path
+        query = encode_query(params)
+        text = str(self.base_url).rstrip("/") + quote(path, safe=_PATH_SAFE) + (f"?{query}" if query else "")
+        return URL(text, encoded=True)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        idempotent: bool = True,
+        headers: Mapping[str, str | Secret] | None = None,
+    ) -> ApiResult:
+        """Send until the answer is definitive or retries run out. Raises only QuotaExhausted."""
+        started = time.monotonic()
+        body = None if json is None else jsonlib.dumps(json, ensure_ascii=False).encode()
+        url = self.url_for(path, params)
+        attempt = 0
+        while True:
+            attempt += 1
+            verdict, granted = await self._send(method.upper(), url, body, headers, idempotent)
+            decision = verdict.decision
+            if decision is Decision.RETRY:
+                if verdict.rate_limited:
+                    self.limiter.on_rate_limited(verdict.retry_after, granted_at=granted)
+                wait = self.policy.next_delay(attempt, time.monotonic() - started, verdict.retry_after)
+                if wait is None:
+                    return _result(
+                        verdict,
+                        Outcome.RETRIES_EXHAUSTED,
+                        attempt,
+                        code="retries-exhausted",
+                        message=f"gave up after {attempt} attempts: {verdict.message}",
+                    )
+                self.stats.retries += 1
+                await asyncio.sleep(wait)
+                continue
+            if decision is Decision.QUOTA:
+                if not self.wait_for_quota:
+                    available = time.time() + verdict.retry_after if verdict.retry_after else None
+                    raise QuotaExhausted(
+                        f"the API says the daily request limit is reached: {verdict.message}",
+                        available_at=available,
+                        hint=QUOTA_HINT,
+                    )
+                self.limiter.pause_for(max(verdict.retry_after or 0.0, QUOTA_WAIT_SECONDS))
+                attempt -= 1
+                continue
+            if decision is Decision.UNCERTAIN:
+                self.stats.uncertain += 1
+            return _result(verdict, _OUTCOMES[decision], attempt)
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        extra_headers: Mapping[str, str | Secret] | None,
+        idempotent: bool,
+    ) -> tuple[Classification, float]:
+        """One attempt, following same-origin redirects; each hop spends quota and a limiter slot."""
+        if self._session is None:
+            raise RuntimeError("ApiClient used outside `async with`")
+        granted = 0.0
+        for _hop in range(self.max_redirects + 1):
+            if self._quota is not None:
+                await self._quota.take_async(wait=self.wait_for_quota)
+            granted = await self.limiter.acquire()
+            headers = self._headers(extra_headers, body is not None)
+            ctx: dict[str, bool] = {"sent": False}
+            self.stats.requests += 1
+            self.stats.sent_per_second[int(time.time())] += 1
+            self.stats.bytes_sent += len(body or b"")
+            try:
+                async with self._session.request(
+                    method, url, data=body, headers=headers, allow_redirects=False, trace_request_ctx=ctx
+                ) as resp:
+                    payload = await resp.read()
+                    status, resp_headers, reason = resp.status, resp.headers, resp.reason or ""
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if isinstance(exc, TimeoutError):
+                    self.stats.timeouts += 1
+                else:
+                    self.stats.connection_errors += 1
+                return classify(error=exc, sent=ctx["sent"], idempotent=idempotent), granted
+            self.stats.responses[status] += 1
+            self.stats.bytes_received += len(payload)
+            if status == 429:
+                self.stats.responses_429 += 1
+            location = resp_headers.get("Location")
+            if status not in REDIRECTS or not location:
+                return classify(
+                    status, resp_headers, payload, idempotent=idempotent, api=self.api, reason=reason
+                ), granted
+            target = url.join(URL(location))
+            if not _same_origin(target, self.base_url):
+                return _redirect_refused(status, target), granted
+            if method not in ("GET", "HEAD") and status not in (307, 308):
+                return Classification(
+                    Decision.ROW_ERROR,
+                    status,
+                    f"the API redirected a {method} ({status}) to {target.path}; not followed",
+                    code="api-rejected",
+                ), granted
+            url = target
+        return Classification(Decision.ROW_ERROR, None, "too many redirects", code="api-rejected"), granted
+
+    def _headers(self, extra: Mapping[str, str | Secret] | None, has_body: bool) -> dict[str, str]:
+        """Secrets are revealed here, at send time, and only into the request headers."""
+        headers = {name: secret.reveal() for name, secret in self._secret_headers.items()}
+        if has_body:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        for name, value in (extra or {}).items():
+            headers[name] = value.reveal() if isinstance(value, Secret) else value
+        return headers
+
+
+async def _mark_sent(session: aiohttp.ClientSession, context: Any, params: Any) -> None:
+    ctx = context.trace_request_ctx
+    if isinstance(ctx, dict):
+        ctx["sent"] = True
+
+
+_OUTCOMES = {
+    Decision.SUCCESS: Outcome.SUCCESS,
+    Decision.ROW_ERROR: Outcome.ROW_ERROR,
+    Decision.FATAL: Outcome.FATAL,
+    Decision.UNCERTAIN: Outcome.UNCERTAIN,
+}
+
+
+def _result(
+    verdict: Classification,
+    outcome: Outcome,
+    attempts: int,
+    *,
+    code: str | None = None,
+    message: str | None = None,
+) -> ApiResult:
+    return ApiResult(
+        outcome=outcome,
+        status=verdict.status,
+        body=verdict.body,
+        message=verdict.message if message is None else message,
+        attempts=attempts,
+        code=verdict.code if code is None else code,
+        hint=verdict.hint,
+        empty=verdict.empty_result,
+    )
+
+
+def _redirect_refused(status: int, target: URL) -> Classification:
+    return Classification(
+        Decision.FATAL,
+        status,
+        f"the API redirected to another host ({target.scheme}://{target.host}); not followed so that the "
+        "key is never sent there",
+        code="redirect",
+        hint="if that host is the right one, give it as the base URL (--base-url or the region)",
+    )
+
+
+# -- factories -------------------------------------------------------------------------------------
+def px_client(
+    settings: Settings,
+    *,
+    stats: TransportStats | None = None,
+    policy: RetryPolicy | None = None,
+    limiter: SlidingWindowLimiter | None = None,
+    rate: float | None = None,
+    wait_for_quota: bool = False,
+    use_ledger: bool = True,
+    timeout: aiohttp.ClientTimeout | None = None,
+) -> ApiClient:
+    """A client for Gainsight PX with the settings' key, rate (or `rate`), daily limit and CA bundle."""
+    key = settings.require_px_key()
+    ledger = (
+        QuotaLedger(settings.state_dir, key.fingerprint(), "px", settings.daily_limit) if use_ledger else None
+    )
+    return ApiClient(
+        settings.px_base_url,
+        api="px",
+        secret_headers={"X-APTRINSIC-API-KEY": key},
+        limiter=limiter or px_limiter(rate or settings.rate),
+        ledger=ledger,
+        policy=policy,
+        stats=stats,
+        timeout=timeout,
+        ca_bundle=settings.ca_bundle,
+        wait_for_quota=wait_for_quota,
+    )
+
+
+def cs_client(
+    settings: Settings,
+    *,
+    events: bool = False,
+    stats: TransportStats | None = None,
+    policy: RetryPolicy | None = None,
+    limiter: SlidingWindowLimiter | None = None,
+    per_minute: int | None = None,
+    wait_for_quota: bool = False,
+    use_ledger: bool = True,
+    timeout: aiohttp.ClientTimeout | None = None,
+) -> ApiClient:
+    """A client for Gainsight CS: the `accesskey` header, or with `events=True` the Events Framework's
+    `sharedSecret` header (the other event headers go per request). 100 calls per minute by default."""
+    if not settings.cs_base_url:
+        raise ConfigError(
+            "no Gainsight CS base URL",
+            hint="--base-url https://<tenant>.gainsightcloud.com or GAINSIGHT_CS_BASE_URL",
+        )
+    name, secret = (
+        ("sharedSecret", settings.cs_shared_secret) if events else ("accesskey", settings.cs_access_key)
+    )
+    if not secret:
+        var = "GAINSIGHT_CS_SHARED_SECRET" if events else "GAINSIGHT_CS_ACCESS_KEY"
+        raise ConfigError(
+            f"no Gainsight CS {'shared secret' if events else 'access key'}", hint=f"export {var}=..."
+        )
+    ledger = (
+        QuotaLedger(settings.state_dir, secret.fingerprint(), "cs", settings.cs_daily_limit)
+        if use_ledger
+        else None
+    )
+    return ApiClient(
+        settings.cs_base_url,
+        api="cs",
+        secret_headers={name: secret},
+        limiter=limiter or cs_limiter(per_minute or settings.cs_per_minute),
+        ledger=ledger,
+        policy=policy,
+        stats=stats,
+        timeout=timeout,
+        ca_bundle=settings.ca_bundle,
+        wait_for_quota=wait_for_quota,
+    )
