@@ -122,8 +122,9 @@ def _xlsx_bytes(spec: EntitySpec) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.title = spec.name[:31]
+    columns_sheet = workbook.create_sheet(COLUMNS_SHEET)  # before a "Lists" sheet, if one is needed
     _fill_data_sheet(workbook, sheet, spec)
-    _fill_columns_sheet(workbook.create_sheet(COLUMNS_SHEET), spec)
+    _fill_columns_sheet(columns_sheet, spec)
     workbook.properties.creator = "batchgs"
     workbook.properties.title = f"batchgs {spec.name} import template"
     workbook.properties.created = FIXED_TIMESTAMP
