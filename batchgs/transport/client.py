@@ -262,14 +262,38 @@ class ApiClient:
         extra_headers: Mapping[str, str | Secret] | None,
         idempotent: bool,
     ) -> tuple[Classification, float]:
-        """One attempt, following same-origin redirects; each hop spends quota and a limiter slot."""
+        """One attempt, following same-origin redirects; each hop spends quota and a limiter slot.
+        Returns the verdict and the grant time of the last hop (for the limiter's 429 episodes)."""
+        for _hop in range(self.max_redirects + 1):
+            answer, granted = await self._exchange(method, url, body, extra_headers)
+            if isinstance(answer, _Failure):
+                return classify(error=answer.error, sent=answer.sent, idempotent=idempotent), granted
+            status, resp_headers, payload, reason = answer
+            location = resp_headers.get("Location")
+            if status not in REDIRECTS or not location:
+                verdict = classify(
+                    status, resp_headers, payload, idempotent=idempotent, api=self.api, reason=reason
+                )
+                return verdict, granted
+            target = url.join(URL(location))
+            if not _same_origin(target, self.base_url):
+                return _redirect_refused(status, target), granted
+            if method not in ("GET", "HEAD") and status not in (307, 308):
+                message = f"the API redirected a {method} ({status}) to {target.path}; not followed"
+                return Classification(Decision.ROW_ERROR, status, message, code="api-rejected"), granted
+            url = target
+        return Classification(Decision.ROW_ERROR, None, "too many redirects", code="api-rejected"), granted
+
+    async def _exchange(
+        self, method: str, url: URL, body: bytes | None, extra_headers: Mapping[str, str | Secret] | None
+    ) -> tuple[tuple[int, Mapping[str, str], bytes, str] | _Failure, float]:
+        """Send one HTTP request through the quota and the limiter; the answer or the exception."""
         if self._session is None:
             raise RuntimeError("ApiClient used outside `async with`")
-        granted = 0.0
-        for _hop in range(self.max_redirects + 1):
-            if self._quota is not None:
-                await self._quota.take_async(wait=self.wait_for_quota)
-            granted = await self.limiter.acquire()
+        if self._quota is not None:
+            await self._quota.take_async(wait=self.wait_for_quota)
+        grant = await self.limiter.acquire()
+        try:
             headers = self._headers(extra_headers, body is not None)
             ctx: dict[str, bool] = {"sent": False}
             self.stats.requests += 1
@@ -280,34 +304,20 @@ class ApiClient:
                     method, url, data=body, headers=headers, allow_redirects=False, trace_request_ctx=ctx
                 ) as resp:
                     payload = await resp.read()
-                    status, resp_headers, reason = resp.status, resp.headers, resp.reason or ""
+                    answer = (resp.status, resp.headers, payload, resp.reason or "")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 if isinstance(exc, TimeoutError):
                     self.stats.timeouts += 1
                 else:
                     self.stats.connection_errors += 1
-                return classify(error=exc, sent=ctx["sent"], idempotent=idempotent), granted
-            self.stats.responses[status] += 1
-            self.stats.bytes_received += len(payload)
-            if status == 429:
-                self.stats.responses_429 += 1
-            location = resp_headers.get("Location")
-            if status not in REDIRECTS or not location:
-                return classify(
-                    status, resp_headers, payload, idempotent=idempotent, api=self.api, reason=reason
-                ), granted
-            target = url.join(URL(location))
-            if not _same_origin(target, self.base_url):
-                return _redirect_refused(status, target), granted
-            if method not in ("GET", "HEAD") and status not in (307, 308):
-                return Classification(
-                    Decision.ROW_ERROR,
-                    status,
-                    f"the API redirected a {method} ({status}) to {target.path}; not followed",
-                    code="api-rejected",
-                ), granted
-            url = target
-        return Classification(Decision.ROW_ERROR, None, "too many redirects", code="api-rejected"), granted
+                return _Failure(exc, ctx["sent"]), grant.at
+        finally:
+            self.limiter.release(grant)
+        self.stats.responses[answer[0]] += 1
+        self.stats.bytes_received += len(payload)
+        if answer[0] == 429:
+            self.stats.responses_429 += 1
+        return answer, grant.at
 
     def _headers(self, extra: Mapping[str, str | Secret] | None, has_body: bool) -> dict[str, str]:
         """Secrets are revealed here, at send time, and only into the request headers."""
@@ -317,6 +327,12 @@ class ApiClient:
         for name, value in (extra or {}).items():
             headers[name] = value.reveal() if isinstance(value, Secret) else value
         return headers
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+    sent: bool  # the request's headers were written before it failed
 
 
 async def _mark_sent(session: aiohttp.ClientSession, context: Any, params: Any) -> None:

@@ -1,11 +1,16 @@
 """A rate limiter that holds the rate in EVERY sliding window, and slows everybody down on a 429.
 
 A token bucket alone (aiolimiter's `AsyncLimiter(200, 1)`) lets a full bucket through right after an
-idle moment and then keeps refilling, so a server counting a sliding second can see almost twice the
-rate. Here the guarantee comes from a log of the last grants: a request is let through only if fewer
-than `rate` grants happened in the last `window + margin` seconds. The margin absorbs the timing noise
-between this process and the server (a request granted late can arrive early relative to an older
-one). A small token bucket on top paces requests evenly so that they do not leave in bursts.
+idle moment and keeps refilling, so a server counting a sliding second can see almost twice the rate.
+Here the guarantee comes from a log of slots: a request is let through only while fewer than `rate`
+slots are live, and a slot stays live for one window after the server can last have seen it.
+
+`exact=True` (the default) ends a slot one window after its ANSWER arrived: the server saw the request
+before it answered, so no timing noise (a stalled process, a slow network) can ever let the server see
+`rate + 1` in a second. It costs throughput in proportion to latency (rate / (1 s + latency)).
+`exact=False` ends a slot `window + margin` after it was granted: faster, but a request delayed by more
+than `margin` on its way can be seen by the server together with a full next window.
+A small token bucket on top paces requests evenly so that they do not leave in bursts.
 
 Adaptive: a 429 from any worker starts one SHARED pause (Retry-After, or a growing backoff) and lowers
 the current rate (×0.7); the rate then climbs back additively for every clean second. 429s that answer
@@ -15,10 +20,12 @@ requests granted before the slowdown belong to the same episode and do not lower
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import math
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +41,19 @@ class LimiterStats:
     pauses: int  # slow-down episodes (one per burst of 429s)
     rate_limited: int  # 429s reported to the limiter
     paused_seconds: float
+    in_flight: int
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One slot. Give it back with `release` when the answer (or the failure) is in."""
+
+    id: int
+    at: float  # grant time on the limiter's clock
 
 
 class SlidingWindowLimiter:
-    """At most `rate` grants in any `window` seconds (plus `margin`), shared by all workers of a run."""
+    """At most `rate` requests in any `window` seconds, shared by all workers of a run."""
 
     def __init__(
         self,
@@ -45,6 +61,7 @@ class SlidingWindowLimiter:
         *,
         window: float = 1.0,
         margin: float = 0.02,
+        exact: bool = True,
         burst: int | None = None,
         decrease: float = 0.7,
         recover_fraction: float = 0.05,
@@ -52,6 +69,7 @@ class SlidingWindowLimiter:
         min_fraction: float = 0.05,
         pause_base: float = 1.0,
         pause_cap: float = 30.0,
+        max_hold: float = 900.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -61,6 +79,7 @@ class SlidingWindowLimiter:
         self.current_rate = float(rate)
         self.window = window
         self.span = window + margin
+        self.exact = exact
         self.burst = burst if burst is not None else max(1, math.ceil(rate * 0.05))
         self.decrease = decrease
         self.recover_step = max(rate * recover_fraction, 1e-9)
@@ -68,10 +87,14 @@ class SlidingWindowLimiter:
         self.min_rate = max(rate * min_fraction, 1e-6)
         self.pause_base = pause_base
         self.pause_cap = pause_cap
+        self.max_hold = max_hold
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()
-        self._log: deque[float] = deque()
+        self._changed = asyncio.Event()
+        self._ids = itertools.count()
+        self._expiries: list[float] = []  # heap: when each answered slot stops counting
+        self._in_flight: dict[int, float] = {}  # exact mode: granted, not yet answered
         self._tokens = float(self.burst)
         self._refilled_at = clock()
         self._paused_until = -math.inf
@@ -85,7 +108,7 @@ class SlidingWindowLimiter:
     # -- granting ---------------------------------------------------------------------------------
     @property
     def limit(self) -> int:
-        """Grants allowed per window at the current rate."""
+        """Requests allowed per window at the current rate."""
         return max(1, math.floor(self.current_rate))
 
     def _recover(self, now: float) -> None:
@@ -103,31 +126,71 @@ class SlidingWindowLimiter:
             self._tokens = min(float(self.burst), self._tokens + (now - self._refilled_at) * per_second)
             self._refilled_at = now
 
-    def _wait_needed(self, now: float) -> float:
+    def _drop_stale(self, now: float) -> None:
+        """A slot never released (a bug elsewhere) must not block the run forever."""
+        for key, at in list(self._in_flight.items()):
+            if now - at > self.max_hold:
+                del self._in_flight[key]
+                heapq.heappush(self._expiries, now + self.window)
+
+    def _wait_needed(self, now: float) -> float | None:
+        """Seconds to wait before the next grant; 0 to grant now; None to wait for a release."""
         if now < self._paused_until:
             return self._paused_until - now
-        while self._log and self._log[0] <= now - self.span:
-            self._log.popleft()
-        limit = self.limit
-        if len(self._log) >= limit:
-            return self._log[len(self._log) - limit] + self.span - now + 1e-6
+        while self._expiries and self._expiries[0] <= now:
+            heapq.heappop(self._expiries)
+        live = len(self._expiries) + len(self._in_flight)
+        excess = live - self.limit + 1
+        if excess > 0:
+            if excess > len(self._expiries):
+                self._drop_stale(now)
+                return None
+            return heapq.nsmallest(excess, self._expiries)[-1] - now + 1e-6
         if self._tokens < 1.0:
             return (1.0 - self._tokens) * self.span / self.current_rate
         return 0.0
 
-    async def acquire(self) -> float:
-        """Wait for a slot; returns the grant time (pass it to `on_rate_limited` if a 429 follows)."""
+    async def acquire(self) -> Grant:
+        """Wait for a slot. Always `release` it (the client does, in a finally)."""
         async with self._lock:
             while True:
                 now = self._clock()
                 self._recover(now)
                 self._refill(now)
+                self._changed.clear()
                 wait = self._wait_needed(now)
+                if wait is None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), timeout=min(self.max_hold, 5.0))
+                    continue
                 if wait <= 0:
-                    self._tokens -= 1.0
-                    self._log.append(now)
-                    return now
+                    return self._grant(now)
                 await self._sleep(wait)
+
+    def _grant(self, now: float) -> Grant:
+        self._tokens -= 1.0
+        grant = Grant(next(self._ids), now)
+        if self.exact:
+            self._in_flight[grant.id] = now
+        else:
+            heapq.heappush(self._expiries, now + self.span)
+        return grant
+
+    def release(self, grant: Grant) -> None:
+        """The answer to `grant`'s request arrived (or it failed): its slot now counts for one more
+        window from now (exact mode), and never less than `window + margin` from the grant."""
+        if self._in_flight.pop(grant.id, None) is None:
+            return
+        heapq.heappush(self._expiries, max(self._clock() + self.window, grant.at + self.span))
+        self._changed.set()
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[Grant]:
+        grant = await self.acquire()
+        try:
+            yield grant
+        finally:
+            self.release(grant)
 
     # -- slowing down ------------------------------------------------------------------------------
     def on_rate_limited(self, retry_after: float | None = None, *, granted_at: float | None = None) -> float:
@@ -151,6 +214,7 @@ class SlidingWindowLimiter:
         self._pauses += 1
         self._tokens = 0.0
         self._refilled_at = self._paused_until
+        self._changed.set()
         return self._paused_until
 
     def _extend_pause(self, now: float, until: float) -> None:
@@ -163,6 +227,7 @@ class SlidingWindowLimiter:
         """Hold every worker for `seconds` without lowering the rate (e.g. a server-wide hiccup)."""
         now = self._clock()
         self._extend_pause(now, now + seconds)
+        self._changed.set()
 
     def stats(self) -> LimiterStats:
         return LimiterStats(
@@ -172,6 +237,7 @@ class SlidingWindowLimiter:
             pauses=self._pauses,
             rate_limited=self._rate_limited,
             paused_seconds=self._paused_seconds,
+            in_flight=len(self._in_flight),
         )
 
 
