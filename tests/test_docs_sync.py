@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from batchgs.entities import registry
+from batchgs.io import entity_docs
 from batchgs.io.entity_docs import column_docs, render_entities_markdown
 from batchgs.io.templates import stale_templates
 
@@ -43,3 +44,10 @@ def test_entities_markdown_covers_every_column_of_every_entity() -> None:
             assert f"| `{column.name}` |" in section, f"{spec.name}.{column.name} is documented"
             if column.enum:
                 assert ", ".join(column.enum) in section
+
+
+def test_entity_docs_command_writes_the_page(tmp_path: Path) -> None:
+    target = tmp_path / "docs" / "entities.md"
+    assert entity_docs.main([str(target)]) == 0
+    assert target.read_text(encoding="utf-8") == render_entities_markdown()
+    assert entity_docs.main([]) == 2

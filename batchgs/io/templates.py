@@ -143,7 +143,8 @@ def _fill_data_sheet(workbook: Workbook, sheet: Worksheet, spec: EntitySpec) -> 
         header = sheet.cell(row=1, column=index, value=col.name)
         header.data_type = "s"  # never a formula, whatever the name
         header.font = _HEADER_FONT
-        header.fill = _REQUIRED_FILL if docs[col.name].required.startswith("always") else _HEADER_FILL
+        required = docs[col.name].required.startswith(("always", "on create"))
+        header.fill = _REQUIRED_FILL if required else _HEADER_FILL
         example = sheet.cell(row=2, column=index, value=example_cell(col))
         if isinstance(example.value, str):
             example.data_type = "s"
@@ -272,7 +273,7 @@ def workbook_snapshot(path: Path) -> dict[str, Any]:
             "state": sheet.sheet_state,
             "freeze": sheet.freeze_panes,
             "cells": [
-                [(cell.value, cell.number_format, bool(cell.font and cell.font.b)) for cell in row]
+                [(cell.value, cell.number_format, bool(cell.font.b), cell.fill.fgColor.rgb) for cell in row]
                 for row in sheet.iter_rows()
             ],
             "columns": {
