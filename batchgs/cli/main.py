@@ -90,6 +90,7 @@ def _register() -> None:
 COMMAND_MODULES: list[str] = [
     # one line per command module (batchgs/cli/<name>.py exposing `command`)
     "template_cmd",
+    "sandbox_cmd",
 ]
 
 _register()

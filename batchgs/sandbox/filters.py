@@ -1,0 +1,149 @@
+"""The PX filter and sort languages of gainsight-api.md §1.8.
+
+`filter=a==x;b>3` is an AND of conditions; repeating `filter` ORs the groups. Operators `== != < <= > >=
+~ !~`; `~` is a like with `*` and `?`. Fields may be dotted (`customAttributes.plan`). Values compare
+case-insensitively; dates are epoch ms and compare as numbers. `sort=field;-other` sorts, `-` descending.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from batchgs.sandbox.errors import ApiError
+
+Record = dict[str, Any]
+_CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|!=|<=|>=|!~|~|<|>)(.*)$", re.DOTALL)
+_SORT_FIELD = re.compile(r"^-?[A-Za-z_][\w.]*$")
+_NULLS = ("", "null")
+
+
+@dataclass(frozen=True)
+class Condition:
+    path: tuple[str, ...]
+    op: str
+    value: str
+
+    @property
+    def field(self) -> str:
+        return ".".join(self.path)
+
+
+Filter = list[list[Condition]]  # OR of AND-groups; empty = everything
+
+
+def parse_filters(values: Sequence[str]) -> Filter:
+    """Parse every `filter` query value (already percent-decoded) into OR-ed AND-groups."""
+    groups: Filter = []
+    for text in values:
+        if not text.strip():
+            continue
+        group = []
+        for clause in text.split(";"):
+            if not clause.strip():
+                continue
+            match = _CLAUSE.match(clause)
+            if match is None:
+                raise ApiError(400, f"Invalid filter expression '{clause[:100]}'")
+            field, op, value = match.groups()
+            group.append(Condition(tuple(field.split(".")), op, value.strip()))
+        if group:
+            groups.append(group)
+    return groups
+
+
+def field_value(record: Record, path: Sequence[str]) -> Any:
+    value: Any = record
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def matches(record: Record, groups: Filter) -> bool:
+    if not groups:
+        return True
+    return any(all(_holds(field_value(record, c.path), c.op, c.value) for c in group) for group in groups)
+
+
+def apply_filters(records: Iterable[Record], groups: Filter) -> list[Record]:
+    return [r for r in records if matches(r, groups)]
+
+
+def _holds(actual: Any, op: str, raw: str) -> bool:
+    if isinstance(actual, list):
+        hits = [_holds(item, op, raw) for item in actual]
+        return all(hits) if op in ("!=", "!~") else any(hits)
+    if actual is None or isinstance(actual, dict):
+        is_null = raw.lower() in _NULLS
+        return {"==": is_null, "!=": not is_null, "!~": True}.get(op, False)
+    if isinstance(actual, bool):
+        return _compare_text(str(actual).lower(), op, raw.lower())
+    if isinstance(actual, int | float):
+        try:
+            number = float(raw)
+        except ValueError:
+            return _compare_text(_number_text(actual), op, raw.lower())
+        if op in ("~", "!~"):
+            return _compare_text(_number_text(actual), op, raw.lower())
+        return _compare_numbers(float(actual), op, number)
+    return _compare_text(str(actual).lower(), op, raw.lower())
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _compare_numbers(a: float, op: str, b: float) -> bool:
+    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def _compare_text(a: str, op: str, b: str) -> bool:
+    if op in ("~", "!~"):
+        hit = like_pattern(b).fullmatch(a) is not None
+        return hit if op == "~" else not hit
+    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def like_pattern(pattern: str) -> re.Pattern[str]:
+    """`*` = any run of characters, `?` = one character, everything else literal; case-insensitive."""
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body, re.IGNORECASE | re.DOTALL)
+
+
+def parse_sort(text: str | None) -> list[tuple[tuple[str, ...], bool]]:
+    """`field;-other` → [(("field",), False), (("other",), True)] (True = descending)."""
+    keys: list[tuple[tuple[str, ...], bool]] = []
+    for part in (text or "").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if not _SORT_FIELD.match(part):
+            raise ApiError(400, f"Invalid sort expression '{part[:100]}'")
+        descending = part.startswith("-")
+        keys.append((tuple(part.lstrip("-").split(".")), descending))
+    return keys
+
+
+def sort_records(records: list[Record], keys: list[tuple[tuple[str, ...], bool]]) -> list[Record]:
+    """Stable multi-key sort; missing values go last in either direction. `records` is the tie-break order."""
+    out = list(records)
+    for path, descending in reversed(keys):
+        present = [r for r in out if field_value(r, path) is not None]
+        missing = [r for r in out if field_value(r, path) is None]
+        present.sort(key=lambda r, p=path: _sort_key(field_value(r, p)), reverse=descending)  # type: ignore[misc]
+        out = present + missing
+    return out
+
+
+def _sort_key(value: Any) -> tuple[int, Any, Any]:
+    if isinstance(value, bool):
+        return (0, int(value), 0)
+    if isinstance(value, int | float):
+        return (1, value, 0)
+    if isinstance(value, str):
+        return (2, value.lower(), value)
+    return (3, str(value), 0)
