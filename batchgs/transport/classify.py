@@ -103,8 +103,9 @@ def _sub_error_text(sub: Any) -> str | None:
     field = sub.get("field")
     if not message:
         return str(field) if field else None
-    if field and str(field) not in str(message):
-        return f"{field}: {message}"
+    name, text = str(field or ""), str(message)
+    if name and not text.startswith(name) and f"'{name}'" not in text and f'"{name}"' not in text:
+        return f"{name}: {text}"
     return str(message)
 
 
