@@ -1,0 +1,207 @@
+"""Date cells → epoch milliseconds (PX) or YYYY-MM-DD (CS), as Polars expressions (no per-row Python).
+
+Accepted, in this order: `--date-format` (strftime, when given), ISO 8601 with or without offset
+(`2024-03-31T09:30:00+02:00`, `2024-03-31 09:30`, `2024-03-31`), D/M/Y or M/D/Y with `/`, `.` or `-`
+(only when the value itself says which: `25/03/2024`; `03/04/2024` is `ambiguous-date`), epoch
+milliseconds (11–14 digits) and typed Excel cells. A wall time without offset is read in `--timezone`
+(zoneinfo rules via Polars, so DST is right): a time that falls in a DST gap is `bad-date`, one that
+occurs twice takes the first occurrence (as `zoneinfo` does with fold=0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+ISO_PATTERN = (
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
+    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+SLASH_PATTERN = (
+    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[Tt ]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?$"
+)
+EPOCH_MS_PATTERN = r"^\d{11,14}$"
+MIN_EPOCH_MS_NUMBER = 10**10  # a typed number below this in a date column is not epoch ms
+_CANONICAL = "%Y-%m-%d %H:%M:%S"
+AWARE_DIRECTIVES = ("%z", "%:z", "%::z", "%#z", "%Z")
+
+
+@dataclass
+class SlashEvidence:
+    """What a whole column says about its day/month order (collected in the pre-pass)."""
+
+    day_first: int = 0  # values whose first part is > 12
+    month_first: int = 0  # values whose second part is > 12
+    day_first_row: int | None = None
+    month_first_row: int | None = None
+
+    @property
+    def conflicting(self) -> bool:
+        return self.day_first > 0 and self.month_first > 0
+
+
+@dataclass(frozen=True)
+class DateContext:
+    timezone: str = "UTC"
+    date_format: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedDates:
+    """Expressions for one date column: its epoch ms, its local date text and the problem code."""
+
+    epoch_ms: pl.Expr  # Int64, null when not a date (or a wall time in a DST gap)
+    local_date: pl.Expr  # String YYYY-MM-DD, null when not a date
+    present: pl.Expr  # Boolean: the cell is not empty
+    ambiguous: pl.Expr  # Boolean: day/month order unknown
+
+    def code(self, value: pl.Expr) -> pl.Expr:
+        """null when empty or parsed into `value` (epoch_ms or local_date), else the problem code."""
+        return (
+            pl.when(~self.present | value.is_not_null())
+            .then(pl.lit(None, pl.String))
+            .when(self.ambiguous)
+            .then(pl.lit("ambiguous-date"))
+            .otherwise(pl.lit("bad-date"))
+        )
+
+
+def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
+    return naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+
+
+def _canonical(y: pl.Expr, mo: pl.Expr, d: pl.Expr, h: pl.Expr, mi: pl.Expr, s: pl.Expr) -> pl.Expr:
+    text = pl.concat_str(
+        [
+            y,
+            pl.lit("-"),
+            mo.str.zfill(2),
+            pl.lit("-"),
+            d.str.zfill(2),
+            pl.lit(" "),
+            h.fill_null("0").str.zfill(2),
+            pl.lit(":"),
+            mi.fill_null("00"),
+            pl.lit(":"),
+            s.fill_null("00"),
+        ]
+    )
+    return text.str.to_datetime(_CANONICAL, time_unit="ms", strict=False)
+
+
+def text_dates(text: pl.Expr, ctx: DateContext, evidence: SlashEvidence | None = None) -> ParsedDates:
+    """Parse stripped, non-empty-or-null text cells."""
+    tz = ctx.timezone
+    epoch_parts: list[pl.Expr] = []
+    naive_parts: list[pl.Expr] = []
+
+    if ctx.date_format:
+        parsed = text.str.to_datetime(ctx.date_format, time_unit="ms", strict=False)
+        if any(directive in ctx.date_format for directive in AWARE_DIRECTIVES):
+            epoch_parts.append(parsed.dt.epoch("ms"))
+            naive_parts.append(parsed.dt.convert_time_zone(tz).dt.replace_time_zone(None))
+        else:
+            epoch_parts.append(_localise(parsed, tz).dt.epoch("ms"))
+            naive_parts.append(parsed)
+
+    iso = text.str.extract_groups(ISO_PATTERN)
+    field = iso.struct.field
+    iso_naive = _canonical(field("1"), field("2"), field("3"), field("4"), field("5"), field("6"))
+    fraction_ms = pl.concat_str([field("7"), pl.lit("00")]).str.slice(0, 3).cast(pl.Int64).fill_null(0)
+    offset = field("8").str.replace(":", "", literal=True)
+    offset_minutes = (
+        pl.when(offset.is_in(["Z", "z"]))
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(
+            offset.str.slice(1, 2).cast(pl.Int64) * 60 + offset.str.slice(3, 2).cast(pl.Int64).fill_null(0)
+        )
+    )
+    offset_ms = pl.when(offset.str.starts_with("-")).then(-offset_minutes).otherwise(offset_minutes) * 60_000
+    iso_epoch = (
+        pl.when(offset.is_not_null())
+        .then(iso_naive.dt.replace_time_zone("UTC").dt.epoch("ms") - offset_ms)
+        .otherwise(_localise(iso_naive, tz).dt.epoch("ms"))
+    ) + fraction_ms
+    epoch_parts.append(iso_epoch)
+    naive_parts.append(iso_naive)
+
+    ambiguous = pl.lit(False)
+    if not ctx.date_format:
+        slash = text.str.extract_groups(SLASH_PATTERN)
+        part = slash.struct.field
+        first, second = part("1").cast(pl.Int64), part("2").cast(pl.Int64)
+        month_first = (second > 12) & (first <= 12)
+        undecided = (first <= 12) & (second <= 12) & (first != second)
+        if evidence is not None and evidence.conflicting:
+            undecided = first.is_not_null()
+        ambiguous = undecided.fill_null(False)
+        day = pl.when(month_first).then(part("2")).otherwise(part("1"))
+        month = pl.when(month_first).then(part("1")).otherwise(part("2"))
+        hour = part("4").cast(pl.Int64)
+        meridiem = part("7").str.to_lowercase()
+        hour24 = (
+            pl.when(meridiem.is_null())
+            .then(hour)
+            .when((hour >= 1) & (hour <= 12))
+            .then(hour % 12 + pl.when(meridiem == "pm").then(12).otherwise(0))
+            .otherwise(None)
+        )
+        hour_text = (
+            pl.when(part("4").is_null()).then(pl.lit(None, pl.String)).otherwise(hour24.cast(pl.String))
+        )
+        hour_ok = part("4").is_null() | hour24.is_not_null()
+        slash_naive = pl.when(~ambiguous & hour_ok).then(
+            _canonical(part("3"), month, day, hour_text, part("5"), part("6"))
+        )
+        epoch_parts.append(_localise(slash_naive, tz).dt.epoch("ms"))
+        naive_parts.append(slash_naive)
+
+    is_epoch = text.str.contains(EPOCH_MS_PATTERN)
+    epoch_number = pl.when(is_epoch).then(text.cast(pl.Int64, strict=False))
+    epoch_parts.append(epoch_number)
+    naive_parts.append(_from_epoch_local(epoch_number, tz))
+
+    epoch = pl.coalesce(epoch_parts)
+    local_date = pl.coalesce(naive_parts).dt.strftime("%Y-%m-%d")
+    return ParsedDates(epoch, local_date, text.is_not_null(), ambiguous)
+
+
+def _from_epoch_local(epoch_ms: pl.Expr, tz: str) -> pl.Expr:
+    return (
+        pl.from_epoch(epoch_ms, time_unit="ms")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(tz)
+        .dt.replace_time_zone(None)
+    )
+
+
+def typed_dates(source: pl.Expr, dtype: pl.DataType, ctx: DateContext) -> ParsedDates | None:
+    """Excel date/datetime/number cells; None when the column holds text (use `text_dates`)."""
+    tz = ctx.timezone
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone:
+            epoch = source.dt.epoch("ms")
+            naive = source.dt.convert_time_zone(tz).dt.replace_time_zone(None)
+        else:
+            naive = source.dt.cast_time_unit("ms")
+            epoch = _localise(naive, tz).dt.epoch("ms")
+    elif isinstance(dtype, pl.Date):
+        naive = source.cast(pl.Datetime("ms"))
+        epoch = _localise(naive, tz).dt.epoch("ms")
+    elif dtype.is_numeric():
+        epoch = pl.when(source >= MIN_EPOCH_MS_NUMBER).then(source.cast(pl.Int64, strict=False))
+        naive = _from_epoch_local(epoch, tz)
+    elif isinstance(dtype, pl.String | pl.Null):
+        return None
+    else:  # booleans and anything else cannot be dates
+        epoch = pl.lit(None, pl.Int64)
+        naive = pl.lit(None, pl.Datetime("ms"))
+    return ParsedDates(epoch, naive.dt.strftime("%Y-%m-%d"), source.is_not_null(), pl.lit(False))
+
+
+def slash_parts(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(first, second) numbers of a D/M/Y-or-M/D/Y value, for the pre-pass evidence."""
+    slash = text.str.extract_groups(SLASH_PATTERN)
+    return slash.struct.field("1").cast(pl.Int64), slash.struct.field("2").cast(pl.Int64)
