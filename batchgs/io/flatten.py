@@ -22,22 +22,29 @@ if TYPE_CHECKING:
     from batchgs.entities.spec import EntitySpec
 
 _SCALARS = (str, int, float)
+_LEAVES = frozenset((str, int, float, bool))
 CUSTOM_PREFIXES = ("customAttributes.", "attributes.")
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     """One flat row (dotted keys, scalar values) from one API record. Idempotent on flat rows."""
     out: dict[str, Any] = {}
-    _flatten_into(out, record, "")
+    for key, value in record.items():  # the top level inline: most values are leaves
+        if type(value) in _LEAVES and type(key) is str:
+            out[key] = value
+        elif value is not None:
+            _flatten_into(out, {key: value}, "")
     return out
 
 
 def _flatten_into(out: dict[str, Any], obj: Mapping[str, Any], prefix: str) -> None:
     for key, value in obj.items():
-        name = prefix + (key if isinstance(key, str) else str(key))
-        if value is None:
+        name = prefix + key if type(key) is str else prefix + str(key)
+        if type(value) in _LEAVES:
+            out[name] = value
+        elif value is None:
             continue
-        if isinstance(value, Mapping):
+        elif isinstance(value, Mapping):
             _flatten_into(out, value, name + ".")
         elif isinstance(value, list | tuple):
             cell = list_cell(value)

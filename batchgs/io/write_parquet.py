@@ -166,6 +166,8 @@ class ParquetWriter(RecordWriter):
                 stamps.append(ms)
             return pa.array(stamps, type=pa.int64()).cast(TIMESTAMP)
         if kind_type == pa.string():
+            if kind == "date":
+                return pa.array([None if v is None else _date_text(v) for v in values], pa.string())
             text = id_text if kind == "id" else plain_text
             return pa.array([v if v is None or type(v) is str else text(v) for v in values], pa.string())
         if kind_type == pa.float64():
@@ -202,6 +204,13 @@ class ParquetWriter(RecordWriter):
         fixed.replace(self.tmp_path)
         for path, _ in self._parts:
             path.unlink(missing_ok=True)
+
+
+def _date_text(value: Any) -> str:
+    ms = to_epoch_ms(value)
+    if ms is not None:
+        return iso_utc(ms)
+    return value if isinstance(value, str) else plain_text(value)
 
 
 def _cast(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:

@@ -20,13 +20,15 @@ What it writes:
 from __future__ import annotations
 
 import math
+import queue
 import re
+import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
-from batchgs.io.safe_cells import neutralise
+from batchgs.io.safe_cells import FORMULA_TRIGGERS, neutralise
 from batchgs.io.write_base import RecordWriter, id_text, plain_text, to_epoch_ms
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -42,6 +44,12 @@ _NEEDS_ESCAPE = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 STYLE_DATE, STYLE_TEXT, STYLE_HEADER = 1, 2, 3
+# the `<t` of inline text stays open: `_text` closes it, with xml:space="preserve" when needed
+_TEXT_MID = ' t="inlineStr"><is><t'
+_ID_MID = ' s="2" t="inlineStr"><is><t'
+_TRIGGERS = FORMULA_TRIGGERS
+_RENDER_ROWS = 2_000  # rows rendered into one string (bounds memory for huge batches)
+_LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, Excel's last date
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss.000"
 
 
@@ -89,7 +97,9 @@ class XlsxWriter(RecordWriter):
         self._zip = zipfile.ZipFile(
             self.tmp_path, "x", compression=zipfile.ZIP_DEFLATED, compresslevel=self.compress_level
         )
-        self._sheet: IO[bytes] | None = None
+        self._sheet: IO[bytes] | None = None  # touched only by the deflate thread until it is joined
+        self._deflate = _DeflateThread()
+        self._data_bytes = self._data_rows = 0  # XML bytes and count of all data rows so far
         self._prefixes: list[bytes] = []  # per sheet: the bytes up to and including the header row
         self._letters = [column_letter(i) for i in range(len(self.columns))]
         self._kinds = self.kinds()
@@ -107,22 +117,28 @@ class XlsxWriter(RecordWriter):
                 self._end_sheet()
                 self._start_sheet()
                 continue
-            chunk = rows[start : start + room]
+            # rows that fit in the sheet's byte budget, judged by the average row so far
+            average = self._data_bytes / self._data_rows if self._data_rows else 0
+            fits = int((self.sheet_bytes - self._sheet_size) / average) + 1 if average else 10
+            chunk = rows[start : start + min(room, _RENDER_ROWS, fits)]
             data = self._render(chunk, self._next_row).encode("utf-8", "replace")
-            assert self._sheet is not None
-            self._sheet.write(data)
+            self._deflate.submit(self._write_entry, data)
             self._sheet_size += len(data)
+            self._data_bytes += len(data)
+            self._data_rows += len(chunk)
             self._next_row += len(chunk)
             start += len(chunk)
 
     def _finish(self) -> None:
         self._end_sheet()
+        self._deflate.join()
         if self.late_columns:
             self._rewrite_headers()
         self._write_package_parts(self._zip)
         self._zip.close()
 
     def _discard(self) -> None:
+        self._deflate.join(quiet=True)
         if self._sheet is not None:
             self._sheet.close()
         self._zip.close()
@@ -135,16 +151,28 @@ class XlsxWriter(RecordWriter):
     def _start_sheet(self) -> None:
         number = len(self.sheet_names) + 1
         self.sheet_names.append(f"Sheet{number}")
-        info = zipfile.ZipInfo(f"xl/worksheets/sheet{number}.xml", date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
-        self._sheet = self._zip.open(info, "w")
         prefix = self._sheet_prefix(first=number == 1).encode("utf-8", "replace")
         self._prefixes.append(prefix)
-        self._sheet.write(prefix)
+        self._deflate.submit(self._open_entry, number, prefix)
         self._sheet_size = len(prefix)
         self._next_row = 2
 
     def _end_sheet(self) -> None:
+        self._deflate.submit(self._close_entry)
+
+    # the three below run on the deflate thread, in the order submitted
+
+    def _open_entry(self, number: int, prefix: bytes) -> None:
+        info = zipfile.ZipInfo(f"xl/worksheets/sheet{number}.xml", date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self._sheet = self._zip.open(info, "w")
+        self._sheet.write(prefix)
+
+    def _write_entry(self, data: bytes) -> None:
+        assert self._sheet is not None
+        self._sheet.write(data)
+
+    def _close_entry(self) -> None:
         if self._sheet is not None:
             self._sheet.write(b"</sheetData></worksheet>")
             self._sheet.close()
@@ -159,7 +187,7 @@ class XlsxWriter(RecordWriter):
         selected = ' tabSelected="1"' if first else ""
         header = "".join(
             f'<c r="{column_letter(i)}1" t="inlineStr" s="{STYLE_HEADER}">'
-            f"<is><t>{self._text(name)}</t></is></c>"
+            f"<is><t{self._text(name)}</t></is></c>"
             for i, name in enumerate(self.columns)
         )
         return (
@@ -181,45 +209,69 @@ class XlsxWriter(RecordWriter):
         return max(10, min(50, len(name) + 3))
 
     def _text(self, text: str) -> str:
+        """The end of an opened `<t` tag and the cell's text: neutralised, escaped, truncated."""
         if len(text) > EXCEL_MAX_TEXT:
             self.truncated_cells += 1
             text = text[:EXCEL_MAX_TEXT]
-        return xml_text(text if self.raw else neutralise(text))
+        escaped = xml_text(text if self.raw else neutralise(text))
+        if text[:1].isspace() or text[-1:].isspace():
+            return ' xml:space="preserve">' + escaped
+        return ">" + escaped
 
     def _render(self, rows: list[list[Any]], first_row: int) -> str:
         """The XML of consecutive rows starting at spreadsheet row `first_row`."""
         out: list[str] = []
         append = out.append
         text = self._text
-        cells = list(zip(self._letters, self._kinds, strict=True))
+        cells = [
+            (letter, kind, _ID_MID if kind == "id" else _TEXT_MID)
+            for letter, kind in zip(self._letters, self._kinds, strict=True)
+        ]
         for number, row in enumerate(rows, start=first_row):
             r = str(number)
             append(f'<row r="{r}">')
-            for (letter, kind), v in zip(cells, row, strict=False):
+            for (letter, kind, text_mid), v in zip(cells, row, strict=False):
                 if v is None:
                     continue
                 t = type(v)
-                if kind == "value":
-                    if t is str:
-                        append(f'<c r="{letter}{r}" t="inlineStr"><is><t>{text(v)}</t></is></c>')
-                    elif t is int and -_MAX_EXACT_INT < v < _MAX_EXACT_INT:
-                        append(f'<c r="{letter}{r}"><v>{v}</v></c>')
-                    elif t is float and math.isfinite(v):
-                        append(f'<c r="{letter}{r}"><v>{v!r}</v></c>')
-                    elif t is bool:
-                        append(f'<c r="{letter}{r}" t="b"><v>{1 if v else 0}</v></c>')
+                if kind == "date":
+                    ms = v if t is int else to_epoch_ms(v)
+                    if ms is not None and _FIRST_SAFE_MS <= ms <= _LAST_MS:
+                        append(
+                            f'<c r="{letter}{r}" s="1"><v>{ms / _MS_PER_DAY + _EXCEL_EPOCH_SERIAL!r}</v></c>'
+                        )
+                        continue
+                if t is str:
+                    # the fast test first; `_text` neutralises, escapes and truncates the rest
+                    if (
+                        v.startswith(_TRIGGERS)
+                        or "&" in v
+                        or "<" in v
+                        or ">" in v
+                        or "_x" in v
+                        or not v.isprintable()
+                        or v[:1] == " "
+                        or v[-1:] == " "
+                        or len(v) > EXCEL_MAX_TEXT
+                    ):
+                        cell = text(v)
                     else:
-                        append(f'<c r="{letter}{r}" t="inlineStr"><is><t>{text(plain_text(v))}</t></is></c>')
+                        append(f'<c r="{letter}{r}"{text_mid}>{v}</t></is></c>')
+                        continue
                 elif kind == "id":
-                    append(f'<c r="{letter}{r}" s="2" t="inlineStr"><is><t>{text(id_text(v))}</t></is></c>')
+                    cell = text(id_text(v))
+                elif t is int and -_MAX_EXACT_INT < v < _MAX_EXACT_INT:
+                    append(f'<c r="{letter}{r}"><v>{v}</v></c>')
+                    continue
+                elif t is float and math.isfinite(v):
+                    append(f'<c r="{letter}{r}"><v>{v!r}</v></c>')
+                    continue
+                elif t is bool:
+                    append(f'<c r="{letter}{r}" t="b"><v>{1 if v else 0}</v></c>')
+                    continue
                 else:
-                    ms = to_epoch_ms(v)
-                    if ms is not None and ms >= _FIRST_SAFE_MS:
-                        serial = ms / _MS_PER_DAY + _EXCEL_EPOCH_SERIAL
-                        append(f'<c r="{letter}{r}" s="1"><v>{serial!r}</v></c>')
-                    else:
-                        shown = v if t is str else plain_text(v)
-                        append(f'<c r="{letter}{r}" t="inlineStr"><is><t>{text(shown)}</t></is></c>')
+                    cell = text(plain_text(v))
+                append(f'<c r="{letter}{r}"{text_mid}{cell}</t></is></c>')
             append("</row>")
         return "".join(out)
 
@@ -333,3 +385,40 @@ _STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+
+
+class _DeflateThread:
+    """Runs the zip writes on one thread, in order, while the caller renders the next rows: deflate
+    releases the GIL, so on two cores compressing costs (almost) no wall time. The queue is short, so
+    memory stays bounded; the first error is raised to the caller on its next submit or on join."""
+
+    def __init__(self, depth: int = 4) -> None:
+        self._queue: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="batchgs-xlsx-deflate", daemon=True)
+        self._thread.start()
+
+    def submit(self, func: Callable[..., None], *args: Any) -> None:
+        self._raise()
+        self._queue.put((func, args))
+
+    def join(self, *, quiet: bool = False) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if not quiet:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                func, args = item
+                try:
+                    func(*args)
+                except BaseException as exc:  # handed to the caller
+                    self._error = exc
