@@ -146,8 +146,8 @@ class SlidingWindowLimiter:
                 self._drop_stale(now)
                 return None
             return heapq.nsmallest(excess, self._expiries)[-1] - now + 1e-6
-        if self._tokens < 1.0:
-            return (1.0 - self._tokens) * self.span / self.current_rate
+        if self._tokens < 1.0 - 1e-9:
+            return (1.0 - self._tokens) * self.span / self.current_rate + 1e-6
         return 0.0
 
     async def acquire(self) -> Grant:
@@ -198,7 +198,7 @@ class SlidingWindowLimiter:
         (on this limiter's clock)."""
         now = self._clock()
         self._rate_limited += 1
-        same_episode = granted_at is not None and granted_at < self._last_decrease
+        same_episode = granted_at is not None and granted_at <= self._last_decrease
         if same_episode:
             if retry_after is not None:
                 self._extend_pause(now, now + retry_after)
