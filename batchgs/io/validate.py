@@ -1,0 +1,526 @@
+"""Validation of a whole file against an entity spec: the offline half of every import.
+
+    validation = prepare(path, spec, ValidateOptions(mode="upsert", timezone="Europe/Paris"))
+    for batch in validation.batches(10_000):      # bounded memory, rows in file order
+        for row in batch:                          # ValidatedRow: .row .original .payload .issues .key
+            ...
+    issues = list(validation.issues_only())        # fast path: no payload dicts are built
+
+`prepare` opens the file and maps its headers (file-level problems such as unknown columns raise
+InputFileError at once); no row is read yet. Rows are checked batch by batch with Polars expressions
+(batchgs.io.convert); a pre-pass over the key, id and date columns finds what only the whole file
+shows (repeated keys, dropped leading zeros, mixed day/month orders). Every problem of a row is
+reported, each naming its column.
+"""
+
+from __future__ import annotations
+
+import bisect
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from batchgs.entities.spec import ColumnType, EntitySpec
+from batchgs.errors import InputFileError, UsageError
+from batchgs.io.attributes import AttributeCatalog
+from batchgs.io.checks import Duplicates, FactCollector
+from batchgs.io.convert import AUTO, REJECT, ColumnFacts, Rule, as_instance, convert, text_of
+from batchgs.io.dates import DateContext, SlashEvidence
+from batchgs.io.mapping import ColumnMapping, Target, TargetKind, mapping_from
+from batchgs.io.messages import IssueContext, message, spreadsheet_row
+from batchgs.io.payload import build_payload
+from batchgs.io.rows import RowIssue, ValidatedRow
+
+PREPASS_BATCH = 200_000
+FAST_BATCH = 100_000
+_ROW = "__row"
+_ATTRIBUTE_TYPES = {
+    "STRING": ColumnType.STRING,
+    "NUMBER": ColumnType.NUMBER,
+    "BOOLEAN": ColumnType.BOOLEAN,
+    "DATE_TIME": ColumnType.DATETIME,
+}
+
+
+@dataclass
+class ValidateOptions:
+    mode: str = "upsert"  # an entity without upsert (events, preferences, ...) takes its own default
+    timezone: str = "UTC"  # for date cells and texts without an offset
+    date_format: str | None = None  # strftime format tried before the standard forms
+    product_key: str | None = None  # fills propertyKeys / propertyKey where the file has none
+    mapping_file: Path | None = None  # TOML --map file
+    sheet: str | None = None  # worksheet of an .xlsx
+    attributes: AttributeCatalog | None = None  # None = offline: custom attributes pass as text/number
+
+
+class TableLike(Protocol):
+    """What validation needs from a reader (batchgs.io.readers.TableSource fits)."""
+
+    headers: list[str]
+
+    def batches(self, size: int) -> Iterator[pl.DataFrame]: ...
+
+
+class FrameSource:
+    """An in-memory table, for library callers and tests: `prepare_source(FrameSource(df), ...)`."""
+
+    def __init__(self, frame: pl.DataFrame, headers: list[str] | None = None) -> None:
+        self.frame = frame
+        self.headers = headers if headers is not None else list(frame.columns)
+
+    def batches(self, size: int) -> Iterator[pl.DataFrame]:
+        for start in range(0, self.frame.height, size):
+            yield self.frame.slice(start, size)
+
+    def row_count(self) -> int:
+        return self.frame.height
+
+
+def resolve_mode(spec: EntitySpec, mode: str | None) -> str:
+    """The mode to use: the given one, or the entity's own when it has no upsert and upsert was asked."""
+    if mode is None or (mode == "upsert" and mode not in spec.modes):
+        return spec.default_mode
+    if mode not in spec.modes:
+        raise UsageError(
+            f"--mode {mode} is not available for {spec.name}", hint=f"use {' or '.join(spec.modes)}"
+        )
+    return mode
+
+
+@dataclass
+class FieldPlan:
+    """One target compiled for checking: where it comes from, how it converts, when it is required."""
+
+    target: Target
+    rule: Rule
+    name: str | None  # the batch column it reads; None for constants and absent columns
+    label: str  # RowIssue.column: the header, or the field for constants and absent columns
+    required: str = "never"  # "always" | "create" (only rows without a key) | "never"
+    fill: str | None = None  # value used when empty (default, --product-key)
+    context: IssueContext | None = None
+
+    @property
+    def constant(self) -> str | None:
+        return self.target.constant
+
+
+@dataclass
+class _Facts:
+    rows: int = 0
+    duplicates: Duplicates = field(default_factory=Duplicates)
+    later_sorted: list[int] = field(default_factory=list)
+    first_sorted: list[int] = field(default_factory=list)
+    widths: dict[str, int | None] = field(default_factory=dict)
+    slash: dict[str, SlashEvidence] = field(default_factory=dict)
+
+
+def prepare(path: str | Path, spec: EntitySpec, options: ValidateOptions) -> Validation:
+    """Open `path`, map its headers and compile the checks. No row is read yet."""
+    from batchgs.io.readers import open_table
+
+    source = open_table(Path(path), sheet=options.sheet)
+    return prepare_source(source, spec, options, path=str(path))
+
+
+def prepare_source(
+    source: TableLike, spec: EntitySpec, options: ValidateOptions, *, path: str | None = None
+) -> Validation:
+    """`prepare` for an already opened table (any object with `.headers` and `.batches(size)`)."""
+    try:
+        ZoneInfo(options.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"unknown time zone {options.timezone!r}", hint="use an IANA name such as Europe/Paris or UTC"
+        ) from None
+    mode = resolve_mode(spec, options.mode)
+    catalog = options.attributes
+    mapping = mapping_from(
+        source.headers,
+        spec,
+        options.mapping_file,
+        path=path,
+        custom_names=catalog.names() if catalog is not None else (),
+    )
+    return Validation(source, spec, replace(options, mode=mode), mapping, path=path)
+
+
+class Validation:
+    """A prepared file: `.headers`, `.notices`, `.source`, then `batches()` or `issues_only()`."""
+
+    def __init__(
+        self,
+        source: TableLike,
+        spec: EntitySpec,
+        options: ValidateOptions,
+        mapping: ColumnMapping,
+        *,
+        path: str | None = None,
+    ) -> None:
+        self.source = source
+        self.spec = spec
+        self.options = options
+        self.mode = options.mode
+        self.mapping = mapping
+        self.path = path
+        self.headers: list[str] = list(source.headers)
+        self.notices: list[str] = list(mapping.notices)
+        self.dates = DateContext(options.timezone, options.date_format)
+        self.plans: list[FieldPlan] = []
+        self.key_plan: FieldPlan | None = None
+        self._facts: _Facts | None = None
+        self._schemas: dict[tuple[tuple[str, pl.DataType], ...], list[pl.Expr]] = {}
+        self._compile()
+
+    # ----------------------------------------------------------------- compile
+    def _compile(self) -> None:
+        spec, mode = self.spec, self.mode
+        targets = list(self.mapping.targets)
+        if mode == "delete":
+            kept = [t for t in targets if t.path == (spec.key,)]
+            dropped = [t.header for t in targets if t not in kept]
+            if dropped:
+                self.notices.append(f"--mode delete sends only {spec.key}; ignored: {', '.join(dropped)}")
+            targets = kept
+        present = {t.path for t in targets}
+        has_key_column = spec.key is not None and (spec.key,) in present
+        missing: list[str] = []
+        for col in spec.writable_columns:
+            path = tuple(col.name.split("."))
+            if path in present:
+                continue
+            fill = self._fill(col.name, col.default)
+            required = self._requirement(col.name, col.required)
+            if fill is not None and mode != "delete":
+                targets.append(Target(f"{col.name} (default)", path, TargetKind.STANDARD, col, constant=fill))
+            elif required == "always" or (required == "create" and not has_key_column):
+                hint = " (or --product-key)" if col.name == spec.product_key_field else ""
+                missing.append(col.name + hint)
+            elif required == "create":  # checked row by row: only rows without a key create
+                targets.append(Target(col.name, path, TargetKind.STANDARD, col))
+        if missing:
+            what = "column" if len(missing) == 1 else "columns"
+            raise InputFileError(
+                f"missing required {what} for {spec.name} --mode {mode}: {', '.join(missing)}",
+                path=self.path,
+                hint="use --mode update to change existing records only" if mode == "upsert" else None,
+            )
+        rejected: list[str] = []
+        for target in targets:
+            plan = self._plan(target)
+            if plan.rule.kind == REJECT:
+                rejected.append(target.header)
+            self.plans.append(plan)
+            if spec.key is not None and target.path == (spec.key,):
+                self.key_plan = plan
+        if rejected:
+            self.notices.append(
+                f"column(s) that cannot be sent, reported on every filled row: {', '.join(rejected)}"
+            )
+
+    def _fill(self, name: str, default: str | None) -> str | None:
+        """The value an empty cell of field `name` takes (--product-key, the column default)."""
+        if name == self.spec.product_key_field and self.options.product_key:
+            return self.options.product_key
+        return default if self.mode != "delete" else None
+
+    def _requirement(self, name: str, create_required: bool) -> str:
+        """ "always", "create" (only rows without a key, CTAs in upsert) or "never"."""
+        spec, mode = self.spec, self.mode
+        key_column = spec.find_column(spec.key) if spec.key is not None else None
+        server_key = key_column is not None and not key_column.required  # CTAs: the API assigns Gsid
+        if name == spec.key:
+            return "always" if mode in ("update", "delete") or not server_key else "never"
+        if create_required and mode in ("insert", "upsert"):
+            return "create" if server_key and mode == "upsert" else "always"
+        return "never"
+
+    def _plan(self, target: Target) -> FieldPlan:
+        col = target.column
+        rule, problem = self._rule(target)
+        from_file = target.constant is None and target.header in self.headers
+        required, fill, hint = "never", None, None
+        if col is not None:
+            fill = self._fill(col.name, col.default)
+            required = self._requirement(col.name, col.required)
+            if col.name == self.spec.product_key_field:
+                hint = "or pass --product-key"
+        context = IssueContext(
+            field=target.field, rule=rule, dates=self.dates, problem=problem, fill_hint=hint
+        )
+        return FieldPlan(
+            target,
+            rule,
+            name=target.header if from_file else None,
+            label=target.header if from_file else target.field,
+            required=required,
+            fill=fill,
+            context=context,
+        )
+
+    def _rule(self, target: Target) -> tuple[Rule, str | None]:
+        spec = self.spec
+        if target.kind is TargetKind.STANDARD and target.column is not None:
+            col = target.column
+            return Rule(col.type.value, enum=col.enum, max_length=col.max_length), None
+        custom = spec.custom
+        name = target.custom_name or target.field
+        if custom is not None and custom.max_name_length is not None and len(name) > custom.max_name_length:
+            problem = f"attribute name is {len(name)} characters, at most {custom.max_name_length}"
+            return Rule(REJECT, reject_code="too-long"), problem
+        catalog = self.options.attributes
+        if (
+            catalog is not None
+            and custom is not None
+            and custom.metadata_model
+            and target.kind is TargetKind.CUSTOM
+        ):
+            found = catalog.lookup(name)
+            if found.attribute is None:
+                return Rule(REJECT, reject_code="unknown-attribute"), found.problem
+            kind = _ATTRIBUTE_TYPES.get(found.attribute.type, ColumnType.STRING)
+            return Rule(kind.value), None
+        iso = spec.family.value == "cs" or (custom is not None and custom.metadata_model is None)
+        return Rule(AUTO, auto_dates="iso" if iso else "epoch"), None
+
+    # ----------------------------------------------------------------- facts
+    def _collect_facts(self) -> _Facts:
+        if self._facts is not None:
+            return self._facts
+        key = self.key_plan if self.spec.unique_key_in_file else None
+        slash = [p for p in self.plans if self._wants_slash(p)]
+        ids = [p for p in self.plans if p.rule.kind == ColumnType.ID and p.name is not None]
+        wanted = {p.name for p in (*slash, *ids, *([key] if key else [])) if p.name is not None}
+        collector = FactCollector(
+            self._alias(key) if key is not None and key.name is not None else None,
+            [self._alias(p) for p in slash],
+            [self._alias(p) for p in ids],
+        )
+        rows = 0
+        for batch in self._read(PREPASS_BATCH, sorted(wanted)):
+            columns = [
+                text_of(pl.col(str(p.name)), batch.schema[str(p.name)]).alias(self._alias(p))
+                for p in self.plans
+                if p.name in wanted and p.name in batch.columns
+            ]
+            if columns:
+                collector.add(batch.select(columns), rows)
+            rows += batch.height
+        duplicates = collector.duplicates()
+        widths = collector.id_widths()
+        facts = _Facts(
+            rows=rows,
+            duplicates=duplicates,
+            later_sorted=sorted(duplicates.later),
+            first_sorted=sorted(duplicates.first_rows),
+            widths={p.label: widths.get(self._alias(p)) for p in ids},
+            slash={p.label: collector.slash[self._alias(p)] for p in slash},
+        )
+        for plan in self.plans:
+            if plan.context is not None:
+                plan.context = replace(
+                    plan.context, slash=facts.slash.get(plan.label), id_width=facts.widths.get(plan.label)
+                )
+        self._facts = facts
+        return facts
+
+    def _wants_slash(self, plan: FieldPlan) -> bool:
+        return (
+            plan.name is not None
+            and not self.dates.date_format
+            and plan.rule.kind in (ColumnType.DATETIME.value, ColumnType.DATE.value)
+        )
+
+    def _alias(self, plan: FieldPlan) -> str:
+        return f"p{self.plans.index(plan)}"
+
+    def _read(self, size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
+        batches = self.source.batches
+        if columns is not None and "columns" in inspect.signature(batches).parameters:
+            yield from batches(size, columns=columns)  # type: ignore[call-arg]
+        else:
+            yield from batches(size)
+
+    def row_count(self) -> int:
+        """Data rows in the file (the pre-pass counts them; no second read)."""
+        return self._collect_facts().rows
+
+    # ----------------------------------------------------------------- checking
+    def _expressions(self, batch: pl.DataFrame) -> list[pl.Expr]:
+        schema = tuple((name, as_instance(dtype)) for name, dtype in batch.schema.items())
+        cached = self._schemas.get(schema)
+        if cached is not None:
+            return cached
+        facts = self._collect_facts()
+        key_text: pl.Expr | None = None
+        if self.key_plan is not None and self.key_plan.name in batch.columns:
+            key_name = str(self.key_plan.name)
+            key_text = text_of(pl.col(key_name), batch.schema[key_name])
+        exprs: list[pl.Expr] = []
+        custom_texts: list[pl.Expr] = []
+        for index, plan in enumerate(self.plans):
+            if plan.name is not None and plan.name in batch.columns:
+                source, dtype = pl.col(plan.name), as_instance(batch.schema[plan.name])
+            elif plan.constant is not None:
+                source, dtype = pl.lit(plan.constant, pl.String), pl.String()
+            else:
+                source, dtype = pl.lit(None, pl.String), pl.String()
+            column_facts = ColumnFacts(
+                slash=facts.slash.get(plan.label), id_width=facts.widths.get(plan.label)
+            )
+            converted = convert(plan.rule, source, dtype, self.dates, column_facts)
+            text = text_of(source, dtype)
+            value, code = converted.value, converted.code
+            if plan.fill is not None:
+                if plan.rule.kind == ColumnType.STRING_LIST:
+                    value = pl.coalesce(
+                        value, pl.lit(pl.Series([[plan.fill]], dtype=pl.List(pl.String))).first()
+                    )
+                else:
+                    value = pl.coalesce(value, pl.lit(plan.fill))
+            elif plan.required != "never":
+                needed = pl.lit(True) if plan.required == "always" or key_text is None else key_text.is_null()
+                code = pl.when(text.is_null() & needed).then(pl.lit("missing-required")).otherwise(code)
+            exprs += [value.alias(f"v{index}"), code.cast(pl.String).alias(f"c{index}")]
+            if converted.tag is not None:
+                exprs.append(converted.tag.alias(f"t{index}"))
+            if plan.target.kind is not TargetKind.STANDARD and plan.name is not None:
+                custom_texts.append(text.is_not_null())
+        exprs.append((key_text if key_text is not None else pl.lit(None, pl.String)).alias("k"))
+        custom = self.spec.custom
+        limit = custom.max_count if custom is not None else None
+        too_many = pl.lit(None, pl.String)
+        if limit is not None and len(custom_texts) > limit:
+            too_many = pl.when(pl.sum_horizontal(custom_texts) > limit).then(pl.lit("too-many-attributes"))
+        exprs.append(too_many.alias("c_rows"))
+        self._schemas[schema] = exprs
+        return exprs
+
+    def _check(self, batch: pl.DataFrame, offset: int) -> pl.DataFrame:
+        """The batch's values (v*), codes (c*), tags (t*), key text (k) and an `invalid` flag."""
+        facts = self._collect_facts()
+        frame = batch.select(self._expressions(batch)).with_row_index(_ROW, offset=offset)
+        lo = bisect.bisect_left(facts.later_sorted, offset)
+        hi = bisect.bisect_left(facts.later_sorted, offset + batch.height)
+        duplicated = facts.later_sorted[lo:hi]
+        dup = pl.when(pl.col(_ROW).is_in(duplicated)).then(pl.lit("duplicate-key")) if duplicated else None
+        frame = frame.with_columns((dup if dup is not None else pl.lit(None, pl.String)).alias("c_dup"))
+        codes = [c for c in frame.columns if c.startswith("c")]
+        return frame.with_columns(invalid=pl.any_horizontal(pl.col(codes).is_not_null()))
+
+    def _first_keys(self, frame: pl.DataFrame, seen: dict[int, str]) -> None:
+        """Remember the key text of first occurrences, to tell real duplicates from hash collisions."""
+        firsts = self._collect_facts().first_sorted
+        if not firsts or not frame.height:
+            return
+        start = frame[_ROW][0]
+        wanted = firsts[bisect.bisect_left(firsts, start) : bisect.bisect_left(firsts, start + frame.height)]
+        if wanted:
+            for row, key in frame.filter(pl.col(_ROW).is_in(wanted)).select(_ROW, "k").iter_rows():
+                seen[row] = key
+
+    def _issues(
+        self, row: dict[str, Any], original: dict[str, str], first_keys: dict[int, str]
+    ) -> list[RowIssue]:
+        index = row[_ROW]
+        number = spreadsheet_row(index)
+        issues: list[RowIssue] = []
+        for i, plan in enumerate(self.plans):
+            code = row[f"c{i}"]
+            if code is None:
+                continue
+            raw = plan.constant if plan.name is None else original.get(plan.label, "").strip()
+            assert plan.context is not None
+            issues.append(RowIssue(number, plan.label, code, message(code, raw, plan.context)))
+        if row["c_dup"] is not None and self.key_plan is not None:
+            first = self._collect_facts().duplicates.later[index]
+            if first_keys.get(first, row["k"]) == row["k"]:  # a hash collision is not a duplicate
+                issues.append(
+                    RowIssue(
+                        number,
+                        self.key_plan.label,
+                        "duplicate-key",
+                        f"{row['k']!r} already appears in row {spreadsheet_row(first)}",
+                    )
+                )
+        if row["c_rows"] is not None and self.spec.custom is not None:
+            count = sum(
+                1 for p in self.plans if p.target.kind is not TargetKind.STANDARD and original.get(p.label)
+            )
+            issues.append(
+                RowIssue(
+                    number,
+                    self.spec.custom.payload_field or None,
+                    "too-many-attributes",
+                    f"{count} attributes, at most {self.spec.custom.max_count} per event",
+                )
+            )
+        return issues
+
+    def _originals(self, batch: pl.DataFrame) -> list[dict[str, str]]:
+        texts = batch.select(
+            _original_text(pl.col(name), batch.schema[name]).fill_null("").alias(name)
+            for name in batch.columns
+        )
+        names = self.headers if len(self.headers) == batch.width else list(batch.columns)
+        return [dict(zip(names, values, strict=True)) for values in texts.iter_rows()]
+
+    def _walk(self, size: int) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        """(checked frame, original batch) pairs in file order."""
+        self._collect_facts()
+        offset = 0
+        for batch in self._read(size):
+            frame = self._check(batch, offset)
+            offset += batch.height
+            yield frame, batch
+
+    def batches(self, size: int = 10_000) -> Iterator[list[ValidatedRow]]:
+        """Every row, checked, with its payload built when valid. Memory is bounded by `size`."""
+        first_keys: dict[int, str] = {}
+        paths = [p.target.path for p in self.plans]
+        for frame, batch in self._walk(size):
+            self._first_keys(frame, first_keys)
+            originals = self._originals(batch)
+            value_cols = [f"v{i}" for i in range(len(self.plans))]
+            tag_cols = [f"t{i}" if f"t{i}" in frame.columns else None for i in range(len(self.plans))]
+            out: list[ValidatedRow] = []
+            for row, original in zip(frame.iter_rows(named=True), originals, strict=True):
+                issues = self._issues(row, original, first_keys) if row["invalid"] else []
+                payload = None
+                if not issues:
+                    values = [row[c] for c in value_cols]
+                    tags = [row[c] if c is not None else None for c in tag_cols]
+                    payload = build_payload(paths, values, tags)
+                out.append(ValidatedRow(spreadsheet_row(row[_ROW]), original, payload, row["k"], issues))
+            yield out
+
+    def invalid_rows(self, size: int = FAST_BATCH) -> Iterator[ValidatedRow]:
+        """Only the invalid rows (payload None), with their originals: what errors.csv needs."""
+        first_keys: dict[int, str] = {}
+        for frame, batch in self._walk(size):
+            self._first_keys(frame, first_keys)
+            mask = frame["invalid"]
+            if not mask.any():
+                continue
+            bad, batch = frame.filter(mask), batch.filter(mask)
+            for row, original in zip(bad.iter_rows(named=True), self._originals(batch), strict=True):
+                issues = self._issues(row, original, first_keys)
+                if issues:
+                    yield ValidatedRow(spreadsheet_row(row[_ROW]), original, None, row["k"], issues)
+
+    def issues_only(self, size: int = FAST_BATCH) -> Iterator[RowIssue]:
+        """Every issue of every row, in file order, without building payloads."""
+        for row in self.invalid_rows(size):
+            yield from row.issues
+
+
+def _original_text(source: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """The cell as read: text unchanged for CSV, typed cells rendered as text."""
+    dtype = as_instance(dtype)
+    if isinstance(dtype, pl.String):
+        return source
+    return text_of(source, dtype)
