@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -41,6 +42,7 @@ def scripted(*answers):
     async def handler(request: web.Request) -> web.StreamResponse:
         status, body, headers = queue.pop(0) if len(queue) > 1 else queue[0]
         if status == "drop":
+            assert request.transport is not None
             request.transport.close()
             return web.Response(status=200)
         if status == "hang":
@@ -97,7 +99,7 @@ def test_cs_accesskey_header_and_envelope() -> None:
 
 
 def test_filters_and_path_segments_are_percent_encoded() -> None:
-    seen = {}
+    seen: dict[str, Any] = {}
 
     async def users(request: web.Request) -> web.Response:
         seen["filters"] = request.query.getall("filter")
