@@ -70,6 +70,8 @@ def matches(record: Record, groups: Filter) -> bool:
 
 
 def apply_filters(records: Iterable[Record], groups: Filter) -> list[Record]:
+    if not groups:
+        return list(records)
     return [r for r in records if matches(r, groups)]
 
 

@@ -25,9 +25,9 @@ from batchgs.sandbox.state import SandboxState, state_of
 log = logging.getLogger("batchgs.sandbox")
 
 CONTROL_PREFIX = "/__sandbox"
-ARRIVED = "batchgs_sandbox_arrived"
-IS_PX = "batchgs_sandbox_px"
-INJECTED = "batchgs_sandbox_injected"
+ARRIVED = web.RequestKey("batchgs_sandbox_arrived", float)
+IS_PX = web.RequestKey("batchgs_sandbox_px", bool)
+INJECTED = web.RequestKey("batchgs_sandbox_injected", bool)
 API_KEY_HEADER = "X-APTRINSIC-API-KEY"
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 FORBIDDEN_HTML = (

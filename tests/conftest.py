@@ -1,0 +1,54 @@
+"""Fixtures for every test: an isolated environment, and the Gainsight sandbox on a loopback port.
+
+`sandbox` is a fresh, empty sandbox per test; `sandbox_factory(**options)` starts one with options
+(seeded data, faults, limits: any `SandboxConfig` field). Both are stopped after the test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from batchgs.sandbox.server import SandboxThread
+from batchgs.sandbox.settings import SandboxConfig
+
+SandboxFactory = Callable[..., SandboxThread]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads real credentials or writes to the user's state folder."""
+    monkeypatch.setenv("BATCHGS_STATE_DIR", str(tmp_path_factory.mktemp("batchgs-state")))
+    for name in list(os.environ):
+        if name.startswith("GAINSIGHT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("BATCHGS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[SandboxFactory]:
+    """`start(config=None, *, store=None, cs_state=None, **options)` → a running SandboxThread."""
+    started: list[SandboxThread] = []
+
+    def start(
+        config: SandboxConfig | None = None, *, store: Any = None, cs_state: Any = None, **options: Any
+    ) -> SandboxThread:
+        config = (
+            (config or SandboxConfig()).with_changes(**options) if options else (config or SandboxConfig())
+        )
+        handle = SandboxThread(config, store=store, cs_state=cs_state)
+        started.append(handle)
+        return handle.start()
+
+    yield start
+    for handle in reversed(started):
+        handle.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: SandboxFactory) -> SandboxThread:
+    """An empty sandbox (default key `sandbox`, 200/s limit, no faults) on 127.0.0.1:<random port>."""
+    return sandbox_factory()
