@@ -185,8 +185,9 @@ class _Resolver:
         for col in self.spec.writable_columns:
             for alias in col.aliases:
                 candidates.setdefault(normalise(alias), col.name)
-        for name in extra:
+        for name in extra:  # "custom.plan" is also found from a bare "plan"
             candidates.setdefault(normalise(name), name)
+            candidates.setdefault(normalise(name.split(".", 1)[-1]), name)
         close = difflib.get_close_matches(normalise(header), list(candidates), n=1, cutoff=0.6)
         return candidates[close[0]] if close else None
 

@@ -241,7 +241,9 @@ class Validation:
 
     def _plan(self, target: Target) -> FieldPlan:
         col = target.column
-        rule, problem = self._rule(target)
+        rule, problem, canonical = self._rule(target)
+        if canonical is not None and canonical != target.path[-1]:
+            target = replace(target, path=(*target.path[:-1], canonical))
         from_file = target.constant is None and target.header in self.headers
         required, fill, hint = "never", None, None
         if col is not None:
@@ -262,16 +264,17 @@ class Validation:
             context=context,
         )
 
-    def _rule(self, target: Target) -> tuple[Rule, str | None]:
+    def _rule(self, target: Target) -> tuple[Rule, str | None, str | None]:
+        """(conversion rule, why it cannot be sent, the catalog's spelling of a custom name)."""
         spec = self.spec
         if target.kind is TargetKind.STANDARD and target.column is not None:
             col = target.column
-            return Rule(col.type.value, enum=col.enum, max_length=col.max_length), None
+            return Rule(col.type.value, enum=col.enum, max_length=col.max_length), None, None
         custom = spec.custom
         name = target.custom_name or target.field
         if custom is not None and custom.max_name_length is not None and len(name) > custom.max_name_length:
             problem = f"attribute name is {len(name)} characters, at most {custom.max_name_length}"
-            return Rule(REJECT, reject_code="too-long"), problem
+            return Rule(REJECT, reject_code="too-long"), problem, None
         catalog = self.options.attributes
         if (
             catalog is not None
@@ -281,11 +284,11 @@ class Validation:
         ):
             found = catalog.lookup(name)
             if found.attribute is None:
-                return Rule(REJECT, reject_code="unknown-attribute"), found.problem
+                return Rule(REJECT, reject_code="unknown-attribute"), found.problem, None
             kind = _ATTRIBUTE_TYPES.get(found.attribute.type, ColumnType.STRING)
-            return Rule(kind.value), None
+            return Rule(kind.value), None, found.attribute.api_name
         iso = spec.family.value == "cs" or (custom is not None and custom.metadata_model is None)
-        return Rule(AUTO, auto_dates="iso" if iso else "epoch"), None
+        return Rule(AUTO, auto_dates="iso" if iso else "epoch"), None, None
 
     # ----------------------------------------------------------------- facts
     def _collect_facts(self) -> _Facts:
