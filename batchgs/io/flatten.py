@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 _SCALARS = (str, int, float)
 _LEAVES = frozenset((str, int, float, bool))
 CUSTOM_PREFIXES = ("customAttributes.", "attributes.")
+_METADATA_TYPES = {"DATE_TIME": "datetime", "DATETIME": "datetime", "DATE": "datetime"} | {
+    "NUMBER": "number",
+    "BOOLEAN": "boolean",
+    "STRING": "string",
+}
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,6 +90,8 @@ class ColumnPlan:
     id_columns: set[str] = field(default_factory=set)
     custom: list[str] = field(default_factory=list)  # known custom columns, full dotted names
     custom_prefixes: tuple[str, ...] = CUSTOM_PREFIXES
+    # name → string|integer|number|boolean|datetime: open_writer's `column_types` (Parquet typing)
+    types: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: EntitySpec, custom_types: Mapping[str, str] | None = None) -> ColumnPlan:
@@ -92,6 +99,13 @@ class ColumnPlan:
         type (`STRING`, `DATE_TIME`, `BOOLEAN`, `NUMBER`), as /v1/admin/model/{model}/attributes says."""
         from batchgs.entities.spec import ColumnType
 
+        by_spec_type = {
+            ColumnType.INTEGER: "integer",
+            ColumnType.NUMBER: "number",
+            ColumnType.BOOLEAN: "boolean",
+            ColumnType.DATETIME: "datetime",
+        }
+        types = {c.name: by_spec_type.get(c.type, "string") for c in spec.columns}
         dates = {c.name for c in spec.columns if c.type == ColumnType.DATETIME}
         ids = {c.name for c in spec.columns if c.type == ColumnType.ID}
         custom: list[str] = []
@@ -99,9 +113,10 @@ class ColumnPlan:
         for api_name, kind in (custom_types or {}).items():
             name = f"{field_name}.{api_name}" if field_name else api_name
             custom.append(name)
-            if kind.upper() in ("DATE_TIME", "DATETIME", "DATE"):
+            types[name] = _METADATA_TYPES.get(kind.upper(), "string")
+            if types[name] == "datetime":
                 dates.add(name)
-        return cls([c.name for c in spec.columns], dates, ids, custom)
+        return cls([c.name for c in spec.columns], dates, ids, custom, types=types)
 
     def is_custom(self, name: str) -> bool:
         return name.startswith(self.custom_prefixes) or name in self._custom_set

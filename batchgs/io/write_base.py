@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import os
 import secrets
@@ -67,10 +68,18 @@ def to_epoch_ms(value: Any) -> int | None:
 
 
 def iso_utc(ms: int) -> str:
-    """`2024-03-05T14:07:00.123Z`: ISO-8601 UTC with milliseconds, always the same width."""
-    seconds, millis = divmod(ms, 1000)
-    moment = _EPOCH + dt.timedelta(seconds=seconds)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+    """`2024-03-05T14:07:00.123Z`: ISO-8601 UTC with milliseconds, always the same width.
+    Arithmetic plus a cached day is ~4x faster than formatting a datetime (an export has millions)."""
+    day, rest = divmod(ms, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{_iso_day(day)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_day(day: int) -> str:
+    return (_EPOCH.date() + dt.timedelta(days=day)).isoformat()
 
 
 def id_text(value: Any) -> str:

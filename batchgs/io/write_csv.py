@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable
 from typing import IO, Any
 
-from batchgs.io.safe_cells import neutralise
+from batchgs.io.safe_cells import FORMULA_TRIGGERS, neutralise
 from batchgs.io.write_base import RecordWriter, id_text, iso_utc, plain_text, to_epoch_ms
 
 LINE_END = "\r\n"
@@ -28,34 +27,45 @@ class CsvWriter(RecordWriter):
         self._file: IO[str] = open(self.tmp_path, "x", encoding=self._encoding, newline="")  # noqa: SIM115
         self._csv = csv.writer(self._file, lineterminator=LINE_END)
         self._csv.writerow([self._text(c) for c in self.columns])
-        self._convs = self.converters(self._converter)
+        self._kinds = self.kinds()
 
     def _text(self, text: str) -> str:
         return text if self.raw else neutralise(text)
 
-    def _converter(self, kind: str) -> Callable[[Any], str]:
-        text = self._text
-
-        def value_cell(v: Any) -> str:
-            return text(v) if type(v) is str else plain_text(v)
-
-        def date_cell(v: Any) -> str:
-            ms = to_epoch_ms(v)
-            return value_cell(v) if ms is None else iso_utc(ms)
-
-        def id_cell(v: Any) -> str:
-            return text(id_text(v))
-
-        return {"date": date_cell, "id": id_cell}.get(kind, value_cell)
-
     def _on_late_columns(self, names: list[str]) -> None:
-        self._convs = self.converters(self._converter)
+        self._kinds = self.kinds()
 
     def _write_rows(self, rows: list[list[Any]]) -> None:
-        convs = self._convs
-        self._csv.writerows(
-            [["" if v is None else f(v) for f, v in zip(convs, row, strict=False)] for row in rows]
-        )
+        # Inline type dispatch: this loop runs once per cell of the export. The csv module writes
+        # None as an empty cell and ints and floats as Python prints them, so only text, booleans,
+        # dates and non-text ids need work here.
+        text, raw, kinds = self._text, self.raw, self._kinds
+        out: list[list[Any]] = []
+        for row in rows:
+            cells: list[Any] = []
+            append = cells.append
+            for kind, v in zip(kinds, row, strict=False):
+                if v is None:
+                    append(None)
+                    continue
+                t = type(v)
+                if kind == "date":
+                    ms = to_epoch_ms(v)
+                    if ms is not None:
+                        append(iso_utc(ms))
+                        continue
+                if t is str:
+                    append(v if raw or not v.startswith(FORMULA_TRIGGERS) else text(v))
+                elif kind == "id":
+                    append(text(id_text(v)))
+                elif t is bool:
+                    append("true" if v else "false")
+                elif t is int or t is float:
+                    append(v)
+                else:
+                    append(text(plain_text(v)))
+            out.append(cells)
+        self._csv.writerows(out)
 
     def _finish(self) -> None:
         self._file.close()

@@ -112,6 +112,9 @@ def test_plan_from_the_users_spec_and_attribute_metadata() -> None:
     assert {"signUpDate", "lastSeenDate", "customAttributes.renewal"} <= plan.date_columns
     assert "customAttributes.plan" not in plan.date_columns
     assert {"identifyId", "accountId", "location.postalCode"} <= plan.id_columns
+    assert plan.types["numberOfVisits"] == "integer" and plan.types["score"] == "number"
+    assert plan.types["customAttributes.seats"] == "number" and plan.types["signUpDate"] == "datetime"
+    assert plan.types["globalUnsubscribe"] == "boolean" and plan.types["email"] == "string"
 
 
 def test_select_orders_matches_case_insensitively_and_expands_parents() -> None:
