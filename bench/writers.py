@@ -12,8 +12,9 @@ neutralised, a frozen header):
 The Rust-backed ones are not project dependencies: they are measured when importable (install them
 in a scratch virtualenv that also sees the project) and reported as skipped otherwise.
 
-Each candidate runs in its own process at N and 2N rows: seconds, rows/s, and peak RSS above the
-process's RSS before writing (flat from N to 2N = constant memory). A 2,000-row file from each is
+Each candidate runs in its own process at N and 2N rows: seconds (the better of the N run and half the
+2N run, as the machine may be busy), rows/s, and peak RSS above the process's RSS before writing
+(flat from N to 2N = constant memory). A 2,000-row file from each is
 then opened with openpyxl and with polars.read_excel (calamine) and checked: dates typed as dates,
 ids as text with their leading zeros, booleans and numbers typed. The batchgs CSV, Parquet and JSONL
 writers are measured too, for scale. Results: bench/results/writers.json.
@@ -417,6 +418,9 @@ def run(quick: bool = False) -> dict[str, Any]:
                 double = _run_child(name, 2 * rows, folder)
                 entry["peak_rss_above_start_mib_at_2n"] = double.get("peak_rss_above_start_mib")
                 entry["seconds_at_2n"] = double.get("seconds")
+                if double.get("seconds"):  # a busy machine: keep the better of the two rates
+                    entry["seconds"] = round(min(entry["seconds"], double["seconds"] / 2), 3)
+                    entry["rows_per_second"] = round(rows / entry["seconds"])
             if name.endswith("-xlsx") or not name.startswith("batchgs"):
                 try:
                     entry.update(check_valid(name, folder))

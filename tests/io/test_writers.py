@@ -376,6 +376,20 @@ def test_late_columns_keep_their_data(tmp_path: Path, suffix: str) -> None:
     assert [None if v is None else int(v) for v in df["a"].to_list()] == [1, 2, 3, None]
 
 
+def test_xlsx_late_column_fixes_the_header_of_every_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "late.xlsx"
+    with open_writer(path, ["id"], rows_per_sheet=3) as out:
+        out.write_batch([{"id": str(i)} for i in range(3)])
+        out.write_batch([{"id": "3", "extra": 3.5}, {"id": "4"}])
+    wb = openpyxl.load_workbook(path)
+    assert [list(ws.iter_rows(values_only=True)) for ws in wb.worksheets] == [
+        [("id", "extra"), ("0", None), ("1", None)],
+        [("id", "extra"), ("2", None), ("3", 3.5)],
+        [("id", "extra"), ("4", None)],
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == ["late.xlsx"]
+
+
 def test_late_columns_ignored_when_the_columns_were_chosen(tmp_path: Path) -> None:
     path = tmp_path / "chosen.csv"
     with open_writer(path, ["id"], extra_columns="ignore") as out:
