@@ -174,7 +174,15 @@ class ApiClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
-        ssl_context = ssl.create_default_context(cafile=self._ca_bundle) if self._ca_bundle else True
+        ssl_context: ssl.SSLContext | bool = True  # the system trust store; verification is never off
+        if self._ca_bundle:
+            try:
+                ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"CA bundle {self._ca_bundle!r} cannot be used: {exc.__class__.__name__}",
+                    hint="point BATCHGS_CA_BUNDLE (or ca_bundle in batchgs.toml) at a PEM file of CAs",
+                ) from None
         trace = aiohttp.TraceConfig()
         trace.on_request_headers_sent.append(_mark_sent)
         self._session = aiohttp.ClientSession(
@@ -197,6 +205,17 @@ class ApiClient:
             self._quota.close()
         if self.ledger is not None:
             self.ledger.close()
+
+    def summary(self) -> dict[str, Any]:
+        """Transport counters plus the limiter's state, for summary.json and progress lines."""
+        limiter = self.limiter.stats()
+        return {
+            **self.stats.as_dict(),
+            "rate_configured": limiter.configured_rate,
+            "rate_current": round(limiter.current_rate, 3),
+            "rate_pauses": limiter.pauses,
+            "paused_seconds": round(limiter.paused_seconds, 3),
+        }
 
     def url_for(self, path: str, params: Params | None = None) -> URL:
         if not path.startswith("/"):
@@ -305,7 +324,7 @@ class ApiClient:
                 ) as resp:
                     payload = await resp.read()
                     answer = (resp.status, resp.headers, payload, resp.reason or "")
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 if isinstance(exc, TimeoutError):
                     self.stats.timeouts += 1
                 else:

@@ -4,7 +4,10 @@ uncertain rule for non-idempotent requests, redirects that never carry the key e
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import ssl
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from transport_helpers import KEY, Recorder, client_for, fast_policy, make_app, 
 from batchgs.config import Secret, Settings
 from batchgs.errors import ConfigError, FatalApiError, QuotaExhausted, ResumableStop, UsageError
 from batchgs.transport.client import (
+    ApiClient,
     TransportStats,
     build_path,
     cs_client,
@@ -26,6 +30,7 @@ from batchgs.transport.client import (
     raise_for_result,
 )
 from batchgs.transport.ledger import QuotaLedger
+from batchgs.transport.limiter import SlidingWindowLimiter
 from batchgs.transport.result import ApiResult, Outcome
 
 ERROR_429 = {"externalapierror": {"status": "TOO_MANY_REQUESTS", "message": "Rate limit exceeded"}}
@@ -389,3 +394,51 @@ def test_factories(tmp_path: Path) -> None:
         px_client(Settings(px_base_url="http://api.example.com", px_api_key=Secret("k"), state_dir=tmp_path))
     for client in (px, cs, events):
         run(client.close())
+
+
+# -- TLS -------------------------------------------------------------------------------------------
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_tls_is_verified_and_a_ca_bundle_can_be_given(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ssl.load_cert_chain(cert, key)
+    recorder = Recorder()
+
+    def tls_client(url: str, ca_bundle: str | None) -> ApiClient:
+        headers = {"X-APTRINSIC-API-KEY": Secret(KEY)}
+        limiter = SlidingWindowLimiter(100)
+        return ApiClient(url, api="px", secret_headers=headers, limiter=limiter, ca_bundle=ca_bundle)
+
+    async def main() -> tuple[ApiResult, ApiResult]:
+        app = make_app([web.get("/v1/users", scripted((200, {"users": []}, None)))], recorder)
+        async with serve(app, server_ssl) as url:
+            async with tls_client(url, None) as untrusted:
+                refused = await untrusted.request("GET", "/v1/users")
+            async with tls_client(url, str(cert)) as trusted:
+                return refused, await trusted.request("GET", "/v1/users")
+
+    refused, accepted = run(main())
+    assert refused.outcome is Outcome.FATAL and refused.code == "tls" and refused.attempts == 1
+    assert accepted.ok
+    assert len(recorder.requests) == 1  # the key only went out over the verified connection
+
+
+def test_unreadable_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
+    async def main() -> None:
+        client = client_for("http://127.0.0.1:9")
+        client._ca_bundle = str(tmp_path / "missing.pem")
+        with pytest.raises(ConfigError, match="CA bundle"):
+            await client.__aenter__()
+
+    run(main())

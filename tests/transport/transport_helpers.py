@@ -3,6 +3,7 @@ must not depend on it), plus a way to build clients against it."""
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,15 +23,15 @@ KEY = "test-key-123456"
 
 
 @asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
+async def serve(app: web.Application, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[str]:
     """Run `app` on a random loopback port; yields its base URL; always stopped."""
     runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
     port = runner.addresses[0][1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
 
