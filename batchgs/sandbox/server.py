@@ -34,7 +34,8 @@ def is_loopback(host: str) -> bool:
 
 
 def base_url(host: str, port: int) -> str:
-    host = host.strip("[]")
+    """The URL clients should use; "localhost" becomes the address actually bound (see start_site)."""
+    host = "127.0.0.1" if host == "localhost" else host.strip("[]")
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 

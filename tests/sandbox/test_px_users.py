@@ -79,10 +79,13 @@ def test_soft_delete_revives_within_7_days_unless_hard_deleted(px: Px, sandbox: 
     assert sandbox.store.users["u1"]["aptrinsicId"] != original["aptrinsicId"]
     assert sandbox.store.users["u1"]["firstName"] is None
 
+    px.put("/v1/users/u1", {"firstName": "Grace"})
+    before = sandbox.store.users["u1"]["aptrinsicId"]
     px.delete("/v1/users/u1")
     sandbox.advance_clock(8 * DAY_S)
     px.post("/v1/users", user("u1"))
-    assert sandbox.store.users["u1"]["firstName"] is None
+    assert sandbox.store.users["u1"]["firstName"] is None, "deleted more than 7 days ago: a new user"
+    assert sandbox.store.users["u1"]["aptrinsicId"] != before
     assert px.delete("/v1/users/u1", hardDelete="maybe").status_code == 400
 
 
