@@ -89,6 +89,7 @@ def _register() -> None:
 
 COMMAND_MODULES: list[str] = [
     # one line per command module (batchgs/cli/<name>.py exposing `command`)
+    "validate_cmd",
     "template_cmd",
     "sandbox_cmd",
 ]

@@ -168,7 +168,7 @@ class Validation:
         self.mapping = mapping
         self.path = path
         self.headers: list[str] = list(source.headers)
-        self.notices: list[str] = list(mapping.notices)
+        self.notices: list[str] = [*getattr(source, "warnings", []), *mapping.notices]
         self.dates = DateContext(options.timezone, options.date_format)
         self.plans: list[FieldPlan] = []
         self.key_plan: FieldPlan | None = None
@@ -434,22 +434,15 @@ class Validation:
         issues: list[RowIssue] = []
         for i, plan in enumerate(self.plans):
             code = row[f"c{i}"]
-            if code is None:
-                continue
-            raw = plan.constant if plan.name is None else original.get(plan.label, "").strip()
-            assert plan.context is not None
-            issues.append(RowIssue(number, plan.label, code, message(code, raw, plan.context)))
-        if row["c_dup"] is not None and self.key_plan is not None:
-            first = self._collect_facts().duplicates.later[index]
-            if first_keys.get(first, row["k"]) == row["k"]:  # a hash collision is not a duplicate
-                issues.append(
-                    RowIssue(
-                        number,
-                        self.key_plan.label,
-                        "duplicate-key",
-                        f"{row['k']!r} already appears in row {spreadsheet_row(first)}",
-                    )
-                )
+            if code is not None:
+                raw = plan.constant if plan.name is None else original.get(plan.label, "").strip()
+                assert plan.context is not None
+                issues.append(RowIssue(number, plan.label, code, message(code, raw, plan.context)))
+            if plan is self.key_plan and row["c_dup"] is not None:
+                first = self._collect_facts().duplicates.later[index]
+                if first_keys.get(first, row["k"]) == row["k"]:  # a hash collision is not a duplicate
+                    text = f"{row['k']!r} already appears in row {spreadsheet_row(first)}"
+                    issues.append(RowIssue(number, plan.label, "duplicate-key", text))
         if row["c_rows"] is not None and self.spec.custom is not None:
             count = sum(
                 1 for p in self.plans if p.target.kind is not TargetKind.STANDARD and original.get(p.label)
