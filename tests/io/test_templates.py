@@ -51,6 +51,15 @@ def _letter(header: list[str], name: str) -> str:
     return openpyxl.utils.get_column_letter(header.index(name) + 1)
 
 
+CELL_TYPES: dict[ColumnType, set[Any]] = {
+    ColumnType.INTEGER: {pl.Int64, pl.Float64},
+    ColumnType.NUMBER: {pl.Int64, pl.Float64},
+    ColumnType.BOOLEAN: {pl.Boolean},
+    ColumnType.DATETIME: {pl.Datetime("ms"), pl.Date},
+    ColumnType.DATE: {pl.Date},
+}
+
+
 @pytest.fixture(scope="module")
 def xlsx_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("xlsx")
@@ -209,6 +218,9 @@ def test_example_row_passes_validation_in_both_formats(
     send exactly what the spec's example texts in the .csv send."""
     frame = pl.read_excel(xlsx_files[spec.name], sheet_name=spec.name, engine="calamine")
     from_xlsx = _validated(spec, frame)
+    for col in template_columns(spec):
+        if col.example:  # typed cells, as a person typing into Excel would make them
+            assert frame.schema[col.name] in CELL_TYPES.get(col.type, {pl.String}), col.name
     from_csv = _validated(spec, _unneutralise(_read_csv(write_template(spec, tmp_path / "t.csv"))))
     assert [(r.row, r.issues) for r in from_xlsx] == [(2, [])]
     assert [(r.row, r.issues) for r in from_csv] == [(2, [])]
