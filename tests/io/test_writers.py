@@ -446,6 +446,19 @@ def test_an_exception_inside_the_block_aborts(tmp_path: Path, suffix: str) -> No
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_write_error_on_the_deflate_thread_reaches_the_caller_and_aborts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(self: XlsxWriter, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(XlsxWriter, "_write_entry", disk_full)
+    with pytest.raises(OSError, match="No space"), open_writer(tmp_path / "full.xlsx", ["id"]) as out:
+        for _ in range(20):
+            out.write_batch([{"id": str(i)} for i in range(100)])
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("suffix", SUPPORTED_SUFFIXES)
 def test_an_empty_export_is_a_valid_file_with_the_header(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"empty{suffix}"
