@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchgs.entities import registry
@@ -46,11 +46,13 @@ def test_lists_that_commas_cannot_carry_become_json() -> None:
     assert json.loads(list_cell(["", "x"]) or "") == ["", "x"]
 
 
+@settings(derandomize=True, max_examples=200)
 @given(st.lists(st.text(min_size=1).filter(lambda s: "," not in s and not s.startswith(("[",))), min_size=1))
 def test_comma_joined_lists_split_back_exactly(values: list[str]) -> None:
     assert (list_cell(values) or "").split(",") == values
 
 
+@settings(derandomize=True, max_examples=200)
 @given(st.lists(st.one_of(st.text(), st.integers(), st.booleans(), st.none()), min_size=1))
 def test_any_list_reads_back_from_its_cell(values: list[object]) -> None:
     cell = list_cell(values) or ""
