@@ -78,7 +78,14 @@ def detect_encoding(path: Path, head: bytes) -> TextEncoding:
     display = str(path)
     for bom, codec in _BOMS:
         if head.startswith(bom):
-            return TextEncoding(codec=codec, label=codec, bom_length=len(bom))
+            found = TextEncoding(codec=codec, label=codec, bom_length=len(bom))
+            if codec == "utf-8-sig" and (bad := first_invalid_utf8(path)) is not None:
+                raise InputFileError(
+                    f"starts with a UTF-8 marker but is not valid UTF-8 (undecodable byte at offset {bad})",
+                    path=display,
+                    hint=f"save it again as UTF-8: {SAVE_AS_UTF8}",
+                )
+            return found  # UTF-16 is validated while it is transcoded
     if b"\x00" in head[:SAMPLE_BYTES]:
         if _looks_like_utf16_without_bom(head):
             raise InputFileError(

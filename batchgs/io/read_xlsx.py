@@ -106,6 +106,9 @@ def read_sheet(path: Path, sheet: str | None, scan: XlsxScan) -> XlsxSheet:
     frame = _cast_whole_and_midnight(frame)
     frame.columns = plan.headers
     warnings = []
+    if plan.blank:
+        ignored = ", ".join(labels[i] for i in plan.blank)
+        warnings.append(f"{display}: ignored empty column(s) without a header: {ignored}")
     if part in scan.error_parts or (part is None and scan.error_parts):
         warnings.append(
             f"{display}: sheet {name!r} has formula error cells (#N/A, #DIV/0!, ...); they are read as empty"

@@ -82,6 +82,22 @@ class TableSource:
     warnings: list[str]  # e.g. "decoded as cp1252" - printed by the CLI
     _rows: _Rows = field(repr=False, compare=False, kw_only=True)
 
+    @classmethod
+    def from_frame(
+        cls, frame: pl.DataFrame, *, path: str | Path = "memory.csv", format: TableFormat = "csv"
+    ) -> TableSource:
+        """A source over an in-memory frame (tests, or rows built by code): headers are its columns."""
+        return cls(
+            path=Path(path),
+            format=format,
+            headers=list(frame.columns),
+            sheet=None,
+            encoding=None,
+            delimiter=None,
+            warnings=[],
+            _rows=_FrameRows(frame),
+        )
+
     def batches(self, size: int = DEFAULT_BATCH_ROWS) -> Iterator[pl.DataFrame]:
         """Consecutive chunks of data rows, columns named by `headers`, in file order.
 

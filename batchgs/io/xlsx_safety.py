@@ -30,6 +30,7 @@ MAX_MEMBERS = 10_000
 CHUNK = 1 << 20
 _DECLARATION = re.compile(rb"<![DdEe]")  # <!DOCTYPE or <!ENTITY in any case; <!-- and <![CDATA[ pass
 _OVERLAP = 16
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
@@ -165,11 +166,14 @@ def _stream_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) 
     carry = b""
     has_bool = has_error = False
     is_worksheet = info.filename.startswith("xl/worksheets/")
+    is_xml = info.filename.lower().endswith(_XML_SUFFIXES)
     try:
         with archive.open(probe) as stream:
             while chunk := stream.read(CHUNK):
-                if seen == 0 and chunk[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
-                    raise _refuse(path, f"part {info.filename} is UTF-16 XML, which Excel never writes")
+                if seen == 0:
+                    if chunk[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"):
+                        raise _refuse(path, f"part {info.filename} is UTF-16 text, which Excel never writes")
+                    is_xml = is_xml or chunk.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
                 seen += len(chunk)
                 if seen > info.file_size:
                     raise _refuse(
@@ -178,6 +182,8 @@ def _stream_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) 
                         "refused as damaged or a zip bomb",
                     )
                 crc = zlib.crc32(chunk, crc)
+                if not is_xml:  # images and printer settings: size and checksum only
+                    continue
                 window = carry + chunk
                 if _DECLARATION.search(window):
                     raise _refuse(

@@ -155,7 +155,7 @@ def xlsx_bytes(rows: list[list[object]]) -> bytes:
     return buffer.getvalue()
 
 
-def _rezip(original: bytes, replace: dict[str, bytes]) -> bytes:
+def rezip(original: bytes, replace: dict[str, bytes]) -> bytes:
     """Copy a zip, replacing (or adding) some members."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(original)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -184,7 +184,7 @@ def billion_laughs_xlsx(folder: Path) -> Path:
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
         '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>'
     )
-    data = _rezip(xlsx_bytes([["a"], [1]]), {"xl/worksheets/sheet1.xml": sheet.encode()})
+    data = rezip(xlsx_bytes([["a"], [1]]), {"xl/worksheets/sheet1.xml": sheet.encode()})
     path = folder / "billion-laughs.xlsx"
     path.write_bytes(data)
     return path
@@ -194,7 +194,7 @@ def ratio_bomb_xlsx(folder: Path, megabytes: int = 20) -> Path:
     """A worksheet of `megabytes` MiB of padding that deflates about 1000:1 (tens of KiB on disk)."""
     head = b'<?xml version="1.0"?><worksheet><sheetData>'
     padding = b" " * (megabytes << 20)
-    data = _rezip(
+    data = rezip(
         xlsx_bytes([["a"], [1]]), {"xl/worksheets/sheet1.xml": head + padding + b"</sheetData></worksheet>"}
     )
     path = folder / "ratio-bomb.xlsx"
@@ -234,7 +234,7 @@ def understated_member_xlsx(folder: Path) -> Path:
     big_sheet = (
         b'<?xml version="1.0"?><worksheet><sheetData>' + b" " * (1 << 20) + b"</sheetData></worksheet>"
     )
-    data = _rezip(xlsx_bytes([["a"], [1]]), {"xl/worksheets/sheet1.xml": big_sheet})
+    data = rezip(xlsx_bytes([["a"], [1]]), {"xl/worksheets/sheet1.xml": big_sheet})
     path = folder / "understated.xlsx"
     path.write_bytes(_patch_sizes(data, "xl/worksheets/sheet1.xml", 1000))
     return path

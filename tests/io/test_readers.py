@@ -28,6 +28,7 @@ from corpus import (
     plain_tsv,
     quoted_newlines_csv,
     ratio_bomb_xlsx,
+    rezip,
     semicolon_csv,
     truncated_xlsx,
     typed_xlsx_openpyxl,
@@ -165,6 +166,12 @@ def test_single_column_file_uses_the_file_types_delimiter(tmp_path: Path) -> Non
     assert read_all(source).get_column("email").to_list() == ["a@example.com", "b@example.com"]
 
 
+def test_from_frame_serves_an_in_memory_frame_in_batches() -> None:
+    source = TableSource.from_frame(pl.DataFrame({"a": ["1", "2", "3"], "b": ["x", None, "z"]}))
+    assert source.headers == ["a", "b"] and source.row_count() == 3
+    assert [batch.height for batch in source.batches(2)] == [2, 1]
+
+
 # --- xlsx ---------------------------------------------------------------------------------------
 
 
@@ -258,6 +265,7 @@ def test_xlsx_empty_column_without_header_is_dropped(tmp_path: Path) -> None:
     source = open_table(path)
     assert source.headers == ["id", "name"]
     assert read_all(source).rows() == [(1, "a")]
+    assert source.warnings == [f"{path}: ignored empty column(s) without a header: column B"]
 
 
 @pytest.mark.parametrize(
@@ -296,6 +304,7 @@ def test_xlsx_header_problems(tmp_path: Path, rows: list[list[object]], fragment
         ("blank.csv", b"\r\n\r\n", "is empty"),
         ("header-only.csv", b"id,name\r\n", "no data rows"),
         ("not-utf8.csv", b"id,name\n1,\x81\x8d\xff\n", "neither UTF-8 nor Windows-1252"),
+        ("bom-then-latin1.csv", b"\xef\xbb\xbfid,name\n1,\xe9\n", "starts with a UTF-8 marker"),
         ("utf16-no-bom.csv", "id,name\n1,a\n".encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
     ],
 )
@@ -347,6 +356,13 @@ def test_hostile_xlsx_is_refused_before_any_parser_opens_it(
     path = make(tmp_path)
     assert path.stat().st_size < 200_000, "bombs are small on disk"
     assert fragment in refusal(path).message
+
+
+def test_binary_parts_are_not_scanned_as_xml(tmp_path: Path) -> None:
+    image = b"\x89PNG\r\n\x1a\n" + b"<!ENTITY looks like a declaration by chance" + bytes(100)
+    path = tmp_path / "with-image.xlsx"
+    path.write_bytes(rezip(xlsx_bytes([["a"], [1]]), {"xl/media/image1.png": image}))
+    assert read_all(open_table(path)).rows() == [(1,)]
 
 
 # --- header and structure problems in text files ------------------------------------------------
