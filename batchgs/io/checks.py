@@ -56,15 +56,21 @@ class FactCollector:
 
     def add(self, frame: pl.DataFrame, offset: int) -> None:
         """`frame` holds stripped text columns (null when empty); row i is row offset+i of the file."""
-        frame = frame.with_row_index(_ROW, offset=offset)
+        frame = frame.with_row_index(_ROW, offset=offset)  # UInt32: 12 bytes a key with its hash
         if self.key is not None:
             keyed = frame.filter(pl.col(self.key).is_not_null()).select(
-                pl.col(self.key).hash(seed=7).alias("h"), pl.col(_ROW).cast(pl.Int64)
+                pl.col(self.key).hash(seed=7).alias("h"), pl.col(_ROW)
             )
             self._hashes.append(keyed)
         for name, evidence in self.slash.items():
+            # most date columns hold no D/M/Y text at all: a cheap anchored test first
+            candidates = frame.select(pl.col(name), pl.col(_ROW)).filter(
+                pl.col(name).str.contains(r"^\d{1,2}[/.-]")
+            )
+            if not candidates.height:
+                continue
             first, second = slash_parts(pl.col(name))
-            stats = frame.select(
+            stats = candidates.select(
                 day=((first > 12) & (second <= 12)).fill_null(False),
                 month=((second > 12) & (first <= 12)).fill_null(False),
                 row=pl.col(_ROW),
@@ -91,12 +97,10 @@ class FactCollector:
     def duplicates(self) -> Duplicates:
         if not self._hashes:
             return Duplicates()
-        hashes = pl.concat(self._hashes)
-        self._hashes = []
-        repeated = (
-            hashes.filter(pl.col("h").is_duplicated())
-            .with_columns(first=pl.col(_ROW).min().over("h"))
-            .filter(pl.col(_ROW) != pl.col("first"))
+        hashes = pl.concat(self._hashes).sort("h", maintain_order=True)  # rows stay ascending per hash
+        starts = (pl.col("h") != pl.col("h").shift(1)).fill_null(True)
+        repeated = hashes.with_columns(first=pl.when(starts).then(pl.col(_ROW)).forward_fill()).filter(
+            ~starts
         )
         later = dict(zip(repeated[_ROW].to_list(), repeated["first"].to_list(), strict=True))
         return Duplicates(later=later, first_rows=set(later.values()))

@@ -10,6 +10,8 @@ occurs twice takes the first occurrence (as `zoneinfo` does with fold=0).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -205,3 +207,83 @@ def slash_parts(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(first, second) numbers of a D/M/Y-or-M/D/Y value, for the pre-pass evidence."""
     slash = text.str.extract_groups(SLASH_PATTERN)
     return slash.struct.field("1").cast(pl.Int64), slash.struct.field("2").cast(pl.Int64)
+
+
+# -- fast path ----------------------------------------------------------------------------------
+# The general parser above runs several regexes per cell. Most columns hold one shape of date, so a
+# batch is first parsed with the few strptime formats that its first values show; only the cells
+# those formats reject go through `text_dates` (the validation layer re-checks them there).
+
+
+@dataclass(frozen=True)
+class FastFormat:
+    shape: re.Pattern[str]  # what a value of this format looks like (on a sample, in Python)
+    format: str  # the Polars (chrono) format
+    zone: str  # "utc": a literal Z; "aware": an offset in the text; "local": --timezone
+
+
+FAST_FORMATS: tuple[FastFormat, ...] = (
+    FastFormat(re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"), "%Y-%m-%dT%H:%M:%SZ", "utc"),
+    FastFormat(re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{1,9}Z"), "%Y-%m-%dT%H:%M:%S%.fZ", "utc"),
+    FastFormat(
+        re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?[+-]\d{2}:?\d{2}"),
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "aware",
+    ),
+    FastFormat(
+        re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?"), "%Y-%m-%dT%H:%M:%S%.f", "local"
+    ),
+    FastFormat(
+        re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?"), "%Y-%m-%d %H:%M:%S%.f", "local"
+    ),
+    FastFormat(re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"), "%Y-%m-%d %H:%M", "local"),
+    FastFormat(re.compile(r"\d{4}-\d{2}-\d{2}"), "%Y-%m-%d", "local"),
+)
+_FAST_T_MINUTES = FAST_FORMATS[5]
+EPOCH_SHAPE = re.compile(EPOCH_MS_PATTERN)
+
+
+def choose_formats(sample: Sequence[str]) -> tuple[FastFormat, ...]:
+    """The fast formats that the sampled (stripped, non-empty) values show, most frequent first."""
+    counts: dict[FastFormat, int] = {}
+    for value in sample:
+        for fast in FAST_FORMATS:
+            if fast.shape.fullmatch(value):
+                counts[fast] = counts.get(fast, 0) + 1
+                break
+    return tuple(sorted(counts, key=lambda fast: -counts[fast]))
+
+
+def fast_dates(text: pl.Expr, formats: Sequence[FastFormat], ctx: DateContext, *, epoch: bool) -> ParsedDates:
+    """Parse with --date-format, `formats` and epoch ms (when `epoch`) only; the rest reads as not parsed."""
+    tz = ctx.timezone
+    epochs: list[pl.Expr] = []
+    naives: list[pl.Expr] = []
+    if ctx.date_format:  # the user's format first, exactly as the general parser applies it
+        parsed = text.str.to_datetime(ctx.date_format, time_unit="ms", strict=False)
+        if any(directive in ctx.date_format for directive in AWARE_DIRECTIVES):
+            epochs.append(parsed.dt.epoch("ms"))
+            naives.append(parsed.dt.convert_time_zone(tz).dt.replace_time_zone(None))
+        else:
+            epochs.append(_localise(parsed, tz).dt.epoch("ms"))
+            naives.append(parsed)
+    for fast in formats:
+        source = text.str.replace("T", " ", literal=True) if fast is _FAST_T_MINUTES else text
+        parsed = source.str.to_datetime(fast.format, time_unit="ms", strict=False)
+        if fast.zone == "aware":
+            epochs.append(parsed.dt.epoch("ms"))
+            naives.append(pl.lit(None, pl.Datetime("ms")))  # the written date is not kept: slow path
+        elif fast.zone == "utc":
+            epochs.append(parsed.dt.epoch("ms"))
+            naives.append(parsed)
+        else:
+            epochs.append(parsed.dt.epoch("ms") if tz == "UTC" else _localise(parsed, tz).dt.epoch("ms"))
+            naives.append(parsed)
+    if epoch:
+        number = pl.when(text.str.contains(EPOCH_MS_PATTERN)).then(text.cast(pl.Int64, strict=False))
+        epochs.append(number)
+        naives.append(_from_epoch_local(number, tz))
+    nothing = [pl.lit(None, pl.Int64)]
+    value = pl.coalesce(epochs or nothing)
+    local = pl.coalesce(naives or [pl.lit(None, pl.Datetime("ms"))]).dt.strftime("%Y-%m-%d")
+    return ParsedDates(value, local, text.is_not_null(), pl.lit(False))

@@ -29,8 +29,8 @@ from batchgs.entities.spec import ColumnType, EntitySpec
 from batchgs.errors import InputFileError, UsageError
 from batchgs.io.attributes import AttributeCatalog
 from batchgs.io.checks import Duplicates, FactCollector
-from batchgs.io.convert import AUTO, REJECT, ColumnFacts, Rule, as_instance, convert, text_of
-from batchgs.io.dates import DateContext, SlashEvidence
+from batchgs.io.convert import AUTO, REJECT, ColumnFacts, Rule, as_instance, convert, is_fast_date, text_of
+from batchgs.io.dates import DateContext, FastFormat, SlashEvidence, choose_formats
 from batchgs.io.mapping import ColumnMapping, Target, TargetKind, mapping_from
 from batchgs.io.messages import IssueContext, message, spreadsheet_row
 from batchgs.io.payload import build_payload
@@ -38,6 +38,7 @@ from batchgs.io.rows import RowIssue, ValidatedRow
 
 PREPASS_BATCH = 200_000
 FAST_BATCH = 100_000
+SAMPLE_SIZE = 64  # values looked at to choose the fast date formats of a batch
 _ROW = "__row"
 _ATTRIBUTE_TYPES = {
     "STRING": ColumnType.STRING,
@@ -173,7 +174,7 @@ class Validation:
         self.plans: list[FieldPlan] = []
         self.key_plan: FieldPlan | None = None
         self._facts: _Facts | None = None
-        self._schemas: dict[tuple[tuple[str, pl.DataType], ...], list[pl.Expr]] = {}
+        self._compiled: dict[tuple[Any, ...], tuple[list[pl.Expr], list[pl.Expr]]] = {}
         self._compile()
 
     # ----------------------------------------------------------------- compile
@@ -353,36 +354,62 @@ class Validation:
         return self._collect_facts().rows
 
     # ----------------------------------------------------------------- checking
-    def _expressions(self, batch: pl.DataFrame) -> list[pl.Expr]:
+    def _source(self, plan: FieldPlan, batch: pl.DataFrame) -> tuple[pl.Expr, pl.DataType]:
+        if plan.name is not None and plan.name in batch.columns:
+            return pl.col(plan.name), as_instance(batch.schema[plan.name])
+        if plan.constant is not None:
+            return pl.lit(plan.constant, pl.String), pl.String()
+        return pl.lit(None, pl.String), pl.String()
+
+    def _fast_formats(self, batch: pl.DataFrame) -> dict[int, tuple[FastFormat, ...]]:
+        """For each text date column, the fast formats its first values show (see dates.fast_dates)."""
+        chosen: dict[int, tuple[FastFormat, ...]] = {}
+        for index, plan in enumerate(self.plans):
+            _, dtype = self._source(plan, batch)
+            if plan.name is None or not is_fast_date(plan.rule, dtype):
+                continue
+            sample = batch.get_column(plan.name).drop_nulls().head(SAMPLE_SIZE).str.strip_chars().to_list()
+            chosen[index] = choose_formats(sample)
+        return chosen
+
+    def _expressions(
+        self, batch: pl.DataFrame, fast: dict[int, tuple[FastFormat, ...]]
+    ) -> tuple[list[pl.Expr], list[pl.Expr]]:
+        """Two stages: the cells as stripped text (x*), then values, codes, tags, key (from x*)."""
         schema = tuple((name, as_instance(dtype)) for name, dtype in batch.schema.items())
-        cached = self._schemas.get(schema)
+        signature = (schema, tuple(sorted(fast.items())))
+        cached = self._compiled.get(signature)
         if cached is not None:
             return cached
         facts = self._collect_facts()
-        key_text: pl.Expr | None = None
-        if self.key_plan is not None and self.key_plan.name in batch.columns:
-            key_name = str(self.key_plan.name)
-            key_text = text_of(pl.col(key_name), batch.schema[key_name])
+        texts: list[pl.Expr] = []
         exprs: list[pl.Expr] = []
         custom_texts: list[pl.Expr] = []
+        key_text: pl.Expr | None = None
         for index, plan in enumerate(self.plans):
+            source, dtype = self._source(plan, batch)
+            text = text_of(source, dtype)
             if plan.name is not None and plan.name in batch.columns:
-                source, dtype = pl.col(plan.name), as_instance(batch.schema[plan.name])
-            elif plan.constant is not None:
-                source, dtype = pl.lit(plan.constant, pl.String), pl.String()
-            else:
-                source, dtype = pl.lit(None, pl.String), pl.String()
+                texts.append(text.alias(f"__batchgs_x{index}"))
+                text = pl.col(f"__batchgs_x{index}")
+            if plan is self.key_plan:
+                key_text = text
+        for index, plan in enumerate(self.plans):
+            source, dtype = self._source(plan, batch)
+            text = (
+                pl.col(f"__batchgs_x{index}")
+                if plan.name is not None and plan.name in batch.columns
+                else text_of(source, dtype)
+            )
             column_facts = ColumnFacts(
                 slash=facts.slash.get(plan.label), id_width=facts.widths.get(plan.label)
             )
-            converted = convert(plan.rule, source, dtype, self.dates, column_facts)
-            text = text_of(source, dtype)
+            converted = convert(plan.rule, source, dtype, self.dates, column_facts, fast.get(index), text)
             value, code = converted.value, converted.code
             if plan.fill is not None:
                 if plan.rule.kind == ColumnType.STRING_LIST:
-                    value = pl.coalesce(
-                        value, pl.lit(pl.Series([[plan.fill]], dtype=pl.List(pl.String))).first()
-                    )
+                    fill = pl.lit(pl.Series([[plan.fill]], dtype=pl.List(pl.String))).first()
+                    value = pl.coalesce(value, fill)
                 else:
                     value = pl.coalesce(value, pl.lit(plan.fill))
             elif plan.required != "never":
@@ -400,13 +427,18 @@ class Validation:
         if limit is not None and len(custom_texts) > limit:
             too_many = pl.when(pl.sum_horizontal(custom_texts) > limit).then(pl.lit("too-many-attributes"))
         exprs.append(too_many.alias("c_rows"))
-        self._schemas[schema] = exprs
-        return exprs
+        self._compiled[signature] = (texts, exprs)
+        return texts, exprs
 
     def _check(self, batch: pl.DataFrame, offset: int) -> pl.DataFrame:
         """The batch's values (v*), codes (c*), tags (t*), key text (k) and an `invalid` flag."""
         facts = self._collect_facts()
-        frame = batch.select(self._expressions(batch)).with_row_index(_ROW, offset=offset)
+        fast = self._fast_formats(batch)
+        texts, exprs = self._expressions(batch, fast)
+        frame = batch.with_columns(texts).select(exprs)
+        for index in fast:
+            frame = self._recheck_dates(batch, frame, index)
+        frame = frame.with_row_index(_ROW, offset=offset)
         lo = bisect.bisect_left(facts.later_sorted, offset)
         hi = bisect.bisect_left(facts.later_sorted, offset + batch.height)
         duplicated = facts.later_sorted[lo:hi]
@@ -414,6 +446,25 @@ class Validation:
         frame = frame.with_columns((dup if dup is not None else pl.lit(None, pl.String)).alias("c_dup"))
         codes = [c for c in frame.columns if c.startswith("c")]
         return frame.with_columns(invalid=pl.any_horizontal(pl.col(codes).is_not_null()))
+
+    def _recheck_dates(self, batch: pl.DataFrame, frame: pl.DataFrame, index: int) -> pl.DataFrame:
+        """Cells the fast date formats rejected go through the general parser (usually none)."""
+        code_name, value_name = f"c{index}", f"v{index}"
+        mask = frame.get_column(code_name).eq("bad-date").fill_null(False)
+        if not mask.any():
+            return frame
+        plan = self.plans[index]
+        source, dtype = self._source(plan, batch)
+        facts = self._collect_facts()
+        column_facts = ColumnFacts(slash=facts.slash.get(plan.label), id_width=facts.widths.get(plan.label))
+        slow = convert(plan.rule, source, dtype, self.dates, column_facts)
+        redone = batch.filter(mask).select(v=slow.value, c=slow.code.cast(pl.String))
+        rows = mask.arg_true()
+        values = frame.get_column(value_name).clone()
+        codes = frame.get_column(code_name).clone()
+        values.scatter(rows, redone.get_column("v").cast(values.dtype))
+        codes.scatter(rows, redone.get_column("c"))
+        return frame.with_columns(values.alias(value_name), codes.alias(code_name))
 
     def _first_keys(self, frame: pl.DataFrame, seen: dict[int, str]) -> None:
         """Remember the key text of first occurrences, to tell real duplicates from hash collisions."""
