@@ -9,14 +9,13 @@ Datetime, Date); both give the same payload.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
 
 from batchgs.entities.spec import ColumnType
-from batchgs.io.dates import DateContext, FastFormat, SlashEvidence, fast_dates, text_dates, typed_dates
+from batchgs.io.dates import FAST_FORMATS, DateContext, FastFormat, SlashEvidence, fast_dates, typed_dates
 
 AUTO = "auto"  # custom attribute without a catalog / event attribute: number, boolean or text
 REJECT = "reject"  # a column that cannot be sent (unknown attribute, name too long): any value is an issue
@@ -49,6 +48,16 @@ class ColumnFacts:
 
 
 @dataclass(frozen=True)
+class Hints:
+    """What a cheap look at one batch showed, to pick the cheapest expression that is still exact."""
+
+    date_formats: tuple[FastFormat, ...] = FAST_FORMATS  # date text: the shapes the first values show
+    epoch: bool = True  # date text: some cell looks like epoch ms
+    list_separators: bool = True  # string list: some cell holds `,` or `;`
+    canonical_enum: bool = False  # enum: every cell is already exactly a canonical value
+
+
+@dataclass(frozen=True)
 class Converted:
     value: pl.Expr  # the payload value (typed), null when empty or invalid
     code: pl.Expr  # null or a problem code
@@ -68,8 +77,7 @@ def text_of(source: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """The cell as stripped text, null when empty. Typed cells are rendered as a person would type them."""
     dtype = as_instance(dtype)
     if isinstance(dtype, pl.String):
-        stripped = source.str.strip_chars()
-        return pl.when(stripped != "").then(stripped)
+        return source.str.strip_chars().replace("", None)  # faster than a when/then
     if isinstance(dtype, pl.Null):
         return pl.lit(None, pl.String)
     if dtype.is_float():
@@ -104,16 +112,18 @@ def convert(
     dtype: pl.DataType,
     dates: DateContext,
     facts: ColumnFacts | None = None,
-    fast: Sequence[FastFormat] | None = None,
+    hints: Hints | None = None,
     text: pl.Expr | None = None,
 ) -> Converted:
     """The value and code expressions of one column.
 
     `text`: `text_of(source, dtype)` already computed as a column (it is used several times).
-    `fast`: parse date text with only these formats (plus --date-format and epoch ms); cells they
-    reject come out as `bad-date` and must be re-checked with `fast=None` (see `is_fast_date`).
+    Date text is parsed with the `hints` formats (default: all fast formats) plus --date-format and
+    epoch ms; cells they reject come out as `bad-date` and must be re-checked with
+    `dates.general_dates` (see `is_fast_date`).
     """
     facts = facts or ColumnFacts()
+    hints = hints or Hints()
     dtype = as_instance(dtype)
     text = text if text is not None else text_of(source, dtype)
     kind = rule.kind
@@ -130,6 +140,8 @@ def convert(
     if kind == ColumnType.ID:
         return Converted(text, _id_code(source, dtype, text, facts.id_width, rule.max_length))
     if kind == ColumnType.ENUM:
+        if hints.canonical_enum:
+            return Converted(text, _none())
         if all(value == value.upper() for value in rule.enum):  # the usual case, and twice as fast
             upper = text.str.to_uppercase()
             canonical: pl.Expr = pl.when(upper.is_in(rule.enum)).then(upper)
@@ -147,29 +159,29 @@ def convert(
         return Converted(value, pl.when(text.is_not_null() & value.is_null()).then(pl.lit("bad-boolean")))
     if kind in (ColumnType.DATETIME, ColumnType.DATE):
         parsed = typed_dates(source, dtype, dates)
-        if parsed is None:
-            parsed = (
-                text_dates(text, dates, facts.slash)
-                if fast is None
-                else fast_dates(text, fast, dates, epoch=True)
-            )
+        if parsed is None:  # text: the fast formats; the rest must be re-checked with general_dates
+            parsed = fast_dates(text, hints.date_formats, dates, epoch=hints.epoch)
         value = parsed.epoch_ms if kind == ColumnType.DATETIME else parsed.local_date
         return Converted(value, parsed.code(value))
     if kind == ColumnType.STRING_LIST:
-        items = (
-            text.str.replace_all(";", ",", literal=True)
-            .str.split(",")
-            .list.eval(pl.element().str.strip_chars())
-            .list.eval(pl.element().filter(pl.element() != ""))
-        )
-        return Converted(pl.when(items.list.len() > 0).then(items), _too_long(text, rule.max_length))
+        if hints.list_separators:
+            items = (
+                text.str.replace_all(";", ",", literal=True)
+                .str.split(",")
+                .list.eval(pl.element().str.strip_chars())
+                .list.eval(pl.element().filter(pl.element() != ""))
+            )
+            value = pl.when(items.list.len() > 0).then(items)
+        else:
+            value = pl.when(text.is_not_null()).then(pl.concat_list(text))
+        return Converted(value, _too_long(text, rule.max_length))
     if kind == AUTO:
         return _auto(source, dtype, text, dates, rule.auto_dates)
     raise ValueError(f"no conversion for kind {kind!r}")
 
 
 def is_fast_date(rule: Rule, dtype: pl.DataType) -> bool:
-    """Whether `convert(..., fast=...)` takes the fast path for this column (text dates only)."""
+    """Whether `convert` takes the fast date path for this column (text dates only)."""
     kind = rule.kind
     return kind in (ColumnType.DATETIME, ColumnType.DATE) and isinstance(as_instance(dtype), pl.String)
 

@@ -93,54 +93,48 @@ def _canonical(y: pl.Expr, mo: pl.Expr, d: pl.Expr, h: pl.Expr, mi: pl.Expr, s: 
     return text.str.to_datetime(_CANONICAL, time_unit="ms", strict=False)
 
 
-def text_dates(text: pl.Expr, ctx: DateContext, evidence: SlashEvidence | None = None) -> ParsedDates:
-    """Parse stripped, non-empty-or-null text cells."""
+def general_dates(text: pl.Series, ctx: DateContext, evidence: SlashEvidence | None = None) -> pl.DataFrame:
+    """Parse stripped, non-empty-or-null text cells with every accepted form.
+
+    Returns `epoch_ms` (Int64), `local_date` (YYYY-MM-DD), `present` and `ambiguous` (Boolean), one row
+    per cell. Done in stages (regexes once, then the arithmetic) so that it stays cheap on the few
+    cells the fast path left over.
+    """
     tz = ctx.timezone
-    epoch_parts: list[pl.Expr] = []
-    naive_parts: list[pl.Expr] = []
-
+    t = pl.col("t")
+    frame = pl.DataFrame({"t": text}, schema={"t": pl.String})
+    first_stage = [
+        t.str.extract_groups(ISO_PATTERN).alias("iso"),
+        pl.when(t.str.contains(EPOCH_MS_PATTERN)).then(t.cast(pl.Int64, strict=False)).alias("num"),
+    ]
     if ctx.date_format:
-        parsed = text.str.to_datetime(ctx.date_format, time_unit="ms", strict=False)
-        if any(directive in ctx.date_format for directive in AWARE_DIRECTIVES):
-            epoch_parts.append(parsed.dt.epoch("ms"))
-            naive_parts.append(parsed.dt.convert_time_zone(tz).dt.replace_time_zone(None))
-        else:
-            epoch_parts.append(_localise(parsed, tz).dt.epoch("ms"))
-            naive_parts.append(parsed)
+        first_stage.append(t.str.to_datetime(ctx.date_format, time_unit="ms", strict=False).alias("fmt"))
+    else:
+        first_stage.append(t.str.extract_groups(SLASH_PATTERN).alias("sl"))
+    frame = frame.with_columns(first_stage)
 
-    iso = text.str.extract_groups(ISO_PATTERN)
-    field = iso.struct.field
-    iso_naive = _canonical(field("1"), field("2"), field("3"), field("4"), field("5"), field("6"))
-    fraction_ms = pl.concat_str([field("7"), pl.lit("00")]).str.slice(0, 3).cast(pl.Int64).fill_null(0)
-    offset = field("8").str.replace(":", "", literal=True)
-    offset_minutes = (
+    iso = pl.col("iso").struct.field
+    offset = iso("8").str.replace(":", "", literal=True)
+    minutes = (
         pl.when(offset.is_in(["Z", "z"]))
         .then(pl.lit(0, pl.Int64))
         .otherwise(
             offset.str.slice(1, 2).cast(pl.Int64) * 60 + offset.str.slice(3, 2).cast(pl.Int64).fill_null(0)
         )
     )
-    offset_ms = pl.when(offset.str.starts_with("-")).then(-offset_minutes).otherwise(offset_minutes) * 60_000
-    iso_epoch = (
-        pl.when(offset.is_not_null())
-        .then(iso_naive.dt.replace_time_zone("UTC").dt.epoch("ms") - offset_ms)
-        .otherwise(_localise(iso_naive, tz).dt.epoch("ms"))
-    ) + fraction_ms
-    epoch_parts.append(iso_epoch)
-    naive_parts.append(iso_naive)
-
-    ambiguous = pl.lit(False)
+    second_stage = [
+        _canonical(iso("1"), iso("2"), iso("3"), iso("4"), iso("5"), iso("6")).alias("naive"),
+        pl.concat_str([iso("7"), pl.lit("00")]).str.slice(0, 3).cast(pl.Int64).fill_null(0).alias("frac"),
+        (pl.when(offset.str.starts_with("-")).then(-minutes).otherwise(minutes) * 60_000).alias("offset"),
+        pl.lit(False).alias("ambiguous"),
+    ]
     if not ctx.date_format:
-        slash = text.str.extract_groups(SLASH_PATTERN)
-        part = slash.struct.field
+        part = pl.col("sl").struct.field
         first, second = part("1").cast(pl.Int64), part("2").cast(pl.Int64)
         month_first = (second > 12) & (first <= 12)
         undecided = (first <= 12) & (second <= 12) & (first != second)
         if evidence is not None and evidence.conflicting:
             undecided = first.is_not_null()
-        ambiguous = undecided.fill_null(False)
-        day = pl.when(month_first).then(part("2")).otherwise(part("1"))
-        month = pl.when(month_first).then(part("1")).otherwise(part("2"))
         hour = part("4").cast(pl.Int64)
         meridiem = part("7").str.to_lowercase()
         hour24 = (
@@ -148,26 +142,57 @@ def text_dates(text: pl.Expr, ctx: DateContext, evidence: SlashEvidence | None =
             .then(hour)
             .when((hour >= 1) & (hour <= 12))
             .then(hour % 12 + pl.when(meridiem == "pm").then(12).otherwise(0))
-            .otherwise(None)
         )
-        hour_text = (
-            pl.when(part("4").is_null()).then(pl.lit(None, pl.String)).otherwise(hour24.cast(pl.String))
-        )
+        hour_text = pl.when(part("4").is_not_null()).then(hour24.cast(pl.String))
         hour_ok = part("4").is_null() | hour24.is_not_null()
-        slash_naive = pl.when(~ambiguous & hour_ok).then(
-            _canonical(part("3"), month, day, hour_text, part("5"), part("6"))
+        day = pl.when(month_first).then(part("2")).otherwise(part("1"))
+        month = pl.when(month_first).then(part("1")).otherwise(part("2"))
+        second_stage[-1] = undecided.fill_null(False).alias("ambiguous")
+        second_stage.append(
+            pl.when(~undecided.fill_null(False) & hour_ok)
+            .then(_canonical(part("3"), month, day, hour_text, part("5"), part("6")))
+            .alias("slash")
         )
-        epoch_parts.append(_localise(slash_naive, tz).dt.epoch("ms"))
-        naive_parts.append(slash_naive)
+    frame = frame.with_columns(second_stage)
 
-    is_epoch = text.str.contains(EPOCH_MS_PATTERN)
-    epoch_number = pl.when(is_epoch).then(text.cast(pl.Int64, strict=False))
-    epoch_parts.append(epoch_number)
-    naive_parts.append(_from_epoch_local(epoch_number, tz))
+    naive, epochs, naives = pl.col("naive"), [], []
+    if ctx.date_format:
+        parsed = pl.col("fmt")
+        if any(directive in ctx.date_format for directive in AWARE_DIRECTIVES):
+            epochs.append(parsed.dt.epoch("ms"))
+            naives.append(parsed.dt.convert_time_zone(tz).dt.replace_time_zone(None))
+        else:
+            epochs.append(_localise(parsed, tz).dt.epoch("ms"))
+            naives.append(parsed)
+    epochs.append(
+        pl.when(pl.col("offset").is_not_null())
+        .then(naive.dt.replace_time_zone("UTC").dt.epoch("ms") - pl.col("offset"))
+        .otherwise(_localise(naive, tz).dt.epoch("ms"))
+        + pl.col("frac")
+    )
+    naives.append(naive)
+    if not ctx.date_format:
+        epochs.append(_localise(pl.col("slash"), tz).dt.epoch("ms"))
+        naives.append(pl.col("slash"))
+    epochs.append(pl.col("num"))
+    naives.append(_from_epoch_local(pl.col("num"), tz))
+    return frame.select(
+        pl.coalesce(epochs).alias("epoch_ms"),
+        pl.coalesce(naives).dt.strftime("%Y-%m-%d").alias("local_date"),
+        t.is_not_null().alias("present"),
+        pl.col("ambiguous"),
+    )
 
-    epoch = pl.coalesce(epoch_parts)
-    local_date = pl.coalesce(naive_parts).dt.strftime("%Y-%m-%d")
-    return ParsedDates(epoch, local_date, text.is_not_null(), ambiguous)
+
+def date_codes(parsed: pl.DataFrame, value: str) -> pl.Series:
+    """The problem code of each cell of `general_dates` output, for `value` = epoch_ms | local_date."""
+    return parsed.select(
+        pl.when(~pl.col("present") | pl.col(value).is_not_null())
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("ambiguous"))
+        .then(pl.lit("ambiguous-date"))
+        .otherwise(pl.lit("bad-date"))
+    ).to_series()
 
 
 def _from_epoch_local(epoch_ms: pl.Expr, tz: str) -> pl.Expr:
@@ -180,7 +205,7 @@ def _from_epoch_local(epoch_ms: pl.Expr, tz: str) -> pl.Expr:
 
 
 def typed_dates(source: pl.Expr, dtype: pl.DataType, ctx: DateContext) -> ParsedDates | None:
-    """Excel date/datetime/number cells; None when the column holds text (use `text_dates`)."""
+    """Excel date/datetime/number cells; None when the column holds text (use `general_dates`)."""
     tz = ctx.timezone
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone:
@@ -212,7 +237,7 @@ def slash_parts(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 # -- fast path ----------------------------------------------------------------------------------
 # The general parser above runs several regexes per cell. Most columns hold one shape of date, so a
 # batch is first parsed with the few strptime formats that its first values show; only the cells
-# those formats reject go through `text_dates` (the validation layer re-checks them there).
+# those formats reject go through `general_dates` (the validation layer re-checks them there).
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,25 @@ from batchgs.entities.spec import ColumnType, EntitySpec
 from batchgs.errors import InputFileError, UsageError
 from batchgs.io.attributes import AttributeCatalog
 from batchgs.io.checks import Duplicates, FactCollector
-from batchgs.io.convert import AUTO, REJECT, ColumnFacts, Rule, as_instance, convert, is_fast_date, text_of
-from batchgs.io.dates import DateContext, FastFormat, SlashEvidence, choose_formats
+from batchgs.io.convert import (
+    AUTO,
+    REJECT,
+    ColumnFacts,
+    Hints,
+    Rule,
+    as_instance,
+    convert,
+    is_fast_date,
+    text_of,
+)
+from batchgs.io.dates import (
+    EPOCH_SHAPE,
+    DateContext,
+    SlashEvidence,
+    choose_formats,
+    date_codes,
+    general_dates,
+)
 from batchgs.io.mapping import ColumnMapping, Target, TargetKind, mapping_from
 from batchgs.io.messages import IssueContext, message, spreadsheet_row
 from batchgs.io.payload import build_payload
@@ -361,23 +378,44 @@ class Validation:
             return pl.lit(plan.constant, pl.String), pl.String()
         return pl.lit(None, pl.String), pl.String()
 
-    def _fast_formats(self, batch: pl.DataFrame) -> dict[int, tuple[FastFormat, ...]]:
-        """For each text date column, the fast formats its first values show (see dates.fast_dates)."""
-        chosen: dict[int, tuple[FastFormat, ...]] = {}
+    def _hints(self, batch: pl.DataFrame) -> dict[int, Hints]:
+        """A cheap look at the batch: the date shapes of its first values, lists, canonical enums."""
+        hints: dict[int, Hints] = {}
+        checks: list[tuple[int, str, pl.Expr]] = []
         for index, plan in enumerate(self.plans):
-            _, dtype = self._source(plan, batch)
-            if plan.name is None or not is_fast_date(plan.rule, dtype):
+            if plan.name is None or plan.name not in batch.columns:
                 continue
-            sample = batch.get_column(plan.name).drop_nulls().head(SAMPLE_SIZE).str.strip_chars().to_list()
-            chosen[index] = choose_formats(sample)
-        return chosen
+            column = pl.col(plan.name)
+            if not isinstance(as_instance(batch.schema[plan.name]), pl.String):
+                continue
+            kind = plan.rule.kind
+            if kind in (ColumnType.DATETIME, ColumnType.DATE):
+                values = (
+                    batch.get_column(plan.name).drop_nulls().head(SAMPLE_SIZE).str.strip_chars().to_list()
+                )
+                formats = choose_formats(values)
+                hints[index] = Hints(
+                    date_formats=formats, epoch=any(EPOCH_SHAPE.fullmatch(v) for v in values)
+                )
+            elif kind == ColumnType.STRING_LIST:
+                checks.append((index, "list", column.str.contains("[,;]").any()))
+            elif kind == ColumnType.ENUM:
+                checks.append((index, "enum", (column.is_in(plan.rule.enum) | column.is_null()).all()))
+        if checks:
+            found = batch.select(expr.alias(str(i)) for i, (_, _, expr) in enumerate(checks)).row(0)
+            for (index, what, _), seen in zip(checks, found, strict=True):
+                if what == "list":
+                    hints[index] = Hints(list_separators=bool(seen))
+                else:
+                    hints[index] = Hints(canonical_enum=bool(seen))
+        return hints
 
     def _expressions(
-        self, batch: pl.DataFrame, fast: dict[int, tuple[FastFormat, ...]]
+        self, batch: pl.DataFrame, hints: dict[int, Hints]
     ) -> tuple[list[pl.Expr], list[pl.Expr]]:
         """Two stages: the cells as stripped text (x*), then values, codes, tags, key (from x*)."""
         schema = tuple((name, as_instance(dtype)) for name, dtype in batch.schema.items())
-        signature = (schema, tuple(sorted(fast.items())))
+        signature = (schema, tuple(sorted(hints.items())))
         cached = self._compiled.get(signature)
         if cached is not None:
             return cached
@@ -404,7 +442,7 @@ class Validation:
             column_facts = ColumnFacts(
                 slash=facts.slash.get(plan.label), id_width=facts.widths.get(plan.label)
             )
-            converted = convert(plan.rule, source, dtype, self.dates, column_facts, fast.get(index), text)
+            converted = convert(plan.rule, source, dtype, self.dates, column_facts, hints.get(index), text)
             value, code = converted.value, converted.code
             if plan.fill is not None:
                 if plan.rule.kind == ColumnType.STRING_LIST:
@@ -433,11 +471,11 @@ class Validation:
     def _check(self, batch: pl.DataFrame, offset: int) -> pl.DataFrame:
         """The batch's values (v*), codes (c*), tags (t*), key text (k) and an `invalid` flag."""
         facts = self._collect_facts()
-        fast = self._fast_formats(batch)
-        texts, exprs = self._expressions(batch, fast)
+        texts, exprs = self._expressions(batch, self._hints(batch))
         frame = batch.with_columns(texts).select(exprs)
-        for index in fast:
-            frame = self._recheck_dates(batch, frame, index)
+        for index, plan in enumerate(self.plans):
+            if is_fast_date(plan.rule, self._source(plan, batch)[1]):
+                frame = self._recheck_dates(batch, frame, index)
         frame = frame.with_row_index(_ROW, offset=offset)
         lo = bisect.bisect_left(facts.later_sorted, offset)
         hi = bisect.bisect_left(facts.later_sorted, offset + batch.height)
@@ -455,15 +493,19 @@ class Validation:
             return frame
         plan = self.plans[index]
         source, dtype = self._source(plan, batch)
-        facts = self._collect_facts()
-        column_facts = ColumnFacts(slash=facts.slash.get(plan.label), id_width=facts.widths.get(plan.label))
-        slow = convert(plan.rule, source, dtype, self.dates, column_facts)
-        redone = batch.filter(mask).select(v=slow.value, c=slow.code.cast(pl.String))
+        texts = (
+            batch.filter(mask)
+            .with_columns(text_of(source, dtype).alias("__batchgs_t"))
+            .get_column("__batchgs_t")
+        )
+        slash = self._collect_facts().slash.get(plan.label)
+        parsed = general_dates(texts, self.dates, slash)
+        field = "epoch_ms" if plan.rule.kind == ColumnType.DATETIME else "local_date"
         rows = mask.arg_true()
         values = frame.get_column(value_name).clone()
         codes = frame.get_column(code_name).clone()
-        values.scatter(rows, redone.get_column("v").cast(values.dtype))
-        codes.scatter(rows, redone.get_column("c"))
+        values.scatter(rows, parsed.get_column(field).cast(values.dtype))
+        codes.scatter(rows, date_codes(parsed, field))
         return frame.with_columns(values.alias(value_name), codes.alias(code_name))
 
     def _first_keys(self, frame: pl.DataFrame, seen: dict[int, str]) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchgs.entities import registry
-from batchgs.io.dates import DateContext, text_dates
+from batchgs.io.dates import DateContext, date_codes, general_dates
 from batchgs.io.validate import FrameSource, ValidateOptions, prepare_source
 
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "America/St_Johns"]
@@ -21,12 +21,9 @@ instants = st.lists(st.integers(min_value=0, max_value=4_102_444_800_000), min_s
 
 def parse(texts: list[str], zone: str, date_format: str | None = None) -> list[int | None]:
     """Epoch ms of `texts` by the general parser, checked equal to what validation sends (fast path)."""
-    parsed = text_dates(pl.col("t"), DateContext(zone, date_format))
-    frame = pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(
-        ms=parsed.epoch_ms, code=parsed.code(parsed.epoch_ms)
-    )
-    assert frame["code"].null_count() == frame.height, frame.filter(pl.col("code").is_not_null())
-    general = frame["ms"].to_list()
+    parsed = general_dates(pl.Series(texts, dtype=pl.String), DateContext(zone, date_format))
+    assert date_codes(parsed, "epoch_ms").null_count() == parsed.height, parsed
+    general = parsed["epoch_ms"].to_list()
     events = pl.DataFrame(
         {"identifyId": [f"U{i}" for i in range(len(texts))], "eventName": "e", "date": texts}
     )

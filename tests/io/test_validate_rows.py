@@ -427,3 +427,39 @@ def test_row_count_and_original_text_are_kept() -> None:
     assert rows[0].original == {"identifyId": " U1 ", "score": "1"}
     assert rows[1].original == {"identifyId": "U2", "score": ""}
     assert rows[0].key == "U1"
+
+
+def test_cheap_batch_paths_give_the_same_result_as_the_general_ones() -> None:
+    """Batches of 3 rows: canonical enums, lists without separators, one date shape, epoch ms late."""
+    payloads, issues = run(
+        "users",
+        {
+            "identifyId": ["U1", "U2", "U3", "U4", "U5", "U6"],
+            "type": ["USER", "LEAD", "", "user", " VISITOR ", "Admin"],
+            "propertyKeys": ["AP-1", "AP-2", "AP-3", "AP-1,AP-2", " AP-3 ", "AP-4"],
+            "signUpDate": [
+                "2024-01-01T00:00:00Z",
+                "2024-01-02T00:00:00Z",
+                "1704240000000",
+                "2024-01-04",
+                "",
+                "x",
+            ],
+        },
+    )
+    assert issues == [(7, "type", "bad-enum"), (7, "signUpDate", "bad-date")]
+    assert [payloads[r].get("type") for r in range(2, 7)] == ["USER", "LEAD", None, "USER", "VISITOR"]
+    assert [payloads[r]["propertyKeys"] for r in range(2, 7)] == [
+        ["AP-1"],
+        ["AP-2"],
+        ["AP-3"],
+        ["AP-1", "AP-2"],
+        ["AP-3"],
+    ]
+    assert [payloads[r].get("signUpDate") for r in range(2, 7)] == [
+        1704067200000,
+        1704153600000,
+        1704240000000,
+        1704326400000,
+        None,
+    ]
