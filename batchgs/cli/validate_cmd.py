@@ -214,47 +214,47 @@ def command(
         sheet=sheet,
         attributes=catalog,
     )
-    validation = prepare(file, spec, options)
-    has_custom = any(t.kind is TargetKind.CUSTOM for t in validation.mapping.targets)
-    notices = [*([catalog_note] if catalog_note and has_custom else []), *validation.notices]
-    if not quiet and not as_json:
-        for notice in notices:
-            click.echo(f"Warning: {notice}", err=True)
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        target = report.with_suffix(".csv") if report.suffix.lower() == ".xlsx" else report
-    else:
-        assert folder is not None
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / ERRORS_CSV
-    xlsx = file.suffix.lower() == ".xlsx" or (report is not None and report.suffix.lower() == ".xlsx")
-    tally, errors_csv, errors_xlsx = write_errors(validation, target, xlsx=xlsx)
-    total = validation.row_count()
-    payloads = first_payloads(validation, show_payload)
-    if as_json:
-        emit_json(
-            {
-                "entity": spec.name,
-                "input": str(file),
-                "mode": validation.mode,
-                "rows_total": total,
-                "rows_valid": total - tally.rows_invalid,
-                "rows_invalid": tally.rows_invalid,
-                "issues_by_code": dict(tally.by_code.most_common()),
-                "examples": {
-                    code: [{"row": i.row, "column": i.column, "message": i.message} for i in shown]
-                    for code, shown in tally.examples.items()
-                },
-                "errors_csv": str(errors_csv),
-                "errors_xlsx": str(errors_xlsx) if errors_xlsx else None,
-                "notices": notices,
-                "payloads": payloads,
-            }
-        )
-    else:
-        click.echo(human_summary(validation, file, tally, total, errors_csv, errors_xlsx))
-        for payload in payloads:
-            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    with prepare(file, spec, options) as validation:
+        has_custom = any(t.kind is TargetKind.CUSTOM for t in validation.mapping.targets)
+        notices = [*([catalog_note] if catalog_note and has_custom else []), *validation.notices]
+        if not quiet and not as_json:
+            for notice in notices:
+                click.echo(f"Warning: {notice}", err=True)
+        if report is not None:
+            report.parent.mkdir(parents=True, exist_ok=True)
+            target = report.with_suffix(".csv") if report.suffix.lower() == ".xlsx" else report
+        else:
+            assert folder is not None
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / ERRORS_CSV
+        xlsx = file.suffix.lower() == ".xlsx" or (report is not None and report.suffix.lower() == ".xlsx")
+        tally, errors_csv, errors_xlsx = write_errors(validation, target, xlsx=xlsx)
+        total = validation.row_count()
+        payloads = first_payloads(validation, show_payload)
+        if as_json:
+            emit_json(
+                {
+                    "entity": spec.name,
+                    "input": str(file),
+                    "mode": validation.mode,
+                    "rows_total": total,
+                    "rows_valid": total - tally.rows_invalid,
+                    "rows_invalid": tally.rows_invalid,
+                    "issues_by_code": dict(tally.by_code.most_common()),
+                    "examples": {
+                        code: [{"row": i.row, "column": i.column, "message": i.message} for i in shown]
+                        for code, shown in tally.examples.items()
+                    },
+                    "errors_csv": str(errors_csv),
+                    "errors_xlsx": str(errors_xlsx) if errors_xlsx else None,
+                    "notices": notices,
+                    "payloads": payloads,
+                }
+            )
+        else:
+            click.echo(human_summary(validation, file, tally, total, errors_csv, errors_xlsx))
+            for payload in payloads:
+                click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     if tally.rows_invalid and strict:
         raise StrictValidationError(f"{tally.rows_invalid:,} invalid row(s) with --strict")
     # sys.exit, not ctx.exit: the root group runs click with standalone_mode=False, which would

@@ -194,6 +194,18 @@ class Validation:
         self._compiled: dict[tuple[Any, ...], tuple[list[pl.Expr], list[pl.Expr]]] = {}
         self._compile()
 
+    def close(self) -> None:
+        """Release the reader's temporary files (a transcoded copy of a UTF-16 file, ...)."""
+        closer = getattr(self.source, "close", None)
+        if callable(closer):
+            closer()
+
+    def __enter__(self) -> Validation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ----------------------------------------------------------------- compile
     def _compile(self) -> None:
         spec, mode = self.spec, self.mode
@@ -241,10 +253,13 @@ class Validation:
             )
 
     def _fill(self, name: str, default: str | None) -> str | None:
-        """The value an empty cell of field `name` takes (--product-key, the column default)."""
+        """The value an empty cell of field `name` takes (--product-key, the column default) in a
+        create (insert/upsert): an update must not overwrite what it was not given."""
+        if self.mode not in ("insert", "upsert"):
+            return None
         if name == self.spec.product_key_field and self.options.product_key:
             return self.options.product_key
-        return default if self.mode != "delete" else None
+        return default
 
     def _requirement(self, name: str, create_required: bool) -> str:
         """ "always", "create" (only rows without a key, CTAs in upsert) or "never"."""

@@ -463,3 +463,19 @@ def test_cheap_batch_paths_give_the_same_result_as_the_general_ones() -> None:
         1704326400000,
         None,
     ]
+
+
+def test_product_key_fills_creates_only() -> None:
+    frame = {"identifyId": ["U1"], "email": ["a@x.io"]}
+    assert run("users", frame, mode="update", product_key="AP-1")[0] == {
+        2: {"identifyId": "U1", "email": "a@x.io"}
+    }
+    assert run("users", frame, mode="insert", product_key="AP-1")[0][2]["propertyKeys"] == ["AP-1"]
+
+
+def test_cs_events_send_any_columns_nested() -> None:
+    payloads, issues = run(
+        "cs-events", {"account.name": ["Acme"], "account.seats": ["12"], "active": ["true"], "note": [""]}
+    )
+    assert issues == []
+    assert payloads == {2: {"account": {"name": "Acme", "seats": 12}, "active": True}}
