@@ -16,7 +16,8 @@ import polars as pl
 from batchgs.io.dates import SlashEvidence, slash_parts
 
 _ROW = "__batchgs_row"
-MIN_PADDED_SHARE = 0.5  # the fixed width must cover at least half the all-digit values
+MIN_PADDED_SHARE = 0.5
+DUPLICATE_PARTITIONS = 16  # the fixed width must cover at least half the all-digit values
 
 
 @dataclass
@@ -52,16 +53,22 @@ class FactCollector:
         self.key = key
         self.slash = {name: SlashEvidence() for name in slash_columns}
         self.ids = {name: IdLengths() for name in id_columns}
-        self._hashes: list[pl.DataFrame] = []
+        self._hashes: list[pl.Series] = []  # one UInt64 per row (null: no key), rows in file order
+        self._hashed_rows = 0
 
     def add(self, frame: pl.DataFrame, offset: int) -> None:
         """`frame` holds stripped text columns (null when empty); row i is row offset+i of the file."""
-        frame = frame.with_row_index(_ROW, offset=offset)  # UInt32: 12 bytes a key with its hash
+        frame = frame.with_row_index(_ROW, offset=offset)
         if self.key is not None:
-            keyed = frame.filter(pl.col(self.key).is_not_null()).select(
-                pl.col(self.key).hash(seed=7).alias("h"), pl.col(_ROW)
+            # 8 bytes a row: batches come in order from row 0, so a hash's position is its row
+            if offset != self._hashed_rows:
+                raise ValueError(f"batches must come in order: row {offset} after {self._hashed_rows}")
+            self._hashed_rows += frame.height
+            self._hashes.append(
+                frame.select(
+                    pl.when(pl.col(self.key).is_not_null()).then(pl.col(self.key).hash(seed=7))
+                ).to_series()
             )
-            self._hashes.append(keyed)
         for name, evidence in self.slash.items():
             # most date columns hold no D/M/Y text at all: a cheap anchored test first
             candidates = frame.select(pl.col(name), pl.col(_ROW)).filter(
@@ -95,14 +102,28 @@ class FactCollector:
                 lengths.zero_led[int(n)] += int(zeros)
 
     def duplicates(self) -> Duplicates:
+        """Later occurrences of a key hash, with the row of the first one.
+
+        Done in partitions of the hash space so that the transient memory of the look-up is a
+        fraction of the hashes, which themselves take 8 bytes a row.
+        """
         if not self._hashes:
             return Duplicates()
-        hashes = pl.concat(self._hashes).sort("h", maintain_order=True)  # rows stay ascending per hash
-        starts = (pl.col("h") != pl.col("h").shift(1)).fill_null(True)
-        repeated = hashes.with_columns(first=pl.when(starts).then(pl.col(_ROW)).forward_fill()).filter(
-            ~starts
-        )
-        later = dict(zip(repeated[_ROW].to_list(), repeated["first"].to_list(), strict=True))
+        hashes = pl.concat(self._hashes)
+        self._hashes = []
+        later: dict[int, int] = {}
+        top = hashes // (2**64 // DUPLICATE_PARTITIONS)
+        for part in range(DUPLICATE_PARTITIONS):
+            rows = (top == part).fill_null(False).arg_true()
+            if rows.len() < 2:
+                continue
+            subset = pl.DataFrame({"h": hashes.gather(rows), _ROW: rows})
+            repeated = (
+                subset.filter(pl.col("h").is_duplicated())
+                .with_columns(first=pl.col(_ROW).min().over("h"))
+                .filter(pl.col(_ROW) != pl.col("first"))
+            )
+            later.update(zip(repeated[_ROW].to_list(), repeated["first"].to_list(), strict=True))
         return Duplicates(later=later, first_rows=set(later.values()))
 
     def id_widths(self) -> dict[str, int | None]:
