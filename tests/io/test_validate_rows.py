@@ -479,3 +479,17 @@ def test_cs_events_send_any_columns_nested() -> None:
     )
     assert issues == []
     assert payloads == {2: {"account": {"name": "Acme", "seats": 12}, "active": True}}
+
+
+def test_duplicates_across_batches_and_hash_partitions() -> None:
+    keys = [f"K{i % 1500}" for i in range(4000)]  # rows 1500.. repeat earlier keys
+    frame = pl.DataFrame({"identifyId": keys})
+    validation = prepare_source(FrameSource(frame), registry.get("users"), ValidateOptions(mode="delete"))
+    issues = list(validation.issues_only(size=700))
+    assert len(issues) == 2500
+    assert all(i.code == "duplicate-key" for i in issues)
+    assert [(i.row, i.message) for i in issues[:2]] == [
+        (1502, "'K0' already appears in row 2"),
+        (1503, "'K1' already appears in row 3"),
+    ]
+    assert issues[-1].message == f"'K{3999 % 1500}' already appears in row {3999 % 1500 + 2}"
