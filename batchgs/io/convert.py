@@ -9,6 +9,7 @@ Datetime, Date); both give the same payload.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,6 +17,7 @@ import polars as pl
 
 from batchgs.entities.spec import ColumnType
 from batchgs.io.dates import FAST_FORMATS, DateContext, FastFormat, SlashEvidence, fast_dates, typed_dates
+from batchgs.io.safe_cells import FORMULA_TRIGGERS
 
 AUTO = "auto"  # custom attribute without a catalog / event attribute: number, boolean or text
 REJECT = "reject"  # a column that cannot be sent (unknown attribute, name too long): any value is an issue
@@ -23,6 +25,8 @@ REJECT = "reject"  # a column that cannot be sent (unknown attribute, name too l
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 SCIENTIFIC_PATTERN = r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$"
 PLAIN_NUMBER_PATTERN = r"^-?(?:0|[1-9]\d{0,14})(?:\.\d+)?$"  # no leading zeros: "007" stays text
+FORMULA_START = "^[" + "".join(re.escape(c) for c in FORMULA_TRIGGERS) + "]"  # as safe_cells decides
+SIGNED_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"  # never neutralised: plain numbers
 EXCEL_DIGITS_LIMIT = 1e15  # Excel keeps 15 significant digits: a longer number id is already damaged
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
@@ -55,6 +59,7 @@ class Hints:
     epoch: bool = True  # date text: some cell looks like epoch ms
     list_separators: bool = True  # string list: some cell holds `,` or `;`
     canonical_enum: bool = False  # enum: every cell is already exactly a canonical value
+    quoted: bool = False  # text: some cell starts with ' (maybe neutralised by batchgs: undo it)
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,24 @@ def _none() -> pl.Expr:
     return pl.lit(None, pl.String)
 
 
-def text_of(source: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """The cell as stripped text, null when empty. Typed cells are rendered as a person would type them."""
+def text_of(source: pl.Expr, dtype: pl.DataType, *, unquote: bool = False) -> pl.Expr:
+    """The cell as stripped text, null when empty. Typed cells are rendered as a person would type them.
+
+    `unquote`: undo batchgs.io.safe_cells.neutralise (`'=x` → `=x`), so that a template or an
+    errors.csv that batchgs wrote sends what the cell meant, not the protective quote.
+    """
     dtype = as_instance(dtype)
     if isinstance(dtype, pl.String):
-        return source.str.strip_chars().replace("", None)  # faster than a when/then
+        text = source.str.strip_chars().replace("", None)  # faster than a when/then
+        if unquote:
+            rest = text.str.slice(1)
+            protected = (
+                text.str.starts_with("'")
+                & rest.str.contains(FORMULA_START)
+                & ~rest.str.contains(SIGNED_NUMBER)
+            )
+            text = pl.when(protected).then(rest).otherwise(text)
+        return text
     if isinstance(dtype, pl.Null):
         return pl.lit(None, pl.String)
     if dtype.is_float():

@@ -251,36 +251,34 @@ class Validation:
         return pl.lit(None, pl.String), pl.String()
 
     def _hints(self, batch: pl.DataFrame) -> dict[int, Hints]:
-        """A cheap look at the batch: the date shapes of its first values, lists, canonical enums."""
-        hints: dict[int, Hints] = {}
+        """A cheap look at the batch: date shapes of its first values, lists, enums, quoted cells."""
+        found: dict[int, dict[str, Any]] = {}
         checks: list[tuple[int, str, pl.Expr]] = []
         for index, plan in enumerate(self.plans):
             if plan.name is None or plan.name not in batch.columns:
                 continue
-            column = pl.col(plan.name)
             if not isinstance(as_instance(batch.schema[plan.name]), pl.String):
                 continue
-            kind = plan.rule.kind
+            column, kind = pl.col(plan.name), plan.rule.kind
+            checks.append((index, "quoted", column.str.starts_with("'").any()))
             if kind in (ColumnType.DATETIME, ColumnType.DATE):
                 values = (
                     batch.get_column(plan.name).drop_nulls().head(SAMPLE_SIZE).str.strip_chars().to_list()
                 )
-                formats = choose_formats(values)
-                hints[index] = Hints(
-                    date_formats=formats, epoch=any(EPOCH_SHAPE.fullmatch(v) for v in values)
+                found.setdefault(index, {}).update(
+                    date_formats=choose_formats(values), epoch=any(EPOCH_SHAPE.fullmatch(v) for v in values)
                 )
             elif kind == ColumnType.STRING_LIST:
-                checks.append((index, "list", column.str.contains("[,;]").any()))
+                checks.append((index, "list_separators", column.str.contains("[,;]").any()))
             elif kind == ColumnType.ENUM:
-                checks.append((index, "enum", (column.is_in(plan.rule.enum) | column.is_null()).all()))
+                checks.append(
+                    (index, "canonical_enum", (column.is_in(plan.rule.enum) | column.is_null()).all())
+                )
         if checks:
-            found = batch.select(expr.alias(str(i)) for i, (_, _, expr) in enumerate(checks)).row(0)
-            for (index, what, _), seen in zip(checks, found, strict=True):
-                if what == "list":
-                    hints[index] = Hints(list_separators=bool(seen))
-                else:
-                    hints[index] = Hints(canonical_enum=bool(seen))
-        return hints
+            results = batch.select(expr.alias(str(i)) for i, (_, _, expr) in enumerate(checks)).row(0)
+            for (index, what, _), seen in zip(checks, results, strict=True):
+                found.setdefault(index, {})[what] = bool(seen)
+        return {index: Hints(**fields) for index, fields in found.items()}
 
     def _expressions(
         self, batch: pl.DataFrame, hints: dict[int, Hints]
@@ -298,7 +296,7 @@ class Validation:
         key_text: pl.Expr | None = None
         for index, plan in enumerate(self.plans):
             source, dtype = self._source(plan, batch)
-            text = text_of(source, dtype)
+            text = text_of(source, dtype, unquote=index in hints and hints[index].quoted)
             if plan.name is not None and plan.name in batch.columns:
                 texts.append(text.alias(f"__batchgs_x{index}"))
                 text = pl.col(f"__batchgs_x{index}")
@@ -367,7 +365,7 @@ class Validation:
         source, dtype = self._source(plan, batch)
         texts = (
             batch.filter(mask)
-            .with_columns(text_of(source, dtype).alias("__batchgs_t"))
+            .with_columns(text_of(source, dtype, unquote=True).alias("__batchgs_t"))
             .get_column("__batchgs_t")
         )
         slash = self._collect_facts().slash.get(plan.label)

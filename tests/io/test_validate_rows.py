@@ -493,3 +493,19 @@ def test_duplicates_across_batches_and_hash_partitions() -> None:
         (1503, "'K1' already appears in row 3"),
     ]
     assert issues[-1].message == f"'K{3999 % 1500}' already appears in row {3999 % 1500 + 2}"
+
+
+def test_cells_neutralised_by_batchgs_are_sent_without_the_quote() -> None:
+    payloads, issues = run(
+        "users",
+        {
+            "identifyId": ["U1", "U2", "U3", "U4"],
+            "firstName": ["'=1+1", "'-12", "'hello", "'@ana"],
+            "phone": ["'+33 1 23 45 67 89", "", "", "'-"],
+        },
+        mode="update",
+    )
+    assert issues == []
+    assert [payloads[r].get("firstName") for r in range(2, 6)] == ["=1+1", "'-12", "'hello", "@ana"]
+    assert payloads[2]["phone"] == "+33 1 23 45 67 89"
+    assert payloads[5]["phone"] == "-"
