@@ -9,7 +9,7 @@ each in its own child process so that peak RSS is its own (`resource.getrusage(R
 Sizes: 1,000,000 and 5,000,000 rows (quick: 200,000 only). The aim: validation within 3x the plain
 read at 1M rows, and a peak RSS that stays flat from 1M to 5M (the plain read grows with the file).
 
-    python -m bench.validate [--quick]        (results: bench/results/validate.json)
+    python -m bench.validate [--quick]   (results: bench/results/validate.json, quick: validate-quick.json)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results" / "validate.json"
+QUICK_RESULTS = RESULTS.with_name("validate-quick.json")  # a quick run never overwrites the full figures
 HEADER = [
     "identifyId", "email", "firstName", "lastName", "type", "signUpDate",
     "score", "accountId", "location.city", "location.countryCode", "custom.plan", "propertyKeys",
@@ -131,8 +132,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         results["validate_rss_growth_1m_to_5m"] = round(
             large["validate"]["peak_rss_mib"] / small["validate"]["peak_rss_mib"], 2
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    target = QUICK_RESULTS if quick else RESULTS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return results
 
 
