@@ -83,10 +83,13 @@ def check_base_url(url: str) -> str:
     """Refuse plain http to anything but loopback: the key travels in a header."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"invalid base URL {url!r}", hint="use https://host (no path), e.g. https://api.aptrinsic.com")
+        raise ConfigError(
+            f"invalid base URL {url!r}", hint="use https://host (no path), e.g. https://api.aptrinsic.com"
+        )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
-            f"refusing plain http:// for non-loopback host {parts.hostname!r}: the API key would travel unencrypted",
+            f"refusing plain http:// for non-loopback host {parts.hostname!r}: "
+            "the API key would travel unencrypted",
             hint="use https://",
         )
     return url.rstrip("/")
@@ -119,7 +122,9 @@ def load_profile(name: str | None, *, path: Path | None = None) -> dict[str, Any
     path = path or find_profile_file()
     if path is None:
         if name:
-            raise ConfigError(f"profile {name!r} requested but no {PROFILE_FILE} found in . or {default_config_dir()}")
+            raise ConfigError(
+                f"profile {name!r} requested but no {PROFILE_FILE} found in . or {default_config_dir()}"
+            )
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -138,7 +143,7 @@ def load_profile(name: str | None, *, path: Path | None = None) -> dict[str, Any
         if forbidden in table:
             raise ConfigError(
                 f"{path}: {forbidden!r} written in a profile file is refused",
-                hint="use api_key_env = \"VAR\" or api_key_command = \"op read ...\"",
+                hint='use api_key_env = "VAR" or api_key_command = "op read ..."',
             )
     return table
 
@@ -169,7 +174,7 @@ class Settings:
         if not self.px_api_key:
             raise ConfigError(
                 "no Gainsight PX API key",
-                hint="export GAINSIGHT_PX_API_KEY=... (or api_key_env / api_key_command in a batchgs.toml profile)",
+                hint="export GAINSIGHT_PX_API_KEY=... (or api_key_env / api_key_command in a batchgs.toml profile)",  # noqa: E501
             )
         return self.px_api_key
 
@@ -207,7 +212,9 @@ def resolve(
     cs_url = cs_base_url or env.get("GAINSIGHT_CS_BASE_URL") or prof.get("cs_base_url")
     chosen_rate = float(rate if rate is not None else prof.get("rate", PX_DEFAULT_RATE))
     if not 0 < chosen_rate <= PX_MAX_RATE:
-        raise ConfigError(f"--rate must be between 1 and {PX_MAX_RATE} requests per second, not {chosen_rate:g}")
+        raise ConfigError(
+            f"--rate must be between 1 and {PX_MAX_RATE} requests per second, not {chosen_rate:g}"
+        )
     state = state_dir or env.get("BATCHGS_STATE_DIR") or prof.get("state_dir")
     return Settings(
         px_base_url=check_base_url(str(px_url)),

@@ -59,13 +59,25 @@ def main() -> None:
     }
     try:
         run("validate", ["validate", "users", "samples/users.xlsx"], env)
-        for entity, file in (("accounts", "accounts.csv"), ("users", "users.xlsx"), ("events", "events.csv"),
-                             ("preferences", "preferences.csv")):
-            run(f"import {entity}", ["import", entity, f"samples/{file}", "--run-dir", str(runs / entity), "--yes"], env)
+        for entity, file in (
+            ("accounts", "accounts.csv"),
+            ("users", "users.xlsx"),
+            ("events", "events.csv"),
+            ("preferences", "preferences.csv"),
+        ):
+            run(
+                f"import {entity}",
+                ["import", entity, f"samples/{file}", "--run-dir", str(runs / entity), "--yes"],
+                env,
+            )
         for entity, suffix in (("users", "xlsx"), ("accounts", "csv"), ("events", "parquet")):
             target = OUT / f"{entity}-{stamp}.{suffix}"
             extra = ["--since", "2026-01-01"] if entity == "events" else []
-            run(f"export {entity}", ["export", entity, "-o", str(target), "--run-dir", str(runs / f"export-{entity}"), *extra], env)
+            run(
+                f"export {entity}",
+                ["export", entity, "-o", str(target), "--run-dir", str(runs / f"export-{entity}"), *extra],
+                env,
+            )
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)

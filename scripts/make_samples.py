@@ -14,30 +14,94 @@ from openpyxl import Workbook
 
 OUT = Path(__file__).resolve().parent.parent / "samples"
 PRODUCT_KEY = "AP-SANDBOX-1"
-FIRST = ["Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Dennis", "Frances", "Ken", "Radia", "Tim",
-         "Hedy", "Edsger", "Katherine", "John", "Sophie", "Guido", "Anita", "Niklaus", "Lynn"]
-LAST = ["Lovelace", "Hopper", "Torvalds", "Hamilton", "Turing", "Liskov", "Ritchie", "Allen", "Thompson",
-        "Perlman", "Berners-Lee", "Lamarr", "Dijkstra", "Johnson", "Backus", "Wilson", "van Rossum", "Borg",
-        "Wirth", "Conway"]
-COUNTRIES = [("France", "FR", "Paris"), ("Germany", "DE", "Berlin"), ("United States", "US", "Boston"),
-             ("United Kingdom", "GB", "London"), ("Japan", "JP", "Tokyo"), ("Brazil", "BR", "São Paulo")]
+FIRST = [
+    "Ada",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Alan",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Ken",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "Edsger",
+    "Katherine",
+    "John",
+    "Sophie",
+    "Guido",
+    "Anita",
+    "Niklaus",
+    "Lynn",
+]
+LAST = [
+    "Lovelace",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Turing",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Dijkstra",
+    "Johnson",
+    "Backus",
+    "Wilson",
+    "van Rossum",
+    "Borg",
+    "Wirth",
+    "Conway",
+]
+COUNTRIES = [
+    ("France", "FR", "Paris"),
+    ("Germany", "DE", "Berlin"),
+    ("United States", "US", "Boston"),
+    ("United Kingdom", "GB", "London"),
+    ("Japan", "JP", "Tokyo"),
+    ("Brazil", "BR", "São Paulo"),
+]
 PLANS = ["free", "team", "business", "enterprise"]
 
 
 def accounts(rng: random.Random) -> list[dict[str, str]]:
-    names = ["Acme Corp", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises",
-             "Cyberdyne", "Soylent", "Tyrell"]
+    names = [
+        "Acme Corp",
+        "Globex",
+        "Initech",
+        "Umbrella",
+        "Hooli",
+        "Stark Industries",
+        "Wayne Enterprises",
+        "Cyberdyne",
+        "Soylent",
+        "Tyrell",
+    ]
     rows = []
     for i, name in enumerate(names):
-        country, code, city = COUNTRIES[i % len(COUNTRIES)]
-        rows.append({
-            "id": f"ACC-{1000 + i}", "name": name, "industry": rng.choice(["Software", "Retail", "Finance"]),
-            "numberOfEmployees": str(rng.choice([12, 80, 450, 2300, 12000])), "plan": rng.choice(PLANS),
-            "website": f"https://www.{name.lower().replace(' ', '')}.example", "location.countryName": country,
-            "location.city": city, "renewalDate": f"2027-{1 + i % 12:02d}-15",
-            "custom.tier": rng.choice(["gold", "silver", "bronze"]), "custom.arr": str(rng.randrange(5, 900) * 1000),
-            "custom.isPartner": rng.choice(["yes", "no"]), "propertyKeys": PRODUCT_KEY,
-        })
+        country, _code, city = COUNTRIES[i % len(COUNTRIES)]
+        rows.append(
+            {
+                "id": f"ACC-{1000 + i}",
+                "name": name,
+                "industry": rng.choice(["Software", "Retail", "Finance"]),
+                "numberOfEmployees": str(rng.choice([12, 80, 450, 2300, 12000])),
+                "plan": rng.choice(PLANS),
+                "website": f"https://www.{name.lower().replace(' ', '')}.example",
+                "location.countryName": country,
+                "location.city": city,
+                "renewalDate": f"2027-{1 + i % 12:02d}-15",
+                "custom.tier": rng.choice(["gold", "silver", "bronze"]),
+                "custom.arr": str(rng.randrange(5, 900) * 1000),
+                "custom.isPartner": rng.choice(["yes", "no"]),
+                "propertyKeys": PRODUCT_KEY,
+            }
+        )
     return rows
 
 
@@ -46,17 +110,28 @@ def users(rng: random.Random, account_ids: list[str]) -> list[dict[str, str]]:
     start = datetime(2021, 1, 4, 9, 30, tzinfo=UTC)
     for i in range(40):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
-        country, code, city = COUNTRIES[i % len(COUNTRIES)]
+        country, _code, city = COUNTRIES[i % len(COUNTRIES)]
         signup = start + timedelta(days=rng.randrange(0, 1400), minutes=rng.randrange(0, 1440))
-        rows.append({
-            "Identify ID": f"U{10000 + i:06d}", "Email": f"{first}.{last}".lower().replace(" ", "") + "@example.com",
-            "First Name": first, "Last Name": last, "Type": "USER", "Title": rng.choice(["Engineer", "CTO", "Analyst"]),
-            "Account ID": account_ids[i % len(account_ids)], "Sign Up Date": signup.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "location.countryName": country, "location.countryCode": code, "location.city": city,
-            "custom.plan": rng.choice(PLANS), "custom.seats": str(rng.randrange(1, 250)),
-            "custom.trialEndDate": (signup + timedelta(days=30)).strftime("%Y-%m-%d"),
-            "custom.isBeta": rng.choice(["true", "false"]), "propertyKeys": PRODUCT_KEY,
-        })
+        rows.append(
+            {
+                "Identify ID": f"U{10000 + i:06d}",
+                "Email": f"{first}.{last}".lower().replace(" ", "") + "@example.com",
+                "First Name": first,
+                "Last Name": last,
+                "Type": "USER",
+                "Title": rng.choice(["Engineer", "CTO", "Analyst"]),
+                "Account ID": account_ids[i % len(account_ids)],
+                "Sign Up Date": signup.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "location.countryName": country,
+                "location.countryCode": code,
+                "location.city": city,
+                "custom.plan": rng.choice(PLANS),
+                "custom.seats": str(rng.randrange(1, 250)),
+                "custom.trialEndDate": (signup + timedelta(days=30)).strftime("%Y-%m-%d"),
+                "custom.isBeta": rng.choice(["true", "false"]),
+                "propertyKeys": PRODUCT_KEY,
+            }
+        )
     return rows
 
 
@@ -66,12 +141,17 @@ def events(rng: random.Random, user_rows: list[dict[str, str]]) -> list[dict[str
     for i in range(60):
         user = user_rows[rng.randrange(len(user_rows))]
         when = now - timedelta(days=rng.randrange(0, 150), seconds=rng.randrange(0, 86400))
-        rows.append({
-            "identifyId": user["Identify ID"], "accountId": user["Account ID"],
-            "eventName": rng.choice(["Report Exported", "Invoice Paid", "Seat Added", "Workflow Run"]),
-            "date": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "eventId": f"EVT-{i:05d}",
-            "attributes.amount": str(rng.randrange(1, 500)), "attributes.source": rng.choice(["web", "api", "mobile"]),
-        })
+        rows.append(
+            {
+                "identifyId": user["Identify ID"],
+                "accountId": user["Account ID"],
+                "eventName": rng.choice(["Report Exported", "Invoice Paid", "Seat Added", "Workflow Run"]),
+                "date": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "eventId": f"EVT-{i:05d}",
+                "attributes.amount": str(rng.randrange(1, 500)),
+                "attributes.source": rng.choice(["web", "api", "mobile"]),
+            }
+        )
     return rows
 
 
@@ -122,12 +202,27 @@ def main() -> None:
     write_csv(OUT / "users.csv", usr)
     write_users_xlsx(OUT / "users.xlsx", usr)
     write_csv(OUT / "events.csv", events(rng, usr))
-    prefs = [{"identifyId": u["Identify ID"], "trackUsage": rng.choice(["true", "false", ""]),
-              "productUpdates": rng.choice(["yes", "no", ""]), "guidedTours": "", "surveys": rng.choice(["1", "0"]),
-              "onboardingBot": "", "trackEmailAnalytics": rng.choice(["true", ""])} for u in usr[:20]]
+    prefs = [
+        {
+            "identifyId": u["Identify ID"],
+            "trackUsage": rng.choice(["true", "false", ""]),
+            "productUpdates": rng.choice(["yes", "no", ""]),
+            "guidedTours": "",
+            "surveys": rng.choice(["1", "0"]),
+            "onboardingBot": "",
+            "trackEmailAnalytics": rng.choice(["true", ""]),
+        }
+        for u in usr[:20]
+    ]
     write_csv(OUT / "preferences.csv", prefs)
-    optout = [{"email": u["Email"].upper() if i % 3 == 0 else u["Email"], "identifyId": ""} for i, u in enumerate(usr[25:35])]
-    optout += [{"email": "", "identifyId": usr[36]["Identify ID"]}, {"email": "nobody@example.com", "identifyId": ""}]
+    optout = [
+        {"email": u["Email"].upper() if i % 3 == 0 else u["Email"], "identifyId": ""}
+        for i, u in enumerate(usr[25:35])
+    ]
+    optout += [
+        {"email": "", "identifyId": usr[36]["Identify ID"]},
+        {"email": "nobody@example.com", "identifyId": ""},
+    ]
     write_csv(OUT / "optout.csv", optout)
 
 

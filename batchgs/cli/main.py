@@ -63,10 +63,14 @@ def _in_run() -> bool:
     return bool(os.environ.get("BATCHGS_IN_RUN"))
 
 
-@click.group(cls=BatchgsGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=BatchgsGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, "--version", prog_name="batchgs")
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
-@click.option("--profile", "profile", metavar="NAME", help="Profile of batchgs.toml to use (env BATCHGS_PROFILE).")
+@click.option(
+    "--profile", "profile", metavar="NAME", help="Profile of batchgs.toml to use (env BATCHGS_PROFILE)."
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, profile: str | None) -> None:
     """Move data between spreadsheets and Gainsight (PX and CS) in bulk, within the API limits.

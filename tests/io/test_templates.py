@@ -206,7 +206,7 @@ def _read_csv(path: Path) -> pl.DataFrame:
 
 
 def _unneutralise(frame: pl.DataFrame) -> pl.DataFrame:
-    """Undo safe_cells.neutralise, as a person retyping the cell would (see the xfail test below)."""
+    """Undo safe_cells.neutralise, as a person retyping the cell would (see the test below)."""
     return frame.with_columns(pl.all().str.replace(r"^'([=+\-@\t\r])", "$1"))
 
 
@@ -247,10 +247,6 @@ def test_example_payload_of_users_is_exact(xlsx_files: dict[str, Path]) -> None:
     assert payload["customAttributes"] == {"myAttribute": "example"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the import does not yet undo safe_cells.neutralise: a CSV cell '+33 ... is sent with its quote",
-)
 def test_neutralised_csv_example_is_sent_without_its_quote(tmp_path: Path) -> None:
     spec = registry.get("users")
     rows = _validated(spec, _read_csv(write_template(spec, tmp_path / "users.csv")))

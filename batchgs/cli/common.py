@@ -1,0 +1,123 @@
+"""Options shared by several commands, and the glue from click values to Settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from batchgs import config
+from batchgs.config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def connection_options(func: F) -> F:
+    """--region/--base-url/--product-key/--state-dir: where to send, never the key itself."""
+    for option in reversed(
+        [
+            click.option(
+                "--region",
+                type=click.Choice(sorted(config.PX_REGIONS)),
+                help="PX region (env GAINSIGHT_PX_REGION).",
+            ),
+            click.option(
+                "--base-url",
+                metavar="URL",
+                help="API base URL, overrides --region (env GAINSIGHT_PX_BASE_URL / GAINSIGHT_CS_BASE_URL).",
+            ),
+            click.option(
+                "--product-key",
+                metavar="AP-...",
+                help="PX product key for creates (env GAINSIGHT_PX_PRODUCT_KEY).",
+            ),
+            click.option(
+                "--state-dir",
+                type=click.Path(file_okay=False),
+                help="Folder of the daily quota ledger (env BATCHGS_STATE_DIR).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def rate_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--rate",
+                type=float,
+                help="Requests per second, never exceeded in any sliding second (default 190, max 200).",
+            ),
+            click.option(
+                "--daily-limit",
+                type=int,
+                help="Requests allowed in the rolling 24 hours (default 1,000,000 PX, 50,000 CS).",
+            ),
+            click.option(
+                "--wait-for-quota",
+                is_flag=True,
+                help="At the daily limit, sleep until the window frees instead of pausing.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def output_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "-q", "--quiet", is_flag=True, help="No progress bar, only errors and the final line."
+            ),
+            click.option("-v", "--verbose", is_flag=True, help="More detail while running."),
+            click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout."),
+            click.option("--yes", is_flag=True, help="Answer yes to confirmation prompts."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def settings_from(ctx: click.Context, **options: Any) -> Settings:
+    root = ctx.find_root().obj or {}
+    return config.resolve(
+        profile=root.get("profile"),
+        region=options.get("region"),
+        base_url=options.get("base_url"),
+        product_key=options.get("product_key"),
+        rate=options.get("rate"),
+        daily_limit=options.get("daily_limit"),
+        state_dir=options.get("state_dir"),
+    )
+
+
+def default_run_dir(kind: str) -> Path:
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path("batchgs-runs") / f"{kind}-{stamp}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def emit_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def info(message: str, *, quiet: bool = False) -> None:
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()

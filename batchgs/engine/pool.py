@@ -1,0 +1,110 @@
+"""A bounded producer → N workers → single collector pipeline.
+
+Memory stays flat for any file size: the producer blocks when the queue is full, and results are handed
+to one collector coroutine (the only writer of the journal and reports) in small batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class StopRun(Exception):
+    """Raised by a worker to stop every worker (fatal API error, quota): in-flight requests finish."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class Pool(Generic[Item, Result]):
+    def __init__(
+        self,
+        handle: Callable[[Item], Awaitable[Result]],
+        collect: Callable[[list[Result]], Awaitable[None] | None],
+        *,
+        workers: int,
+        queue_size: int | None = None,
+        flush_every: int = 200,
+        flush_seconds: float = 0.2,
+    ) -> None:
+        self._handle = handle
+        self._collect = collect
+        self._workers = max(1, workers)
+        self._queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=queue_size or self._workers * 4)
+        self._results: asyncio.Queue[Result | None] = asyncio.Queue(maxsize=self._workers * 8)
+        self._flush_every = flush_every
+        self._flush_seconds = flush_seconds
+        self.stop = asyncio.Event()
+        self.stop_cause: BaseException | None = None
+
+    def request_stop(self, cause: BaseException | None = None) -> None:
+        if cause is not None and self.stop_cause is None:
+            self.stop_cause = cause
+        self.stop.set()
+
+    async def run(self, items: AsyncIterator[Item]) -> None:
+        workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
+        collector = asyncio.create_task(self._collector())
+        try:
+            async for item in items:
+                if self.stop.is_set():
+                    break
+                await self._queue.put(item)
+        finally:
+            for _ in workers:
+                await self._queue.put(None)
+            results = await asyncio.gather(*workers, return_exceptions=True)
+            await self._results.put(None)
+            await collector
+        for outcome in results:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, StopRun):
+                raise outcome
+
+    async def _worker(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            if self.stop.is_set():
+                continue  # drain: items not started are left for resume
+            try:
+                result = await self._handle(item)
+            except StopRun as stop:
+                self.request_stop(stop.cause)
+                continue
+            await self._results.put(result)
+
+    async def _collector(self) -> None:
+        """The only writer downstream: hands results on every `flush_every` results or `flush_seconds`."""
+        batch: list[Result] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._flush_seconds
+        finished = False
+        while not finished:
+            try:
+                result = await asyncio.wait_for(self._results.get(), max(0.005, deadline - loop.time()))
+            except TimeoutError:
+                result = _NOTHING  # type: ignore[assignment]
+            if result is None:
+                finished = True
+            elif result is not _NOTHING:
+                batch.append(result)
+            if batch and (finished or len(batch) >= self._flush_every or loop.time() >= deadline):
+                await _maybe_await(self._collect(batch))
+                batch = []
+            if loop.time() >= deadline:
+                deadline = loop.time() + self._flush_seconds
+
+
+_NOTHING = object()
+
+
+async def _maybe_await(value: Awaitable[None] | None) -> None:
+    if value is not None:
+        await value

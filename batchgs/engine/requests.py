@@ -1,0 +1,94 @@
+"""Which HTTP request each row sends, per entity and mode. Pure functions: no I/O, easy to test.
+
+Gainsight PX has no PATCH and no bulk write: every write carries one object. Ids that a URL path would
+mangle (`/ ? # %` or spaces) go through the "id in body" endpoints of gainsight-api.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+AWKWARD_ID_CHARS = set("/?#% \\")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request. `op` is what a success means for the row (created, updated, deleted...)."""
+
+    method: str
+    path: str
+    op: str
+    json: Any = None
+    params: dict[str, str] = field(default_factory=dict)
+    idempotent: bool = True
+
+
+def needs_id_in_body(identifier: str) -> bool:
+    return any(ch in AWKWARD_ID_CHARS for ch in identifier) or identifier in (".", "..")
+
+
+def _segment(identifier: str) -> str:
+    return quote(identifier, safe="")
+
+
+@dataclass(frozen=True)
+class PxCollection:
+    """Users and accounts share one request shape: `/v1/users` keyed by identifyId, `/v1/accounts` by id."""
+
+    base: str  # /v1/users
+    key_field: str  # identifyId | id
+
+    def create(self, payload: dict[str, Any]) -> Call:
+        return Call("POST", self.base, "created", json=payload)
+
+    def update(self, key: str, payload: dict[str, Any]) -> Call:
+        """PUT is a partial update: only the fields the row carries change."""
+        body = {**payload, self.key_field: key}
+        if needs_id_in_body(key):
+            return Call("PUT", f"{self.base}/update", "updated", json=body)
+        return Call("PUT", f"{self.base}/{_segment(key)}", "updated", json=body)
+
+    def delete(self, key: str, *, hard: bool) -> Call:
+        params = {"hardDelete": "true" if hard else "false"}
+        if needs_id_in_body(key):
+            return Call("DELETE", f"{self.base}/delete", "deleted", json={self.key_field: key}, params=params)
+        return Call("DELETE", f"{self.base}/{_segment(key)}", "deleted", params=params)
+
+    def get(self, key: str) -> Call:
+        return Call("GET", f"{self.base}/{_segment(key)}", "read")
+
+
+USERS = PxCollection("/v1/users", "identifyId")
+ACCOUNTS = PxCollection("/v1/accounts", "id")
+COLLECTIONS = {"users": USERS, "accounts": ACCOUNTS}
+
+
+def custom_event(payload: dict[str, Any]) -> Call:
+    """Custom events are permanent and not de-duplicated by the service: never retried blindly."""
+    return Call("POST", "/v1/events/custom", "created", json=payload, idempotent=False)
+
+
+def preferences_update(identify_id: str, prefs: dict[str, Any], *, version: str = "v2") -> Call:
+    body = {k: v for k, v in prefs.items() if k != "identifyId"}
+    if needs_id_in_body(identify_id):
+        return Call(
+            "PUT", f"/{version}/user/preferences", "updated", json={**body, "identifyId": identify_id}
+        )
+    return Call("PUT", f"/{version}/user/preferences/{_segment(identify_id)}", "updated", json=body)
+
+
+def preferences_get(identify_id: str, *, version: str = "v2") -> Call:
+    if needs_id_in_body(identify_id):
+        return Call("POST", f"/{version}/user/preferences", "read", json={"identifyId": identify_id})
+    return Call("GET", f"/{version}/user/preferences/{_segment(identify_id)}", "read")
+
+
+def denylist_set(identify_id: str) -> Call:
+    """Only ever `{"denied": true}`: batchgs has no code path that removes someone from the denylist."""
+    return Call("PUT", f"/v1/users/denylist/{_segment(identify_id)}", "denylisted", json={"denied": True})
+
+
+def is_possible_duplicate(status: int | None, message: str) -> bool:
+    return status == 400 and "duplicate" in message.lower()
