@@ -110,7 +110,7 @@ def users(rng: random.Random, account_ids: list[str]) -> list[dict[str, str]]:
     start = datetime(2021, 1, 4, 9, 30, tzinfo=UTC)
     for i in range(40):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
-        country, _code, city = COUNTRIES[i % len(COUNTRIES)]
+        country, code, city = COUNTRIES[i % len(COUNTRIES)]
         signup = start + timedelta(days=rng.randrange(0, 1400), minutes=rng.randrange(0, 1440))
         rows.append(
             {
