@@ -1,0 +1,109 @@
+"""What every sending command (import, optout, export, resume) shares around its engine run.
+
+- `run_with_signals`: runs a coroutine with SIGINT/SIGTERM wired to a stop event, so Ctrl-C finishes
+  in-flight requests and flushes the journal instead of killing the process mid-write.
+- `confirm_count`: the typed-count confirmation of destructive or large runs.
+- `resume_hint`, `exit_code_for`: the resume command and exit code a finished/paused run ends with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from batchgs.errors import ExitCode, UsageError
+
+T = TypeVar("T")
+
+
+def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """Run `make(stop_event)`; the first SIGINT/SIGTERM sets the event, a second one aborts at once."""
+
+    async def main() -> T:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        installed: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            if stop.is_set():
+                click.echo("Error: interrupted twice: stopping now", err=True)
+                raise SystemExit(int(ExitCode.RESUMABLE))
+            click.echo(
+                f"\n{signal.Signals(signum).name}: finishing requests in flight, then stopping "
+                "(again to stop at once)",
+                err=True,
+            )
+            stop.set()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, on_signal, signum)
+                installed.append(signum)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
+                pass
+        try:
+            return await make(stop)
+        finally:
+            for installed_signum in installed:
+                loop.remove_signal_handler(installed_signum)
+
+    return asyncio.run(main())
+
+
+def confirm_count(count: int, action: str, *, yes: bool, warning: str | None = None) -> None:
+    """Ask for the count to be typed back (`--yes` skips). Refuses when stdin is not a terminal."""
+    if yes or count == 0:
+        return
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"this run will {action} {count:,} records and needs confirmation",
+            hint="add --yes to confirm without a prompt",
+        )
+    typed = click.prompt(
+        f"This will {action} {count:,} records. Type {count} to confirm",
+        default="",
+        show_default=False,
+        err=True,
+    )
+    if typed.strip().replace(",", "") != str(count):
+        raise UsageError("confirmation did not match: nothing was sent")
+
+
+def resume_hint(run_dir: Path | str, *extra: str) -> str:
+    return shlex.join(["batchgs", "resume", str(run_dir), *extra])
+
+
+def exit_code_for(summary: Mapping[str, Any]) -> int:
+    """0 all good, 1 some rows invalid/failed/uncertain, 4 paused (the caller raises with a hint)."""
+    if summary.get("status") == "paused":
+        return int(ExitCode.RESUMABLE)
+    bad = sum(int(summary.get(name) or 0) for name in ("rows_invalid", "rows_failed", "rows_uncertain"))
+    return int(ExitCode.ROWS_FAILED) if bad else int(ExitCode.OK)
+
+
+@dataclass(frozen=True)
+class ResumeFlags:
+    """The options of `batchgs resume RUN_DIR`, handed to the command module that owns the run's kind.
+
+    Each resumable command module exposes `resume_run(ctx, run_dir, flags) -> int` (the exit code);
+    `batchgs resume` picks the module from the journal's kind/entity.
+    """
+
+    yes: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    as_json: bool = False
+    wait_for_quota: bool = False
+    retry_failed: bool = False
+    resend_uncertain: bool = False
+    rate: float | None = None
