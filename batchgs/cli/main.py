@@ -96,6 +96,10 @@ COMMAND_MODULES: list[str] = [
     "validate_cmd",
     "template_cmd",
     "sandbox_cmd",
+    "import_cmd",
+    "resume_cmd",
+    "status_cmd",
+    "quota_cmd",
 ]
 
 _register()

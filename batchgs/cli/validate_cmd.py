@@ -9,6 +9,7 @@ Exit 0 every row valid, 1 some invalid, 3 with --strict and some invalid, 2 unre
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections import Counter
@@ -22,27 +23,31 @@ from batchgs.cli.common import default_run_dir, emit_json, settings_from
 from batchgs.config import Settings
 from batchgs.entities import registry
 from batchgs.entities.spec import EntitySpec
-from batchgs.errors import ExitCode, StrictValidationError
+from batchgs.errors import BatchgsError, ExitCode, StrictValidationError
 from batchgs.io.attributes import CACHE_FILE, AttributeCatalog
 from batchgs.io.mapping import TargetKind
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate import ValidateOptions, Validation, prepare
 from batchgs.reports import ERRORS_CSV, ErrorReport
+from batchgs.transport.client import px_client
+from batchgs.transport.metadata import fetch_attributes
 
 EXAMPLES_PER_CODE = 3
 
 
 # ----------------------------------------------------------------------------------------------------
-# INTEGRATION POINT (transport): the live attribute catalog.
-# `fetch_attribute_items` must return the JSON array of GET /v1/admin/model/{model}/attributes
-# (e.g. `asyncio.run(batchgs.transport.metadata.fetch_attributes(client, model))` with a client built
-# from `settings`), or None when it cannot be fetched here. Until it is wired, validation runs offline
-# (custom attributes pass as text/number) and says so. Everything after the fetch is done below:
-# `catalog_from_items` caches the list in the run folder as attributes.json and builds the catalog.
-# ----------------------------------------------------------------------------------------------------
 def fetch_attribute_items(settings: Settings, model: str) -> list[dict[str, Any]] | None:
-    """The subscription's attribute list for `model` ("user" | "account"), or None if unavailable."""
-    return None
+    """The subscription's attribute list for `model` ("user" | "account"), or None when it cannot be
+    read (network, permissions): validation then checks custom attributes offline and says so."""
+
+    async def fetch() -> list[dict[str, Any]]:
+        async with px_client(settings) as client:
+            return await fetch_attributes(client, "user" if model == "user" else "account")
+
+    try:
+        return asyncio.run(fetch())
+    except BatchgsError:
+        return None
 
 
 def catalog_from_items(items: list[dict[str, Any]], run_dir: Path | None) -> AttributeCatalog:
@@ -51,6 +56,7 @@ def catalog_from_items(items: list[dict[str, Any]], run_dir: Path | None) -> Att
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         catalog.save(run_dir / CACHE_FILE)
+        (run_dir / CACHE_FILE).chmod(0o600)  # run folder files are private, like the rest
     return catalog
 
 

@@ -21,7 +21,7 @@ class Progress:
         self.errors += sum(1 for o in outcomes if getattr(o, "status", "succeeded") != "succeeded")
         self.bar.update(len(outcomes))
         if self.enabled:
-            postfix = {"errors": self.errors}
+            postfix: dict[str, object] = {"errors": self.errors}
             if self.stats is not None:
                 elapsed = max(1e-6, time.monotonic() - self.started)
                 postfix["req/s"] = f"{self.stats.requests / elapsed:.0f}"

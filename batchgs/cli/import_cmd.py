@@ -1,0 +1,182 @@
+"""`batchgs import ENTITY FILE`: send a spreadsheet's rows to Gainsight.
+
+PX entities (users, accounts, events, preferences) run through `batchgs.engine.importer` here; CS
+entities (ctas, cs-events) are handed to `batchgs.cli.cs_import`. `resume_px_import` continues a PX
+run for `batchgs resume`.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import click
+
+from batchgs.cli.common import (
+    connection_options,
+    default_run_dir,
+    emit_json,
+    info,
+    output_options,
+    rate_options,
+)
+from batchgs.cli.px_run import PxRun, describe_plan, px_settings
+from batchgs.cli.runner import ResumeFlags
+from batchgs.engine.importer import PX_IMPORT_ENTITIES, ImportOptions, RunControl
+from batchgs.entities import registry
+from batchgs.errors import UsageError
+from batchgs.io.validate import prepare
+from batchgs.journal import Journal
+
+CS_ENTITIES = ("ctas", "cs-events")
+MAX_PX_RATE = 200.0
+
+
+@click.command("import")
+@click.argument("entity", type=click.Choice([*PX_IMPORT_ENTITIES, *CS_ENTITIES]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--run-dir", type=click.Path(file_okay=False), help="Folder for the checkpoint and reports.")
+@click.option(
+    "--mode",
+    type=click.Choice(["upsert", "insert", "update", "delete"]),
+    help="users/accounts: upsert (default), insert, update or delete.",
+)
+@click.option("--hard-delete", is_flag=True, help="With --mode delete: delete permanently.")
+@click.option("--allow-large-delete", is_flag=True, help="Allow a run of more than 1,000 deletes.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["auto", "put-first", "post-first"]),
+    default="auto",
+    show_default=True,
+    help="Upsert: PUT then POST on 404, POST then PUT on duplicate, or learn the existing keys first.",
+)
+@click.option("--sheet", help="Worksheet of an .xlsx (default: the first).")
+@click.option("--map", "map_file", type=click.Path(exists=True, dir_okay=False), help="TOML column mapping.")
+@click.option("--timezone", default="UTC", show_default=True, help="Zone of dates written without an offset.")
+@click.option("--date-format", metavar="FMT", help="strftime format of the date cells, e.g. %d/%m/%Y.")
+@click.option("--strict", is_flag=True, help="Send nothing if any row is invalid (exit 3).")
+@click.option("--dry-run", is_flag=True, help="Validate and plan; print what would be sent; send nothing.")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), default=64, show_default=True, help="Requests in flight."
+)
+@click.option("--redact", is_flag=True, help="Hash emails and names in errors.csv/success.csv.")
+@click.option("--topic", help="cs-events: the event topic.")
+@click.option("--event-name", help="cs-events: the event name.")
+@click.option("--event-version", help="cs-events: the event version.")
+@click.option("--tenant-id", help="cs-events: the CS tenant id.")
+@connection_options
+@rate_options
+@output_options
+@click.pass_context
+def command(ctx: click.Context, entity: str, file: Path, **opts: Any) -> None:
+    """Send the rows of FILE (.csv, .tsv, .xlsx) to Gainsight as ENTITY.
+
+    Every row is validated first; invalid rows are reported in RUN_DIR/errors.csv and the rest are
+    sent within --rate. The run can be resumed after a crash, Ctrl-C or a full daily quota:
+    `batchgs resume RUN_DIR`. Exit 0 all rows succeeded, 1 some failed, 4 paused (resumable).
+    """
+    if entity in CS_ENTITIES:
+        cs_import = import_module("batchgs.cli.cs_import")  # CS runs live in their own module
+        sys.exit(cs_import.run_import(ctx, entity, file, opts))
+    sys.exit(run_px_import(ctx, entity, file, opts))
+
+
+def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, Any]) -> int:
+    spec = registry.get(entity)
+    mode = opts.get("mode") or spec.default_mode
+    if mode not in spec.modes:
+        raise UsageError(f"--mode {mode} is not available for {entity} (use: {', '.join(spec.modes)})")
+    if opts.get("hard_delete") and mode != "delete":
+        raise UsageError("--hard-delete goes with --mode delete")
+    for name in ("topic", "event_name", "event_version", "tenant_id"):
+        if opts.get(name):
+            raise UsageError(f"--{name.replace('_', '-')} is for cs-events only")
+    settings = px_settings(ctx, opts)
+    options = ImportOptions(
+        entity=spec.name,
+        mode=mode,
+        strategy=opts.get("strategy") or "auto",
+        hard_delete=bool(opts.get("hard_delete")),
+        strict=bool(opts.get("strict")),
+        workers=int(opts.get("workers") or 64),
+        timezone=opts.get("timezone") or "UTC",
+        date_format=opts.get("date_format"),
+        product_key=settings.product_key,
+        mapping_file=str(Path(opts["map_file"]).resolve()) if opts.get("map_file") else None,
+        sheet=opts.get("sheet"),
+        redact=bool(opts.get("redact")),
+        base_url=settings.px_base_url,
+    )
+    quiet, as_json = bool(opts.get("quiet")), bool(opts.get("as_json"))
+    with prepare(file, spec, options.validate_options()) as validation:  # file-level errors: exit 2
+        for notice in validation.notices:
+            info(f"Warning: {notice}", quiet=quiet or as_json)
+    control = RunControl(dry_run=bool(opts.get("dry_run")), progress=not quiet, rate=settings.rate)
+    if control.dry_run:
+        run = PxRun(spec, file, options, None, settings, control, wait_for_quota=False)
+        plan = run.dry_run()
+        if as_json:
+            emit_json({"entity": spec.name, "input": str(file), "dry_run": True, "plan": plan})
+        else:
+            click.echo(describe_plan(spec.name, options, plan, settings.daily_limit))
+        return 0
+    run_dir = Path(opts.get("run_dir") or default_run_dir(spec.name))
+    journal = Journal.create(
+        run_dir, kind="import", entity=spec.name, input_path=file, options=options.to_journal()
+    )
+    info(f"run folder: {run_dir}", quiet=quiet and not as_json)
+    run = PxRun(
+        spec,
+        file,
+        options,
+        journal,
+        settings,
+        control,
+        wait_for_quota=bool(opts.get("wait_for_quota")),
+        yes=bool(opts.get("yes")),
+        allow_large_delete=bool(opts.get("allow_large_delete")),
+    )
+    return run.execute(quiet=quiet, as_json=as_json)
+
+
+def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
+    """Continue a PX import: same file (refused if changed, exit 5), same options, only what is left."""
+    journal = Journal.open(run_dir)
+    try:
+        meta = journal.meta
+        if meta.input_path is None:
+            raise UsageError(f"{run_dir}: the run records no input file")
+        journal.check_input(meta.input_path)
+        options = ImportOptions.from_journal(meta.options)
+        spec = registry.get(meta.entity)
+        settings = px_settings(ctx, {"base_url": options.base_url, "rate": flags.rate})
+        control = RunControl(
+            retry_failed=flags.retry_failed,
+            resend_uncertain=flags.resend_uncertain,
+            progress=not flags.quiet,
+            rate=settings.rate,
+        )
+        info(
+            f"resuming {run_dir} ({meta.entity} from {meta.input_path})",
+            quiet=flags.quiet and not flags.as_json,
+        )
+        run = PxRun(
+            spec,
+            Path(meta.input_path),
+            options,
+            journal,
+            settings,
+            control,
+            wait_for_quota=flags.wait_for_quota,
+            yes=flags.yes,
+            allow_large_delete=True,  # confirmed when the run started
+            confirmed=True,
+        )
+        return run.execute(quiet=flags.quiet, as_json=flags.as_json)
+    finally:
+        journal.close()
+
+
+resume_run = resume_px_import  # the `batchgs resume` protocol name (see cli/runner.ResumeFlags)

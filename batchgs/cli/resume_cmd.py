@@ -1,0 +1,74 @@
+"""`batchgs resume RUN_DIR`: finish an interrupted or paused import, export or opt-out run.
+
+The run's kind and entity, recorded in its journal, decide which command module continues it; each
+exposes `resume_run(ctx, run_dir, flags) -> exit code`.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+from pathlib import Path
+
+import click
+
+from batchgs.cli.common import output_options
+from batchgs.cli.runner import ResumeFlags
+from batchgs.errors import NotResumableError
+from batchgs.journal import Journal
+
+CS_ENTITIES = ("ctas", "cs-events")
+
+
+def owner_module(kind: str, entity: str) -> str:
+    """The command module that knows how to continue a run of this kind and entity."""
+    if kind == "import":
+        return "batchgs.cli.cs_import" if entity in CS_ENTITIES else "batchgs.cli.import_cmd"
+    if kind in ("export", "optout"):
+        return f"batchgs.cli.{kind}_cmd"
+    raise NotResumableError(f"unknown run kind {kind!r}")
+
+
+@click.command("resume")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--retry-failed", is_flag=True, help="Also re-send rows that failed for transient reasons.")
+@click.option(
+    "--resend-uncertain",
+    is_flag=True,
+    help="Re-send events whose outcome is unknown (they may be stored twice).",
+)
+@click.option("--rate", type=float, help="Requests per second for this segment.")
+@click.option("--wait-for-quota", is_flag=True, help="At the daily limit, sleep instead of pausing.")
+@output_options
+@click.pass_context
+def command(
+    ctx: click.Context,
+    run_dir: Path,
+    retry_failed: bool,
+    resend_uncertain: bool,
+    rate: float | None,
+    wait_for_quota: bool,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    yes: bool,
+) -> None:
+    """Continue the run in RUN_DIR where it stopped: only rows not yet done are sent.
+
+    The input file must be unchanged (exit 5 otherwise). Rows that failed for a transient reason are
+    re-sent with --retry-failed; events of unknown outcome only with --resend-uncertain.
+    """
+    with Journal.open(run_dir, lock=False) as journal:
+        meta = journal.meta
+    module = import_module(owner_module(meta.kind, meta.entity))
+    flags = ResumeFlags(
+        yes=yes,
+        quiet=quiet,
+        verbose=verbose,
+        as_json=as_json,
+        wait_for_quota=wait_for_quota,
+        retry_failed=retry_failed,
+        resend_uncertain=resend_uncertain,
+        rate=rate,
+    )
+    sys.exit(module.resume_run(ctx, run_dir, flags))
