@@ -341,6 +341,13 @@ class Journal:
             cur.execute("UPDATE meta SET value = ? WHERE name = 'last_activity_at'", (_now(),))
         return len(params)
 
+    def forget(self, rows: Iterable[int]) -> None:
+        """Drop the outcomes of `rows` so they count as pending again (a write-ahead mark whose
+        request never left: quota reached or key refused before sending)."""
+        params = [(row,) for row in rows]
+        with self._transaction() as cur:
+            cur.executemany("DELETE FROM rows WHERE row = ?", params)
+
     def done_rows(self) -> RowSet:
         """Rows never to send again: succeeded, invalid, uncertain, and failed for a lasting reason."""
         return self._row_set("SELECT row FROM rows WHERE status != 'failed' OR transient = 0")

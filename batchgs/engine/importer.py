@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from batchgs.engine.existing import LOOKUP_CHUNK, ExistingKeys, discover_existing, filter_safe, lookup_keys
-from batchgs.engine.pool import Pool
+from batchgs.engine.intents import IntentLog
+from batchgs.engine.pool import Pool, StopRun
 from batchgs.engine.progress import Progress
 from batchgs.engine.rowops import Client, RowSender, SendOptions
 from batchgs.entities.spec import EntitySpec
@@ -287,9 +288,17 @@ class Importer:
             known_existing=existing.lookup if existing is not None else None,
         )
         originals: dict[int, dict[str, str]] = {}
+        intents = None if self.spec.idempotent else IntentLog(journal)
 
         async def handle(row: ValidatedRow) -> RowOutcome:
-            return await sender.send(row)
+            if intents is not None:
+                await intents.mark(row)  # a crash from here on leaves the row `uncertain`, never re-sent
+            try:
+                return await sender.send(row)
+            except StopRun:  # quota or a refused key: this row's request was not applied
+                if intents is not None:
+                    journal.forget([row.row])
+                raise
 
         def collect(outcomes: list[RowOutcome]) -> None:
             journal.record(outcomes, counters=self._counter_delta(client.stats))
