@@ -127,18 +127,21 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
         run_dir, kind="import", entity=spec.name, input_path=file, options=options.to_journal()
     )
     info(f"run folder: {run_dir}", quiet=quiet and not as_json)
-    run = PxRun(
-        spec,
-        file,
-        options,
-        journal,
-        settings,
-        control,
-        wait_for_quota=bool(opts.get("wait_for_quota")),
-        yes=bool(opts.get("yes")),
-        allow_large_delete=bool(opts.get("allow_large_delete")),
-    )
-    return run.execute(quiet=quiet, as_json=as_json)
+    try:
+        run = PxRun(
+            spec,
+            file,
+            options,
+            journal,
+            settings,
+            control,
+            wait_for_quota=bool(opts.get("wait_for_quota")),
+            yes=bool(opts.get("yes")),
+            allow_large_delete=bool(opts.get("allow_large_delete")),
+        )
+        return run.execute(quiet=quiet, as_json=as_json)
+    finally:
+        journal.close()  # releases the run lock even when the run pauses with an error
 
 
 def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
@@ -151,7 +154,15 @@ def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> i
         journal.check_input(meta.input_path)
         options = ImportOptions.from_journal(meta.options)
         spec = registry.get(meta.entity)
-        settings = px_settings(ctx, {"base_url": options.base_url, "rate": flags.rate})
+        settings = px_settings(
+            ctx,
+            {
+                "base_url": options.base_url,
+                "rate": flags.rate,
+                "daily_limit": flags.daily_limit,
+                "state_dir": flags.state_dir,
+            },
+        )
         control = RunControl(
             retry_failed=flags.retry_failed,
             resend_uncertain=flags.resend_uncertain,

@@ -39,6 +39,12 @@ def owner_module(kind: str, entity: str) -> str:
 )
 @click.option("--rate", type=float, help="Requests per second for this segment.")
 @click.option("--wait-for-quota", is_flag=True, help="At the daily limit, sleep instead of pausing.")
+@click.option("--daily-limit", type=click.IntRange(min=1), help="Requests per rolling 24 hours for this key.")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of the daily quota ledger (env BATCHGS_STATE_DIR).",
+)
 @output_options
 @click.pass_context
 def command(
@@ -48,6 +54,8 @@ def command(
     resend_uncertain: bool,
     rate: float | None,
     wait_for_quota: bool,
+    daily_limit: int | None,
+    state_dir: Path | None,
     quiet: bool,
     verbose: bool,
     as_json: bool,
@@ -70,5 +78,7 @@ def command(
         retry_failed=retry_failed,
         resend_uncertain=resend_uncertain,
         rate=rate,
+        daily_limit=daily_limit,
+        state_dir=state_dir,
     )
     sys.exit(module.resume_run(ctx, run_dir, flags))

@@ -107,3 +107,5 @@ class ResumeFlags:
     retry_failed: bool = False
     resend_uncertain: bool = False
     rate: float | None = None
+    daily_limit: int | None = None  # None: the environment's/profile's limit
+    state_dir: Path | None = None  # None: BATCHGS_STATE_DIR or the per-user default
