@@ -228,7 +228,7 @@ def test_no_sliding_minute_holds_more_calls_than_the_per_minute_limit(
     calls = sandbox.cs.calls()
     assert len(calls) == 1 + math.ceil(600 / MAX_RECORDS_PER_CALL)
     assert all(call.status == 200 for call in calls), "the sandbox refused a call (429)"
-    assert max_in_window((c.at_ms for c in calls), 60_000) == 3
+    assert max_in_window((c.at_ms for c in calls), 60_000) <= 3
     assert vt.offset >= 4 * 60  # the limiter did wait: 13 calls at 3 a minute
 
 
@@ -264,3 +264,60 @@ def test_an_invalid_file_row_and_picklist_rows_all_stop_a_strict_run(sandbox_fac
     assert [c.path for c in sandbox.cs.calls()] == [PICKLIST_PATH]
     assert list(read_rows(run_dir / "errors.csv")) == [6]
     assert read_csv(run_dir / "success.csv") == []
+
+
+def test_resume_after_a_stop_creates_every_cta_exactly_once(sandbox_factory, tmp_path: Path) -> None:
+    import asyncio
+
+    sandbox = sandbox_factory(rate_limit=0, cs_per_minute_limit=0)
+    cta_file = write_ctas(tmp_path / "ctas.csv", sandbox, 230)
+    run_dir = tmp_path / "run"
+    recorder = Recorder()
+    stops: list[asyncio.Event] = []
+
+    def stop_after_first_create(method: str, api_path: str, body: object) -> None:
+        if method == "POST" and api_path == CTA_PATH:
+            stops[0].set()
+
+    recorder.before = stop_after_first_create
+    factory = client_factory(cs_settings(sandbox, tmp_path / "s"), recorder=recorder)
+    first = run_cs_import(run_dir, cta_file.path, CsImportOptions("ctas"), factory, make_stop=stops.append)
+    assert first["status"] == "paused" and first["status_reason"] == "interrupted"
+    assert first["rows_succeeded"] == sandbox.cs.created_count < 230
+    assert first["rows_succeeded"] % MAX_RECORDS_PER_CALL == 0 and first["rows_uncertain"] == 0
+    recorder.before = None
+    second = run_cs_import(run_dir, cta_file.path, CsImportOptions("ctas"), factory, resume=True)
+    assert second["status"] == "completed" and second["rows_succeeded"] == 230
+    assert sorted(c["Name"] for c in sandbox.cs.ctas_by_gsid().values()) == sorted(
+        cells["Name"] for cells in cta_file.valid.values()
+    )
+    assert len(read_rows(run_dir / "success.csv")) == 230
+
+
+def test_an_ambiguous_create_is_uncertain_but_an_ambiguous_update_is_retried(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(rate_limit=0, cs_per_minute_limit=0)
+    settings = cs_settings(sandbox, tmp_path / "s")
+    cta_file = write_ctas(tmp_path / "ctas.csv", sandbox, 120)
+    sandbox.configure(ambiguous_rate=0.5, seed=1)  # stored, then answered 500
+    run_dir = tmp_path / "run"
+    summary = run_cs_import(run_dir, cta_file.path, CsImportOptions("ctas"), client_factory(settings))
+    creates = sandbox.cs.calls(CTA_PATH)
+    assert len(creates) == 3  # a create is never sent twice
+    assert 0 < summary["rows_uncertain"] < 120 and summary["rows_uncertain"] % 10 == 0
+    assert sandbox.cs.created_count == 120  # the ambiguous calls did create their CTAs
+    errors = read_rows(run_dir / "errors.csv")
+    assert len(errors) == summary["rows_uncertain"] and {e["_code"] for e in errors.values()} == {"uncertain"}
+    again = run_cs_import(
+        run_dir, cta_file.path, CsImportOptions("ctas"), client_factory(settings), resume=True
+    )
+    assert len(sandbox.cs.calls(CTA_PATH)) == 3 and again["rows_uncertain"] == summary["rows_uncertain"]
+
+    gsids = list(sandbox.cs.ctas_by_gsid())[:40]
+    path = write_csv(tmp_path / "u.csv", ["Gsid", "Comments"], [[g, "checked"] for g in gsids])
+    updated = run_cs_import(
+        tmp_path / "update", path, CsImportOptions("ctas", mode="update"), client_factory(settings)
+    )
+    assert updated["rows_succeeded"] == 40 and updated["retries"] > 0
+    assert all(sandbox.cs.ctas_by_gsid()[g]["Comments"] == "checked" for g in gsids)

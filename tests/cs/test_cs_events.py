@@ -101,7 +101,7 @@ def test_the_default_100_per_minute_holds_in_every_sliding_minute(sandbox_factor
     assert summary["rows_succeeded"] == 250 and summary["responses_429"] == 0
     calls = sandbox.cs.calls(EVENT_PATH)
     assert len(calls) == 250 and all(c.status == 200 for c in calls)
-    assert max_in_window((c.at_ms for c in calls), 60_000) == 100
+    assert max_in_window((c.at_ms for c in calls), 60_000) <= 100
     assert vt.offset >= 120  # 250 calls needed at least two more minutes: the limiter did hold
 
 
