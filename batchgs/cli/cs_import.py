@@ -167,7 +167,11 @@ def run_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, Any]
     events = entity == "cs-events"
     dry_run = bool(opts.get("dry_run"))
     if events and dry_run:  # an offline plan: no secret needed to count rows
-        settings = config.resolve(cs_base_url=opts.get("base_url"), state_dir=opts.get("state_dir"))
+        settings = config.resolve(
+            profile=(ctx.find_root().obj or {}).get("profile"),
+            cs_base_url=opts.get("base_url"),
+            state_dir=opts.get("state_dir"),
+        )
     else:
         settings = cs_settings(ctx, opts, events=events)
     options = import_options(entity, opts, settings)
