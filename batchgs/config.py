@@ -6,6 +6,7 @@ key cannot leak through a log line, an exception message or a traceback's locals
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shlex
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import platformdirs
 
@@ -33,6 +34,9 @@ CS_PER_MINUTE = 100
 CS_DAILY_LIMIT = 50_000
 PROFILE_FILE = "batchgs.toml"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+SECRET_ENV_VARS = ("GAINSIGHT_PX_API_KEY", "GAINSIGHT_CS_ACCESS_KEY", "GAINSIGHT_CS_SHARED_SECRET")
+MIN_SCRUB_LENGTH = 4  # shorter values would blank out ordinary words; real keys are far longer
+_KNOWN_SECRETS: set[str] = set()  # every Secret built in this process, for `scrub_secrets`
 
 
 class Secret:
@@ -42,6 +46,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if len(value) >= MIN_SCRUB_LENGTH:
+            _KNOWN_SECRETS.add(value)
 
     def reveal(self) -> str:
         return self._value
@@ -63,6 +69,30 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+def secret_forms(value: str) -> list[str]:
+    """The ways a secret may show up in text: as is, URL-encoded, base64 (plain and URL-safe)."""
+    raw = value.encode()
+    forms = {
+        value,
+        quote(value, safe=""),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+    return sorted(forms, key=len, reverse=True)
+
+
+def scrub_secrets(text: str, values: list[str] | None = None) -> str:
+    """Replace every known secret (each `Secret` of this process and the secret environment variables,
+    or just `values`) in `text` with `***`, in every form of `secret_forms`."""
+    if values is None:
+        values = [*_KNOWN_SECRETS, *(os.environ.get(v) or "" for v in SECRET_ENV_VARS)]
+    for value in sorted({v for v in values if len(v) >= MIN_SCRUB_LENGTH}, key=len, reverse=True):
+        for form in secret_forms(value):
+            if form in text:
+                text = text.replace(form, "***")
+    return text
 
 
 def default_state_dir() -> Path:
@@ -98,9 +128,15 @@ def check_base_url(url: str) -> str:
 def run_key_command(command: str) -> Secret:
     """Run a secret manager CLI (no shell) and take its first output line as the key."""
     try:
-        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=False)
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(f"api_key_command cannot be parsed: {exc}") from None
+    if not argv:
+        raise ConfigError("api_key_command is empty")
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, shell=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"api_key_command could not run: {type(exc).__name__}") from None
+        raise ConfigError(f"api_key_command {argv[0]!r} could not run: {type(exc).__name__}") from None
     if done.returncode != 0:
         raise ConfigError(f"api_key_command exited with status {done.returncode}")
     value = done.stdout.strip().splitlines()[0].strip() if done.stdout.strip() else ""

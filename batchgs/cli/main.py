@@ -11,18 +11,14 @@ from typing import Any
 import click
 
 from batchgs import __version__
+from batchgs.config import scrub_secrets
 from batchgs.errors import BatchgsError, ExitCode
-
-SECRET_ENV_VARS = ("GAINSIGHT_PX_API_KEY", "GAINSIGHT_CS_ACCESS_KEY", "GAINSIGHT_CS_SHARED_SECRET")
 
 
 def scrub(text: str) -> str:
-    """Remove any secret taken from the environment from a message, whatever produced it."""
-    for var in SECRET_ENV_VARS:
-        value = os.environ.get(var)
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
+    """Remove every secret this process knows (environment, profile, api_key_command) from a message,
+    whatever produced it, also in URL-encoded and base64 form."""
+    return scrub_secrets(text)
 
 
 class BatchgsGroup(click.Group):
@@ -43,7 +39,7 @@ class BatchgsGroup(click.Group):
             sys.exit(ExitCode.USAGE)
         except BatchgsError as exc:
             if debug:
-                traceback.print_exc()
+                click.echo(scrub(traceback.format_exc()).rstrip(), err=True)
             click.echo(f"Error: {scrub(exc.message)}", err=True)
             if exc.hint:
                 click.echo(f"Hint: {scrub(exc.hint)}", err=True)
@@ -53,7 +49,7 @@ class BatchgsGroup(click.Group):
             sys.exit(ExitCode.RESUMABLE)
         except Exception as exc:  # the boundary: no traceback for users unless --debug
             if debug:
-                traceback.print_exc()
+                click.echo(scrub(traceback.format_exc()).rstrip(), err=True)
             click.echo(f"Error: internal error: {type(exc).__name__}: {scrub(str(exc))[:500]}", err=True)
             click.echo("Hint: rerun with --debug for the traceback and report it", err=True)
             sys.exit(ExitCode.USAGE)
@@ -100,6 +96,7 @@ COMMAND_MODULES: list[str] = [
     "resume_cmd",
     "status_cmd",
     "quota_cmd",
+    "clean_cmd",
 ]
 
 _register()
