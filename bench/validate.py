@@ -138,10 +138,20 @@ def run(quick: bool = False) -> dict[str, Any]:
     return results
 
 
+def print_table(results: dict[str, Any]) -> None:
+    print(f"{'rows':>10}{'read s':>9}{'read MiB':>10}{'validate s':>12}{'validate MiB':>14}{'ratio':>7}")
+    for size, e in results["sizes"].items():
+        read, check = e["read"], e["validate"]
+        print(
+            f"{int(size):>10,}{read['seconds']:>9}{read['peak_rss_mib']:>10}{check['seconds']:>12}"
+            f"{check['peak_rss_mib']:>14}{e['ratio']:>7}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200,000 rows only")
-    print(json.dumps(run(quick=parser.parse_args().quick), indent=2))
+    print_table(run(quick=parser.parse_args().quick))
 
 
 if __name__ == "__main__":

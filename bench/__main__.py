@@ -1,0 +1,75 @@
+"""`python -m bench all|SCENARIO [--quick]` — the benchmark suite against the sandbox (`make bench`).
+
+Scenarios of `all` (about 15 minutes; --quick a few): import-rate (1-3), requests-per-row (4),
+validate (5), export (6), export-slicing (6b), adaptive (7); then the charts and BENCHMARKS.md.
+Also runnable alone: writers, read-xlsx, sandbox-throughput, charts, report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+from typing import Any
+
+SCENARIOS = {
+    "import-rate": "bench.import_rate",
+    "requests-per-row": "bench.requests_per_row",
+    "validate": "bench.validate",
+    "export": "bench.export_formats",
+    "export-slicing": "bench.export_slicing",
+    "adaptive": "bench.adaptive",
+}
+EXTRA = {
+    "writers": "bench.writers",
+    "read-xlsx": "bench.read_xlsx",
+    "sandbox-throughput": "bench.sandbox_throughput",
+}
+
+
+def run_scenario(name: str, *, quick: bool) -> dict[str, Any]:
+    module = importlib.import_module({**SCENARIOS, **EXTRA}[name])
+    started = time.perf_counter()
+    print(f"\n== {name}{' (quick)' if quick else ''}", flush=True)
+    runner = getattr(module, "run", None) or module.main
+    results: dict[str, Any] = runner(quick=quick)
+    printer = getattr(module, "print_table", None) or getattr(module, "_print", None)
+    if printer:
+        printer(results)
+    else:
+        print(json.dumps(results, indent=2))
+    print(f"({time.perf_counter() - started:.0f} s)", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["all", *SCENARIOS, *EXTRA, "charts", "report"])
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes: the whole suite in a few minutes"
+    )
+    args = parser.parse_args(argv)
+    from bench import charts, report
+
+    names = (
+        list(SCENARIOS)
+        if args.what == "all"
+        else [args.what]
+        if args.what in SCENARIOS or args.what in EXTRA
+        else []
+    )
+    for name in names:
+        run_scenario(name, quick=args.quick)
+    if args.what in ("all", "charts"):
+        for path in charts.draw_all(quick=args.quick):
+            print(f"chart: {path}")
+    if args.what in ("all", "report"):
+        report.update(quick=args.quick)
+        if not args.quick:
+            print(f"updated {report.DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

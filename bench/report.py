@@ -1,0 +1,207 @@
+"""The generated part of BENCHMARKS.md: the machine, the commit, and one table per scenario, rendered from
+bench/results/*.json and written between the `<!-- bench:begin -->` / `<!-- bench:end -->` markers
+(the prose around them is written by people and left alone).
+
+    python -m bench report [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from bench import harness as h
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+DOC = h.ROOT / "BENCHMARKS.md"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=h.ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {sys.version.split()[0]}, batchgs commit `{commit}`"
+    )
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def import_rate(r: dict[str, Any]) -> str:
+    rows = [
+        [
+            c["client"],
+            f"{c['rows']:,}",
+            c["requests_per_row"],
+            c["rows_per_second"],
+            c["mean_requests_per_second"],
+            f"{c['share_of_limit']:.1%}",
+            c["max_in_any_sliding_second"],
+            c["responses_429"],
+            c["rows_lost"],
+        ]
+        for c in r["clients"]
+    ]
+    head = [
+        "client",
+        "rows",
+        "requests/row",
+        "rows/s",
+        "requests/s",
+        "÷ 200",
+        "busiest second",
+        "429s",
+        "rows lost",
+    ]
+    batchgs = r["clients"][0]
+    return (
+        f"### 1–3. Import {r['file_rows']:,} new users at `--rate 200`, "
+        f"{r['latency_ms']:g} ± {r['jitter_ms']:g} ms\n\n"
+        + _table(head, rows)
+        + f"\n\nbatchgs: **{r['speedup_vs_baseline']}×** the loader-style baseline in rows/s; "
+        f"peak RSS {batchgs['peak_rss_mib']} MiB, {batchgs['cpu_ms_per_request']} ms CPU per request.\n"
+        "The baseline loads the first rows of the same file (it is sequential, so its rate is constant).\n\n"
+        "![requests per second](docs/bench-rate.png)\n"
+    )
+
+
+def requests_per_row(r: dict[str, Any]) -> str:
+    table: dict[str, dict[str, Any]] = {}
+    for m in r["measurements"]:
+        table.setdefault(m["file"], {})[m["strategy"]] = m["requests_per_row"]
+    strategies = ["auto", "put-first", "post-first"]
+    rows = [[name, *(by.get(s, "") for s in strategies)] for name, by in table.items()]
+    return (
+        f"### 4. Requests per row ({r['rows']:,}-row files, counted at the sandbox)\n\n"
+        + _table(["file", *strategies], rows)
+        + "\n"
+    )
+
+
+def validate(r: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{int(size):,}",
+            e["file_mib"],
+            e["read"]["seconds"],
+            e["read"]["peak_rss_mib"],
+            e["validate"]["seconds"],
+            e["validate"]["peak_rss_mib"],
+            f"{e['ratio']}×",
+        ]
+        for size, e in r["sizes"].items()
+    ]
+    head = [
+        "rows",
+        "file MiB",
+        "plain read s",
+        "read RSS MiB",
+        "validate s",
+        "validate RSS MiB",
+        "validate ÷ read",
+    ]
+    return "### 5. Validation against a plain Polars read\n\n" + _table(head, rows) + "\n"
+
+
+def export(r: dict[str, Any]) -> str:
+    rows = [
+        [
+            m["format"],
+            f"{m['records']:,}",
+            m["seconds"],
+            f"{m['records_per_second']:,}",
+            m["peak_rss_mib"],
+            m["file_mib"],
+        ]
+        for m in r["measurements"]
+    ]
+    head = ["format", "records", "seconds", "records/s", "peak RSS MiB", "file MiB"]
+    return f"### 6. Export {r['users']:,} users\n\n" + _table(head, rows) + "\n"
+
+
+def export_slicing(r: dict[str, Any]) -> str:
+    rows = [
+        [
+            m.get("mode", m.get("name", "")),
+            *(m.get(k, "") for k in ("records", "seconds", "records_per_second")),
+        ]
+        for m in r.get("measurements", [])
+    ]
+    return (
+        "### 6b. Export: one cursor against sliced cursors\n\n"
+        + _table(["mode", "records", "seconds", "records/s"], rows)
+        + "\n"
+    )
+
+
+def adaptive(r: dict[str, Any]) -> str:
+    b, o = r["batchgs"], r["other_client"]
+    rows = [
+        ["batchgs", f"{b['requests']:,}", b["requests_per_second"], b["responses_429"], b["rows_failed"]],
+        [
+            f"other client ({r['other_client_rate']:g}/s)",
+            f"{o['requests']:,}",
+            r["other_client_rate"],
+            o["responses_429"],
+            "",
+        ],
+    ]
+    return (
+        "### 7. Adaptive rate: another client spends 100 of the 200 requests/s\n\n"
+        + _table(["client", "requests", "requests/s", "429s", "rows failed"], rows)
+        + f"\n\nBusiest second at the server (both clients): {r['server']['max_in_any_sliding_second']}.\n\n"
+        "![adaptive](docs/bench-adaptive.png)\n"
+    )
+
+
+SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("import_rate", import_rate),
+    ("requests_per_row", requests_per_row),
+    ("validate", validate),
+    ("export", export),
+    ("export_slicing", export_slicing),
+    ("adaptive", adaptive),
+]
+
+
+def render(*, quick: bool) -> str:
+    parts = [f"Machine: {machine()}.\n"]
+    for name, section in SECTIONS:
+        results = h.load(name, quick=quick)
+        if results:
+            parts.append(f"{section(results)}\n_Measured {results.get('when', '?')}._\n")
+    return "\n".join(parts)
+
+
+def update(*, quick: bool) -> None:
+    """Replace the generated block of BENCHMARKS.md (a quick run never touches it)."""
+    if quick:
+        print(render(quick=True))
+        return
+    text = DOC.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{DOC} has no {BEGIN} ... {END} block")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{render(quick=False)}\n{END}{tail}", encoding="utf-8")
