@@ -96,6 +96,7 @@ COMMAND_MODULES: list[str] = [
     "resume_cmd",
     "status_cmd",
     "quota_cmd",
+    "optout_cmd",
     "clean_cmd",
 ]
 

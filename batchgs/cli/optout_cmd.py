@@ -1,0 +1,267 @@
+"""`batchgs optout FILE`: compliance bulk opt-out with an audit receipt, and its `batchgs resume`.
+
+The list is read first (a file problem is exit 2 before any folder or request), then the engine's
+steps run in their own event loops — prepare (key check, email lookups), the typed confirmation
+(outside any loop, so Ctrl-C works at the prompt), execute — and the run ends like an import:
+summary printed or `--json`, the run folder named, exit 0/1, or 4 with the exact resume command.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from batchgs.cli.common import (
+    connection_options,
+    default_run_dir,
+    emit_json,
+    info,
+    output_options,
+    rate_options,
+)
+from batchgs.cli.cs_import import resumable_hint
+from batchgs.cli.px_run import px_settings
+from batchgs.cli.runner import ResumeFlags, confirm_count, exit_code_for, run_with_signals
+from batchgs.config import Settings
+from batchgs.engine.optout import ENTITY, DryRunReport, OptOutControl, OptOutEngine
+from batchgs.engine.optout_actions import OptOutOptions, parse_only
+from batchgs.engine.optout_input import OptOutInput, read_input
+from batchgs.engine.optout_plan import Plan
+from batchgs.errors import ResumableStop, UsageError
+from batchgs.journal import Journal
+from batchgs.reports_summary import build_summary, human_summary
+from batchgs.transport.client import TransportStats, px_client
+
+SHOWN_ROW_ERRORS = 20
+SHOWN_DRY_RUN_PEOPLE = 50
+
+
+@click.command("optout")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--only",
+    metavar="NAMES",
+    help="Turn off only these preferences (comma-separated: trackUsage, productUpdates, guidedTours, "
+    "surveys, onboardingBot, trackEmailAnalytics). Default: all six.",
+)
+@click.option("--denylist", is_flag=True, help="Also set the denylist flag (PX ignores the user's events).")
+@click.option("--unsubscribe-email", is_flag=True, help="Also set globalUnsubscribe (no more email).")
+@click.option("--dry-run", is_flag=True, help="Read and show what would change; write nothing.")
+@click.option("--run-dir", type=click.Path(file_okay=False), help="Folder for the checkpoint and receipt.")
+@click.option("--sheet", help="Worksheet of an .xlsx (default: the first).")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), default=32, show_default=True, help="Users processed at once."
+)
+@connection_options
+@rate_options
+@output_options
+@click.pass_context
+def command(ctx: click.Context, file: Path, **opts: Any) -> None:
+    """Opt the people listed in FILE out of Gainsight PX tracking and messages, with a receipt.
+
+    FILE (.csv, .tsv, .xlsx) has an identifyId or an email column. Each person's preferences are read
+    before and after the change; RUN_DIR/receipt.csv and receipt.json prove what was done, and
+    pending.csv lists people not found (pass it again once they exist). It never turns anything on.
+    Exit 0 everyone opted out, 1 some not found or failed, 4 paused (batchgs resume RUN_DIR).
+    """
+    sys.exit(run_optout(ctx, file, opts))
+
+
+def run_optout(ctx: click.Context, file: Path, opts: dict[str, Any]) -> int:
+    only = parse_only(opts.get("only"))
+    settings = px_settings(ctx, opts)
+    options = OptOutOptions(
+        only=only,
+        denylist=bool(opts.get("denylist")),
+        unsubscribe=bool(opts.get("unsubscribe_email")),
+        workers=int(opts.get("workers") or 32),
+        sheet=opts.get("sheet"),
+        base_url=settings.px_base_url,
+    )
+    quiet, as_json = bool(opts.get("quiet")), bool(opts.get("as_json"))
+    source = read_input(file, sheet=options.sheet)  # file-level problems: exit 2, nothing created
+    _report_input(source, quiet=quiet or as_json)
+    control = OptOutControl(dry_run=bool(opts.get("dry_run")), progress=not quiet, rate=settings.rate)
+    wait = bool(opts.get("wait_for_quota"))
+    if control.dry_run:
+        engine = OptOutEngine(
+            input_path=file,
+            options=options,
+            journal=None,
+            client_factory=_factory(settings, wait),
+            control=control,
+        )
+        engine.input = source
+        plan = run_with_signals(engine.prepare)
+        report = run_with_signals(lambda stop: engine.dry_run(plan, stop))
+        if as_json:
+            emit_json({"input": str(file), **report.as_dict(options)})
+        else:
+            click.echo(describe_dry_run(file, report, options))
+        return 0
+    run_dir = Path(opts.get("run_dir") or default_run_dir(ENTITY))
+    journal = Journal.create(
+        run_dir, kind="optout", entity=ENTITY, input_path=file, options=options.to_journal()
+    )
+    info(f"run folder: {run_dir}", quiet=quiet and not as_json)
+    try:
+        engine = OptOutEngine(
+            input_path=file,
+            options=options,
+            journal=journal,
+            client_factory=_factory(settings, wait),
+            control=control,
+        )
+        engine.input = source
+        return _drive(engine, settings, yes=bool(opts.get("yes")), quiet=quiet, as_json=as_json)
+    finally:
+        journal.close()
+
+
+def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
+    """Continue an opt-out run: same file (refused if changed, exit 5), same plan, only what is left."""
+    journal = Journal.open(run_dir)
+    try:
+        meta = journal.meta
+        if meta.input_path is None:
+            raise UsageError(f"{run_dir}: the run records no input file")
+        journal.check_input(meta.input_path)
+        options = OptOutOptions.from_journal(meta.options)
+        if journal.status == "completed" and not flags.retry_failed:
+            info(
+                f"{run_dir}: this opt-out run is complete (receipt: {run_dir / 'receipt.csv'})",
+                quiet=flags.quiet,
+            )
+            return exit_code_for(build_summary(journal))
+        settings = px_settings(
+            ctx,
+            {
+                "base_url": options.base_url,
+                "rate": flags.rate,
+                "daily_limit": flags.daily_limit,
+                "state_dir": flags.state_dir,
+            },
+        )
+        control = OptOutControl(retry_failed=flags.retry_failed, progress=not flags.quiet, rate=settings.rate)
+        info(f"resuming {run_dir} (opt-out of {meta.input_path})", quiet=flags.quiet and not flags.as_json)
+        engine = OptOutEngine(
+            input_path=Path(meta.input_path),
+            options=options,
+            journal=journal,
+            client_factory=_factory(settings, flags.wait_for_quota),
+            control=control,
+        )
+        return _drive(engine, settings, yes=flags.yes, quiet=flags.quiet, as_json=flags.as_json)
+    finally:
+        journal.close()
+
+
+def _factory(settings: Settings, wait_for_quota: bool) -> Any:
+    stats = TransportStats()  # one for the whole command: the engine counts deltas
+    return lambda: px_client(settings, stats=stats, rate=settings.rate, wait_for_quota=wait_for_quota)
+
+
+def _drive(engine: OptOutEngine, settings: Settings, *, yes: bool, quiet: bool, as_json: bool) -> int:
+    journal = engine.journal
+    assert journal is not None
+    try:
+        plan = run_with_signals(engine.prepare)
+        if plan.new:
+            _confirm(plan, engine, settings, yes=yes)
+            engine.commit_plan(plan)
+        summary = run_with_signals(lambda stop: engine.execute(plan, stop))
+    except ResumableStop as exc:  # before sending: key refused, quota gone, Ctrl-C during lookups
+        journal.set_status("paused", reason=type(exc).__name__)
+        raise type(exc)(exc.message, hint=resumable_hint(journal.run_dir, exc)) from None
+    except UsageError:
+        journal.set_status("aborted", reason="not-confirmed")
+        raise
+    except SystemExit:  # a second Ctrl-C: the journal holds everything answered so far
+        journal.set_status("paused", reason="interrupted")
+        raise
+    stop = summary.pop("stop", None)
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        click.echo(human_summary(summary))
+        click.echo(receipt_line(summary))
+    if quiet or as_json:
+        info(f"run folder: {journal.run_dir}")
+    if isinstance(stop, ResumableStop):
+        raise type(stop)(stop.message, hint=resumable_hint(journal.run_dir, stop))
+    return exit_code_for(summary)
+
+
+def _confirm(plan: Plan, engine: OptOutEngine, settings: Settings, *, yes: bool) -> None:
+    """State who and what, then ask for the number of people typed back (or --yes)."""
+    kinds = {kind: len(plan.of_kind(kind)) for kind in ("not-found", "invalid", "duplicate", "unsearchable")}
+    extra = ", ".join(f"{n:,} {kind}" for kind, n in kinds.items() if n)
+    where = f" in profile {settings.profile} (production)" if settings.production else ""
+    click.echo(
+        f"About to opt out {plan.people:,} people{where} ({plan.rows_total:,} rows"
+        f"{'; ' + extra if extra else ''}): {engine.options.describe()}.",
+        err=True,
+    )
+    confirm_count(plan.people, f"opt out{where}", yes=yes)
+
+
+def _report_input(source: OptOutInput, *, quiet: bool) -> None:
+    """One line per invalid row (the first few), warnings and unused columns, on stderr."""
+    if quiet:
+        return
+    for warning in source.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if source.unused_columns:
+        click.echo(f"Note: columns not used: {', '.join(source.unused_columns)}", err=True)
+    invalid = source.invalid
+    for row in invalid[:SHOWN_ROW_ERRORS]:
+        column = "email" if row.code == "bad-email" else "identifyId/email"
+        click.echo(
+            f"Warning: {source.path}, row {row.row}, column {column!r}: {row.message} (not sent)", err=True
+        )
+    if len(invalid) > SHOWN_ROW_ERRORS:
+        click.echo(
+            f"Warning: ... and {len(invalid) - SHOWN_ROW_ERRORS:,} more invalid rows (see receipt.csv)",
+            err=True,
+        )
+
+
+def receipt_line(summary: dict[str, Any]) -> str:
+    counts = summary.get("receipt") or {}
+    shown = ", ".join(
+        f"{name} {counts.get(name, 0):,}"
+        for name in ("opted-out", "already-opted-out", "not-found", "failed", "invalid", "pending")
+        if counts.get(name) or name in ("opted-out", "already-opted-out", "not-found", "failed")
+    )
+    line = f"Receipt     {shown} -> {summary.get('receipt_csv')}"
+    if summary.get("pending_csv"):
+        line += f"\nNot found   listed in {summary['pending_csv']} (pass it again once they exist)"
+    return line
+
+
+def describe_dry_run(file: Path, report: DryRunReport, options: OptOutOptions) -> str:
+    data = report.as_dict(options)
+    statuses = data["statuses"]
+    lines = [f"Dry run: nothing was written. Opt-out of {file}: {options.describe()}"]
+    lines.append(f"  rows                {data['rows']:,}")
+    lines.append(f"  people              {data['people']:,}")
+    for label, key in (
+        ("would opt out", "would-opt-out"),
+        ("already opted out", "already-opted-out"),
+        ("not found", "not-found"),
+        ("invalid rows", "invalid"),
+        ("failed to read", "failed"),
+    ):
+        lines.append(f"  {label:<19} {statuses.get(key, 0):,}")
+    changes = ", ".join(f"{name} {n:,}" for name, n in data["changes"].items())
+    lines.append(f"  changes             {changes}")
+    would = [d for d in data["details"] if d["status"] == "would-opt-out"]
+    for detail in would[:SHOWN_DRY_RUN_PEOPLE]:
+        who = detail["identifyId"] + (f" <{detail['email']}>" if detail["email"] else "")
+        lines.append(f"  row {detail['row']}: {who}: would change {', '.join(detail['changes'])}")
+    if len(would) > SHOWN_DRY_RUN_PEOPLE:
+        lines.append(f"  ... and {len(would) - SHOWN_DRY_RUN_PEOPLE:,} more (--json lists everyone)")
+    return "\n".join(lines)
