@@ -65,13 +65,13 @@ def adaptive_chart(results: dict[str, Any], target: Path) -> Path:
 
 def draw_all(*, quick: bool) -> list[Path]:
     """Every chart whose results exist; returns the files written."""
-    DOCS.mkdir(exist_ok=True)
-    suffix = "-quick" if quick else ""
+    folder = h.RESULTS if quick else DOCS  # quick charts never replace the published ones
+    folder.mkdir(parents=True, exist_ok=True)
     written = []
     rate = h.load("import_rate", quick=quick)
     if rate:
-        written.append(rate_chart(rate, DOCS / f"bench-rate{suffix}.png"))
+        written.append(rate_chart(rate, folder / "bench-rate.png"))
     adaptive = h.load("adaptive", quick=quick)
     if adaptive:
-        written.append(adaptive_chart(adaptive, DOCS / f"bench-adaptive{suffix}.png"))
+        written.append(adaptive_chart(adaptive, folder / "bench-adaptive.png"))
     return written
