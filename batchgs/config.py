@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 import shlex
 import subprocess
@@ -35,7 +36,7 @@ CS_DAILY_LIMIT = 50_000
 PROFILE_FILE = "batchgs.toml"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 SECRET_ENV_VARS = ("GAINSIGHT_PX_API_KEY", "GAINSIGHT_CS_ACCESS_KEY", "GAINSIGHT_CS_SHARED_SECRET")
-MIN_SCRUB_LENGTH = 4  # shorter values would blank out ordinary words; real keys are far longer
+MIN_SCRUB_LENGTH = 8  # shorter values would blank out ordinary words; real keys are 30+ characters
 _KNOWN_SECRETS: set[str] = set()  # every Secret built in this process, for `scrub_secrets`
 
 
@@ -104,9 +105,16 @@ def default_config_dir() -> Path:
 
 
 def is_loopback(host: str | None) -> bool:
+    """`localhost` or a loopback IP address (127.0.0.0/8, ::1) — never a DNS name that merely starts
+    with `127.` (`127.0.0.1.nip.io` resolves anywhere)."""
     if not host:
         return False
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def check_base_url(url: str) -> str:

@@ -12,6 +12,7 @@ Reads that cannot continue after any failure (paging, metadata) call `raise_for_
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json as jsonlib
 import ssl
 import time
@@ -25,7 +26,7 @@ import aiohttp
 from yarl import URL
 
 from batchgs import __version__
-from batchgs.config import Secret, Settings, check_base_url
+from batchgs.config import Secret, Settings, check_base_url, scrub_secrets
 from batchgs.errors import ConfigError, FatalApiError, QuotaExhausted, ResumableStop, UsageError
 from batchgs.transport.classify import Api, Classification, Decision, classify
 from batchgs.transport.ledger import QuotaLease, QuotaLedger
@@ -39,6 +40,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 QUOTA_WAIT_SECONDS = 60.0
 QUOTA_HINT = "capacity returns as the rolling 24 hours free up; resume later, or use --wait-for-quota"
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+MESSAGE_MAX = 600  # characters of server-provided text in a message, errors.csv cell or Error: line
 
 
 # -- URLs ------------------------------------------------------------------------------------------
@@ -248,12 +250,14 @@ class ApiClient:
                     self.limiter.on_rate_limited(verdict.retry_after, granted_at=granted)
                 wait = self.policy.next_delay(attempt, time.monotonic() - started, verdict.retry_after)
                 if wait is None:
-                    return _result(
-                        verdict,
-                        Outcome.RETRIES_EXHAUSTED,
-                        attempt,
-                        code="retries-exhausted",
-                        message=f"gave up after {attempt} attempts: {verdict.message}",
+                    return self._safe(
+                        _result(
+                            verdict,
+                            Outcome.RETRIES_EXHAUSTED,
+                            attempt,
+                            code="retries-exhausted",
+                            message=f"gave up after {attempt} attempts: {verdict.message}",
+                        )
                     )
                 self.stats.retries += 1
                 await asyncio.sleep(wait)
@@ -262,7 +266,8 @@ class ApiClient:
                 if not self.wait_for_quota:
                     available = time.time() + verdict.retry_after if verdict.retry_after else None
                     raise QuotaExhausted(
-                        f"the API says the daily request limit is reached: {verdict.message}",
+                        "the API says the daily request limit is reached: "
+                        + self._safe_text(verdict.message),
                         available_at=available,
                         hint=QUOTA_HINT,
                     )
@@ -271,7 +276,20 @@ class ApiClient:
                 continue
             if decision is Decision.UNCERTAIN:
                 self.stats.uncertain += 1
-            return _result(verdict, _OUTCOMES[decision], attempt)
+            return self._safe(_result(verdict, _OUTCOMES[decision], attempt))
+
+    def _safe_text(self, text: str) -> str:
+        """Server-provided text made fit for a terminal line and a report cell: this client's secrets
+        removed (a server or proxy may echo request headers), control characters and line breaks
+        turned into spaces (no forged lines, no terminal escapes), at most MESSAGE_MAX characters."""
+        text = scrub_secrets(text, [s.reveal() for s in self._secret_headers.values()])[: MESSAGE_MAX * 8]
+        text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+        return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
+
+    def _safe(self, result: ApiResult) -> ApiResult:
+        if result.ok and not result.message:
+            return result
+        return dataclasses.replace(result, message=self._safe_text(result.message))
 
     async def _send(
         self,
