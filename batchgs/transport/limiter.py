@@ -15,6 +15,9 @@ A small token bucket on top paces requests evenly so that they do not leave in b
 Adaptive: a 429 from any worker starts one SHARED pause (Retry-After, or a growing backoff) and lowers
 the current rate (×0.7); the rate then climbs back additively for every clean second. 429s that answer
 requests granted before the slowdown belong to the same episode and do not lower the rate again.
+The rate at which the last 429 came is remembered for a while: the climb is quick up to just below it
+and slow (a fifth of the step) past it, so a budget shared with another client is probed gently
+instead of being hit again every few seconds.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class SlidingWindowLimiter:
         decrease: float = 0.7,
         recover_fraction: float = 0.05,
         recover_interval: float = 1.0,
+        ceiling_memory: float = 60.0,
         min_fraction: float = 0.05,
         pause_base: float = 1.0,
         pause_cap: float = 30.0,
@@ -84,6 +88,8 @@ class SlidingWindowLimiter:
         self.decrease = decrease
         self.recover_step = max(rate * recover_fraction, 1e-9)
         self.recover_interval = recover_interval
+        self.ceiling_memory = ceiling_memory
+        self._ceiling: float | None = None  # the rate at which the last 429 episode began
         self.min_rate = max(rate * min_fraction, 1e-6)
         self.pause_base = pause_base
         self.pause_cap = pause_cap
@@ -117,7 +123,13 @@ class SlidingWindowLimiter:
         clean = now - max(self._last_adjust, self._paused_until)
         steps = math.floor(clean / self.recover_interval)
         if steps > 0:
-            self.current_rate = min(self.configured_rate, self.current_rate + steps * self.recover_step)
+            if self._ceiling is not None and now - self._last_decrease > self.ceiling_memory:
+                self._ceiling = None
+            rate = self.current_rate
+            for _ in range(min(steps, 10_000)):
+                near = self._ceiling is not None and rate + self.recover_step > 0.95 * self._ceiling
+                rate = min(self.configured_rate, rate + self.recover_step * (0.2 if near else 1.0))
+            self.current_rate = rate
             self._last_adjust = max(self._last_adjust, self._paused_until) + steps * self.recover_interval
 
     def _refill(self, now: float) -> None:
@@ -208,6 +220,7 @@ class SlidingWindowLimiter:
         if retry_after is None:
             retry_after = min(self.pause_cap, self.pause_base * 2 ** (self._episodes_in_a_row - 1))
         self._extend_pause(now, now + retry_after)
+        self._ceiling = self.current_rate
         self.current_rate = max(self.min_rate, self.current_rate * self.decrease)
         self._last_decrease = now
         self._last_adjust = now

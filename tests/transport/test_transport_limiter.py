@@ -207,3 +207,31 @@ def test_rates_below_one_per_window_are_paced() -> None:
 
     times = run(main())
     assert all(b - a >= 2.0 - 1e-9 for a, b in itertools.pairwise(times))
+
+
+def test_recovery_slows_near_the_rate_of_the_last_429_and_forgets_it_later() -> None:
+    """A budget shared with another client: climb quickly back to just below where the 429 came, then
+    probe gently (a fifth of the step), instead of hitting the same wall every few seconds."""
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(100, exact=False, clock=fake.clock, sleep=fake.sleep, ceiling_memory=60.0)
+
+    async def main() -> None:
+        first = await limiter.acquire()
+        fake.now = 10.0
+        limiter.on_rate_limited(0.0, granted_at=first.at)  # the wall is at 100
+        assert limiter.current_rate == 70
+        fake.now = 14.0
+        await limiter.acquire()
+        assert limiter.current_rate == pytest.approx(90)  # 4 quick steps of 5
+        fake.now = 16.0
+        await limiter.acquire()
+        assert limiter.current_rate == pytest.approx(96)  # one quick step to 95, then a step of 1
+        late = await limiter.acquire()
+        fake.now = 20.0
+        limiter.on_rate_limited(0.0, granted_at=late.at)  # a new wall, lower: 96
+        assert limiter.current_rate == pytest.approx(67.2)
+        fake.now = 100.0  # long clean: the wall is forgotten, a quick climb to the configured rate
+        await limiter.acquire()
+        assert limiter.current_rate == 100
+
+    run(main())
