@@ -26,7 +26,7 @@ from typing import IO, Any, Self
 from batchgs.io.report_xlsx import csv_to_xlsx
 from batchgs.io.safe_cells import neutralise
 from batchgs.journal import Journal, RowOutcome
-from batchgs.reports_redact import name_like_columns, redact_cell, redact_text
+from batchgs.reports_redact import name_like_columns, redact_cell, redact_message
 from batchgs.reports_summary import build_summary, human_summary, write_summary
 from batchgs.run_folder import commit_replace, open_private_text, temp_sibling
 
@@ -135,8 +135,9 @@ class ErrorReport(_CsvReport):
         cells = [_text(original.get(h)) for h in self.headers]
         message = message or ""
         if self.redact:
+            own = [v for h, v in zip(self.headers, cells, strict=True) if h in self._name_like]
             cells = [redact_cell(h, v, self._name_like) for h, v in zip(self.headers, cells, strict=True)]
-            message = redact_text(message)
+            message = redact_message(message, own)
         self._write([*cells, str(row), code, message, "" if http_status is None else str(http_status)])
         self.rows_written += 1
 

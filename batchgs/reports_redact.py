@@ -9,6 +9,8 @@ What is replaced, exactly:
   too: a company name may name a person.
 * In every other cell — identifyId, the record key, `_message` included — each substring that looks
   like an email address.
+* In `_message`, also every occurrence of the row's own name-like values (3 characters or more): a
+  server may quote a value back in a shape no email pattern recognises (`'bad(mail)@x.com'`).
 
 The replacement is `sha256:` + the first 12 hex digits of SHA-256 of the trimmed, lower-cased value.
 The same person gives the same token in every file and run, so rows can still be matched across
@@ -58,6 +60,14 @@ def redact_text(text: str) -> str:
     if "@" not in text:
         return text
     return EMAIL_PATTERN.sub(lambda m: pseudonym(m.group(0)), text)
+
+
+def redact_message(message: str, values: Iterable[str]) -> str:
+    """`message` with each of `values` (the row's name-like cells) and every email replaced."""
+    for value in sorted({v.strip() for v in values if len(v.strip()) >= 3}, key=len, reverse=True):
+        if value in message:
+            message = message.replace(value, pseudonym(value))
+    return redact_text(message)
 
 
 def redact_cell(header: str | None, value: str, name_like: frozenset[str]) -> str:

@@ -29,6 +29,7 @@ from batchgs.io.mapping import TargetKind
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate import ValidateOptions, Validation, prepare
 from batchgs.reports import ERRORS_CSV, ErrorReport
+from batchgs.run_folder import make_private_dir
 from batchgs.transport.client import px_client
 from batchgs.transport.metadata import fetch_attributes
 
@@ -54,7 +55,7 @@ def catalog_from_items(items: list[dict[str, Any]], run_dir: Path | None) -> Att
     """Build the catalog from the API's list and cache it as `run_dir/attributes.json`."""
     catalog = AttributeCatalog.from_api(items)
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(run_dir)
         catalog.save(run_dir / CACHE_FILE)
         (run_dir / CACHE_FILE).chmod(0o600)  # run folder files are private, like the rest
     return catalog
@@ -231,7 +232,7 @@ def command(
             target = report.with_suffix(".csv") if report.suffix.lower() == ".xlsx" else report
         else:
             assert folder is not None
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_dir(folder)  # errors.csv holds the rows' personal data
             target = folder / ERRORS_CSV
         xlsx = file.suffix.lower() == ".xlsx" or (report is not None and report.suffix.lower() == ".xlsx")
         tally, errors_csv, errors_xlsx = write_errors(validation, target, xlsx=xlsx)
