@@ -45,7 +45,11 @@ class WriteLog:
             for method, path, body in self.entries
             if method == "PUT"
             and "/user/preferences" in path
-            and (identify_id is None or path.endswith(f"/{identify_id}") or (body or {}).get("identifyId") == identify_id)
+            and (
+                identify_id is None
+                or path.endswith(f"/{identify_id}")
+                or (body or {}).get("identifyId") == identify_id
+            )
         ]
 
     def puts_per_user(self) -> dict[str, int]:
@@ -77,10 +81,10 @@ def assert_never_turned_on(log: WriteLog) -> None:
 def recording_middleware(log: WriteLog) -> Any:
     @web.middleware
     async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.method == "GET" and request.path in log.refuse_after_write:
-            if any(m == "PUT" and p == request.path for m, p, _b in log.entries):
-                log.refuse_after_write.discard(request.path)
-                return web.json_response({"externalapierror": {"status": "UNAUTHORIZED"}}, status=401)
+        written = any(m == "PUT" and p == request.path for m, p, _b in log.entries)
+        if request.method == "GET" and request.path in log.refuse_after_write and written:
+            log.refuse_after_write.discard(request.path)
+            return web.json_response({"externalapierror": {"status": "UNAUTHORIZED"}}, status=401)
         if request.method in WRITE_METHODS and not request.path.startswith("/__sandbox"):
             raw = await request.read()  # cached: the handler reads the same body
             log.entries.append((request.method, request.path, json.loads(raw) if raw else None))
@@ -124,7 +128,9 @@ def populate(store: Any, n: int) -> None:
 
 
 def write_list(
-    path: Path, rows: Iterable[tuple[str, str]], header: tuple[str, str, str] = ("Identify ID", "E-mail", "Name")
+    path: Path,
+    rows: Iterable[tuple[str, str]],
+    header: tuple[str, str, str] = ("Identify ID", "E-mail", "Name"),
 ) -> Path:
     """A list as a privacy team sends it: friendly headers and a name column batchgs does not use."""
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -152,7 +158,9 @@ def mixed_entries(n_users: int, n_entries: int, *, seed: int = 5) -> list[tuple[
     entries += [("", f"nobody{i}@example.org") for i in range(12)]  # unknown emails
     entries += [("", "Shared@Example.COM"), ("", SHARED_EMAIL), (f"U{n_users - 1:05d}", "")]
     entries += [("", "not-an-email"), ("", ""), ("", "two@@example.com"), ("", "=cmd@example.com")]
-    entries += [(f"U{i:05d}", "") for i in emails[:6]] + [("", _mangle(f"person{i}@example.com", rng)) for i in ids[:6]]
+    entries += [(f"U{i:05d}", "") for i in emails[:6]] + [
+        ("", _mangle(f"person{i}@example.com", rng)) for i in ids[:6]
+    ]
     rng.shuffle(entries)
     while len(entries) < n_entries:
         entries.append(rng.choice([e for e in entries if e[0] or "@" in e[1]]))
@@ -164,7 +172,10 @@ def _mangle(email: str, rng: random.Random) -> str:
 
 
 def expected_receipt(
-    entries: list[tuple[str, str]], users: dict[str, dict[str, Any]], prefs: dict[str, dict[str, bool]], only: tuple[str, ...] = PREFERENCE_NAMES
+    entries: list[tuple[str, str]],
+    users: dict[str, dict[str, Any]],
+    prefs: dict[str, dict[str, bool]],
+    only: tuple[str, ...] = PREFERENCE_NAMES,
 ) -> list[tuple[int, str, str]]:
     """(row, identifyId, status) per receipt line, by an independent reading of the rules."""
     by_email: dict[str, list[str]] = {}
@@ -176,10 +187,7 @@ def expected_receipt(
         row = index + 2
         if uid:
             ids = [uid]
-        elif not email:
-            lines.append((row, "", "invalid"))
-            continue
-        elif email.count("@") != 1 or "." not in email.split("@")[-1]:
+        elif not email or email.count("@") != 1 or "." not in email.split("@")[-1]:
             lines.append((row, "", "invalid"))
             continue
         elif email.startswith("="):
@@ -228,7 +236,9 @@ def run_library_optout(
     journal = (
         Journal.open(run_dir)
         if resume
-        else Journal.create(run_dir, kind="optout", entity="optout", input_path=path, options=options.to_journal())
+        else Journal.create(
+            run_dir, kind="optout", entity="optout", input_path=path, options=options.to_journal()
+        )
     )
     try:
         engine = OptOutEngine(

@@ -57,7 +57,12 @@ def test_500_users_and_400_entries_end_all_off_with_a_receipt_that_adds_up(
 
     partial = next(r for r in receipt if r["identifyId"] == "U00012")
     assert (partial["trackUsage_before"], partial["productUpdates_before"]) == ("false", "true")
-    assert partial["changed"].split(";") == ["productUpdates", "guidedTours", "onboardingBot", "trackEmailAnalytics"]
+    assert partial["changed"].split(";") == [
+        "productUpdates",
+        "guidedTours",
+        "onboardingBot",
+        "trackEmailAnalytics",
+    ]
     assert all(partial[f"{name}_after"] == "false" for name in PREFERENCE_NAMES)
     already = next(r for r in receipt if r["identifyId"] == "U00001")
     assert already["status"] == "already-opted-out" and already["changed"] == ""
@@ -66,8 +71,12 @@ def test_500_users_and_400_entries_end_all_off_with_a_receipt_that_adds_up(
 
     document = json.loads((run_dir / "receipt.json").read_text(encoding="utf-8"))
     counts = document["counts"]
-    assert counts["receipt_lines"] == len(receipt) == sum(
-        counts[s] for s in ("opted-out", "already-opted-out", "not-found", "failed", "invalid", "pending")
+    assert (
+        counts["receipt_lines"]
+        == len(receipt)
+        == sum(
+            counts[s] for s in ("opted-out", "already-opted-out", "not-found", "failed", "invalid", "pending")
+        )
     )
     assert counts["rows"] == 400 and counts["pending"] == 0 and document["complete"] is True
     assert document["receipt_csv"]["sha256"] == sha256(run_dir / "receipt.csv")
@@ -109,7 +118,9 @@ def _twin_runs(recording_sandbox: RecordingSandbox, tmp_path: Path, n_users: int
     path = write_list(tmp_path / "list.csv", entries)
     reference, _ = recording_sandbox(rate_limit=0)
     populate(reference.store, n_users)
-    run_library_optout(tmp_path / "reference", path, fast_settings(reference, tmp_path / "s1"), OptOutOptions())
+    run_library_optout(
+        tmp_path / "reference", path, fast_settings(reference, tmp_path / "s1"), OptOutOptions()
+    )
     sandbox, log = recording_sandbox(rate_limit=0)
     populate(sandbox.store, n_users)
     return path, sandbox, log, receipt_without_times(tmp_path / "reference")
@@ -122,7 +133,9 @@ def test_a_quota_pause_then_resume_gives_the_uninterrupted_receipt(
     run_dir = tmp_path / "run"
     options = OptOutOptions(workers=4)
 
-    paused = run_library_optout(run_dir, path, fast_settings(sandbox, tmp_path / "s2", daily_limit=60), options)
+    paused = run_library_optout(
+        run_dir, path, fast_settings(sandbox, tmp_path / "s2", daily_limit=60), options
+    )
     assert paused["status"] == "paused" and paused["status_reason"] == "quota"
     assert 0 < len(log.puts_per_user()) < 40
     resumed = run_library_optout(
