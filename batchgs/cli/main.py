@@ -98,6 +98,7 @@ COMMAND_MODULES: list[str] = [
     "quota_cmd",
     "optout_cmd",
     "clean_cmd",
+    "export_cmd",
 ]
 
 _register()

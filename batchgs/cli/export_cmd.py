@@ -1,0 +1,396 @@
+"""`batchgs export ENTITY -o OUT`: Gainsight records to a .csv, .xlsx, .parquet or .jsonl file.
+
+PX entities run through batchgs.engine.exporter; `ctas` is handed to batchgs.cli.cs_export with the
+same options. `resume_run` continues an interrupted or quota-paused export for `batchgs resume`.
+
+The run folder holds the journal (options, parts, cursor positions), the page spools and
+summary.json; the output file appears only when it is complete (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import click
+
+from batchgs.cli.common import (
+    connection_options,
+    default_run_dir,
+    emit_json,
+    info,
+    output_options,
+    rate_options,
+)
+from batchgs.cli.cs_import import resumable_hint
+from batchgs.cli.px_run import px_settings
+from batchgs.cli.runner import ResumeFlags, run_with_signals
+from batchgs.config import Settings
+from batchgs.engine.cs_cta_export import check_output
+from batchgs.engine.export_entities import (
+    CS_EXPORT_ENTITIES,
+    ExportEntity,
+    export_entity_names,
+    get_export_entity,
+)
+from batchgs.engine.export_options import (
+    ExportOptions,
+    check_filters,
+    check_slices,
+    check_sort,
+    resolve_window,
+)
+from batchgs.engine.export_spool import remove_spools
+from batchgs.engine.exporter import Exporter, ExportProgress, ExportResult
+from batchgs.errors import ExitCode, FatalApiError, Interrupted, QuotaExhausted, ResumableStop, UsageError
+from batchgs.journal import Journal
+from batchgs.reports import ErrorReport
+from batchgs.reports_summary import build_summary, human_summary, write_summary
+from batchgs.transport.client import TransportStats, px_client
+
+CS_KEYS = (
+    "output", "force", "filter", "columns", "sort", "deleted", "raw", "run_dir", "base_url", "rate",
+    "daily_limit", "state_dir", "wait_for_quota", "quiet", "as_json", "since", "until", "ids",
+)  # fmt: skip
+
+
+@click.command("export")
+@click.argument("entity", metavar="ENTITY")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file.")
+@click.option("--filter", "filters", multiple=True, metavar="EXPR", help="PX filter; repeat for OR.")
+@click.option("--sort", metavar="FIELDS", help="e.g. 'lastName;-createDate' (- = descending).")
+@click.option("--since", metavar="DATE", help="Histories: from this date/epoch ms (default: a day ago).")
+@click.option("--until", metavar="DATE", help="Histories: up to this date/epoch ms (default: now).")
+@click.option("--columns", metavar="A,B,C", help="Only these columns, in this order.")
+@click.option(
+    "--ids",
+    "ids_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="preferences/denylist: the users listed in FILE (column identifyId).",
+)
+@click.option("--run-dir", type=click.Path(file_okay=False), help="Folder for the checkpoint and summary.")
+@click.option(
+    "--slices",
+    type=int,
+    help="Cursors paged at once on disjoint slices (default 16; 1 = a single cursor).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=64,
+    show_default=True,
+    help="preferences/denylist: GETs in flight.",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+@click.option("--raw", is_flag=True, help="Do not neutralise formula-like cells (CSV/XLSX).")
+@click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 BOM (Excel then detects UTF-8).")
+@click.option("--deleted", is_flag=True, help="ctas: the CTAs deleted in the last 15 days.")
+@connection_options
+@rate_options
+@output_options
+@click.pass_context
+def command(ctx: click.Context, entity: str, **opts: Any) -> None:
+    """Write Gainsight records of ENTITY to OUT (.csv, .xlsx, .parquet or .jsonl).
+
+    ENTITY: users, accounts, events (custom events), preferences, denylist, features, segments,
+    engagements, the PX histories (page-views, sessions, email-events, engagement-views,
+    feature-matches, segment-matches, identify-events, form-submits, leads, survey-responses) or
+    ctas (CS). Histories are read in windows of at most 190 days between --since and --until.
+
+    OUT appears only when complete. Exit 0 done, 1 some --ids users failed (errors.csv), 2 bad
+    options or OUT exists (use --force), 4 paused (resume with `batchgs resume RUN_DIR`).
+    """
+    if entity.strip().lower() in CS_EXPORT_ENTITIES:
+        cs_export = import_module("batchgs.cli.cs_export")
+        sys.exit(cs_export.run_export(ctx, _cs_options(opts)))
+    sys.exit(run_px_export(ctx, get_export_entity(entity), opts))
+
+
+def _cs_options(opts: Mapping[str, Any]) -> dict[str, Any]:
+    for name, flag in (("bom", "--bom"), ("slices", "--slices")):
+        if opts.get(name):
+            raise UsageError(f"{flag} is not available for ctas")
+    cs = {k: opts.get(k) for k in CS_KEYS if k in opts}
+    cs["filter"] = tuple(opts.get("filters") or ())
+    cs["ids"] = opts.get("ids_file")
+    return cs
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items: Iterable[Any] = [value] if isinstance(value, str) else value
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def build_options(entity: ExportEntity, opts: Mapping[str, Any], settings: Settings) -> ExportOptions:
+    """Every option checked (exit 2) before a run folder exists or a request is sent."""
+    if opts.get("deleted"):
+        raise UsageError("--deleted is for ctas only")
+    filters = check_filters(opts.get("filters") or ())
+    sort = check_sort(opts.get("sort"))
+    ids_file = opts.get("ids_file")
+    if entity.paging == "per-user":
+        if sort:
+            raise UsageError(f"--sort is not available for {entity.name} (the order is the users' order)")
+        if ids_file and filters:
+            raise UsageError("--filter selects users from the whole list; it does not go with --ids")
+    elif ids_file:
+        raise UsageError("--ids is for preferences and denylist", hint="narrow other exports with --filter")
+    since_ms, until_ms = resolve_window(entity, opts.get("since"), opts.get("until"), int(time.time() * 1000))
+    output = Path(str(opts["output"])).resolve()
+    force = bool(opts.get("force"))
+    check_output(output, force=force)
+    if opts.get("bom") and output.suffix.lower() != ".csv":
+        raise UsageError("--bom is for .csv output")
+    return ExportOptions(
+        entity=entity.name,
+        output=str(output),
+        force=force,
+        filters=filters,
+        sort=sort,
+        columns=_as_list(opts.get("columns")) or None,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        ids_file=str(Path(ids_file).resolve()) if ids_file else None,
+        raw=bool(opts.get("raw")),
+        bom=bool(opts.get("bom")),
+        slices=check_slices(opts.get("slices")),
+        workers=int(opts.get("workers") or 64),
+        base_url=settings.px_base_url,
+    )
+
+
+def run_px_export(ctx: click.Context, entity: ExportEntity, opts: dict[str, Any]) -> int:
+    settings = px_settings(ctx, opts)
+    options = build_options(entity, opts, settings)
+    quiet, as_json = bool(opts.get("quiet")), bool(opts.get("as_json"))
+    run_dir = Path(opts.get("run_dir") or default_run_dir(f"{entity.name}-export"))
+    journal = Journal.create(
+        run_dir,
+        kind="export",
+        entity=entity.name,
+        input_path=options.ids_file,
+        options=options.to_journal(),
+    )
+    info(f"run folder: {run_dir}", quiet=quiet and not as_json)
+    if entity.windowed and not quiet and not as_json:
+        info(f"window: {_iso(options.since_ms)} .. {_iso(options.until_ms)}")
+    try:
+        return _execute(
+            journal,
+            entity,
+            options,
+            settings,
+            wait_for_quota=bool(opts.get("wait_for_quota")),
+            quiet=quiet,
+            verbose=bool(opts.get("verbose")),
+            as_json=as_json,
+        )
+    finally:
+        journal.close()
+
+
+def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
+    """Continue an export: every cursor from its recorded page (or from the start if it expired)."""
+    with Journal.open(run_dir, lock=False) as peek:
+        meta = peek.meta
+    if meta.entity in CS_EXPORT_ENTITIES:
+        return int(import_module("batchgs.cli.cs_export").resume_run(ctx, run_dir, flags))
+    journal = Journal.open(run_dir)
+    try:
+        options = ExportOptions.from_journal(meta.options)
+        if journal.status == "completed" or journal.get_progress("committed", False):
+            if journal.status != "completed":
+                journal.set_status("completed")
+            info(f"{run_dir}: this export is complete ({options.output})", quiet=flags.quiet)
+            return 0
+        if options.ids_file:
+            journal.check_input(options.ids_file)
+        entity = get_export_entity(options.entity)
+        settings = px_settings(
+            ctx,
+            {
+                "base_url": options.base_url,
+                "rate": flags.rate,
+                "daily_limit": flags.daily_limit,
+                "state_dir": flags.state_dir,
+            },
+        )
+        check_output(Path(options.output), force=options.force)
+        info(
+            f"resuming {run_dir} ({entity.name} export to {options.output})",
+            quiet=flags.quiet and not flags.as_json,
+        )
+        return _execute(
+            journal,
+            entity,
+            options,
+            settings,
+            wait_for_quota=flags.wait_for_quota,
+            quiet=flags.quiet,
+            verbose=flags.verbose,
+            as_json=flags.as_json,
+        )
+    finally:
+        journal.close()
+
+
+class _Bar:
+    """Records and pages on stderr while fetching, then rows while writing (terminals only)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar: Any = None
+        self.phase = ""
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit="rec", file=sys.stderr, dynamic_ncols=True, desc="fetching")
+
+    def update(self, p: ExportProgress) -> None:
+        if self.bar is None:
+            return
+        if p.phase != self.phase:
+            self.phase = p.phase
+            self.bar.set_description("fetching" if p.phase == "fetch" else "writing")
+            self.bar.reset(total=p.expected)
+        if p.expected is not None and self.bar.total != p.expected:
+            self.bar.total = p.expected
+        self.bar.n = p.records if p.phase == "fetch" else p.written
+        self.bar.set_postfix({"pages": p.pages, "parts": f"{p.parts_done}/{p.parts}"}, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _execute(
+    journal: Journal,
+    entity: ExportEntity,
+    options: ExportOptions,
+    settings: Settings,
+    *,
+    wait_for_quota: bool,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> int:
+    stats = TransportStats()
+    counted = {"requests": 0, "responses_429": 0, "retries": 0}
+    bar = _Bar(enabled=not quiet and not as_json)
+    last = {"at": 0.0}
+
+    def count_requests() -> None:
+        now = {"requests": stats.requests, "responses_429": stats.responses_429, "retries": stats.retries}
+        journal.add_counters(**{k: v - counted[k] for k, v in now.items() if v != counted[k]})
+        counted.update(now)
+
+    def on_progress(progress: ExportProgress) -> None:
+        bar.update(progress)
+        if time.monotonic() - last["at"] > 0.5:  # counters at most twice a second
+            last["at"] = time.monotonic()
+            count_requests()
+
+    async def go(stop: asyncio.Event) -> ExportResult:
+        async with px_client(settings, stats=stats, wait_for_quota=wait_for_quota) as client:
+            exporter = Exporter(client, entity, options, journal, stop_event=stop, on_progress=on_progress)
+            return await exporter.run()
+
+    journal.set_status("running")
+    try:
+        result = run_with_signals(go)
+    except ResumableStop as exc:
+        bar.close()
+        count_requests()
+        reason = {Interrupted: "interrupted", QuotaExhausted: "quota", FatalApiError: "fatal-api-error"}
+        journal.set_status("paused", reason=reason.get(type(exc), type(exc).__name__))
+        _write_summary(journal, options, None)
+        raise type(exc)(exc.message, hint=resumable_hint(journal.run_dir, exc)) from None
+    except BaseException:
+        bar.close()
+        count_requests()
+        journal.set_status("aborted", reason="error")
+        raise
+    bar.close()
+    journal.set_progress("committed", True)
+    remove_spools(journal.run_dir)
+    count_requests()
+    journal.set_status("completed")
+    summary = _write_summary(journal, options, result)
+    for warning in result.warnings:
+        info(f"Warning: {warning}", quiet=as_json)
+    if verbose:
+        for note in result.notes:
+            info(note)
+    if result.unknown_columns:
+        info(
+            f"Warning: --columns {', '.join(result.unknown_columns)}: no such field (empty column)",
+            quiet=as_json,
+        )
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        click.echo(human_summary(summary))
+        failed = f" ({result.failed:,} users not exported: see errors.csv)" if result.failed else ""
+        click.echo(f"Wrote {result.records:,} {entity.name} records to {options.output}{failed}")
+    if quiet or as_json:
+        info(f"run folder: {journal.run_dir}")
+    return int(ExitCode.ROWS_FAILED) if result.failed else int(ExitCode.OK)
+
+
+def _write_summary(journal: Journal, options: ExportOptions, result: ExportResult | None) -> dict[str, Any]:
+    plan = journal.get_progress("plan") or {}
+    failed = journal.counts().failed
+    if failed:
+        with ErrorReport(journal.run_dir, ["identifyId"], raw=options.raw, atomic=True) as report:
+            for outcome in journal.iter_outcomes("failed"):
+                report.add_outcome(outcome, {"identifyId": outcome.key})
+    records = result.records if result is not None else 0
+    extra: dict[str, Any] = {
+        "output": options.output,
+        "format": Path(options.output).suffix.lower().lstrip("."),
+        "rows_exported": records,
+        "rows_succeeded": records,
+        "rows_pending": 0,
+        "slices": options.slices,
+        "filters": options.filters,
+        "sort": options.sort,
+        "warnings": list(journal.get_progress("warnings", []) or []),
+    }
+    if options.since_ms is not None:
+        extra["since"], extra["until"] = _iso(options.since_ms), _iso(options.until_ms)
+    if result is not None:
+        extra.update(
+            pages=result.pages,
+            parts=result.parts,
+            total_hits=result.expected,
+            columns=result.columns,
+            unknown_columns=result.unknown_columns,
+            fetch_seconds=result.fetch_seconds,
+            write_seconds=result.write_seconds,
+        )
+    else:
+        info_plan = plan.get("info") or {}
+        extra["total_hits"] = info_plan.get("total")
+    summary = build_summary(journal, rows_total=records + failed, extra=extra)
+    duration = float(summary.get("duration_seconds") or 0)
+    summary["rows_per_second"] = round(records / duration, 1) if duration > 0 and records else 0.0
+    requests = int(summary.get("requests") or 0)
+    summary["requests_per_row"] = round(requests / records, 4) if records else 0.0
+    write_summary(journal.run_dir, summary)
+    return summary
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
+__all__ = ["command", "export_entity_names", "resume_run", "run_px_export"]
