@@ -130,6 +130,10 @@ def write_table(path: Path, headers: Sequence[str], rows: Iterable[Sequence[obje
         sheet.append(list(headers))
         for row in rows:
             sheet.append(list(row))
+        for cells in sheet.iter_rows(min_row=2):
+            for cell in cells:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # text as typed, not a formula (openpyxl's default)
         book.save(path)
         return path
     with path.open("w", newline="", encoding="utf-8") as handle:
