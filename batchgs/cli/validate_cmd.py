@@ -23,7 +23,7 @@ from batchgs.cli.common import default_run_dir, emit_json, settings_from
 from batchgs.config import Settings
 from batchgs.entities import registry
 from batchgs.entities.spec import EntitySpec
-from batchgs.errors import BatchgsError, ExitCode, StrictValidationError
+from batchgs.errors import BatchgsError, ExitCode, OutputFileError, StrictValidationError
 from batchgs.io.attributes import CACHE_FILE, AttributeCatalog
 from batchgs.io.mapping import TargetKind
 from batchgs.io.rows import RowIssue, ValidatedRow
@@ -170,6 +170,7 @@ def human_summary(
     help="Write the error report here instead of RUN_DIR/errors.csv.",
 )
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for errors.csv.")
+@click.option("--force", is_flag=True, help="Replace the --report file if it exists.")
 @click.option("--offline", is_flag=True, help="Do not read the subscription's custom attributes.")
 @click.option(
     "--show-payload",
@@ -194,6 +195,7 @@ def command(
     product_key: str | None,
     report: Path | None,
     run_dir: Path | None,
+    force: bool,
     offline: bool,
     show_payload: int,
     strict: bool,
@@ -207,6 +209,8 @@ def command(
     valid, 1 when some are not (3 with --strict), 2 when the file cannot be read.
     """
     spec = registry.get(entity)
+    if report is not None and not force:
+        _refuse_existing(report, xlsx=file.suffix.lower() == ".xlsx")
     settings = settings_from(ctx, product_key=product_key)
     folder = run_dir
     if report is None and folder is None:
@@ -267,3 +271,14 @@ def command(
     # sys.exit, not ctx.exit: the root group runs click with standalone_mode=False, which would
     # turn ctx.exit(1) into a return value and lose the exit code.
     sys.exit(int(ExitCode.ROWS_FAILED if tally.rows_invalid else ExitCode.OK))
+
+
+def _refuse_existing(report: Path, *, xlsx: bool) -> None:
+    """--report never replaces a file the user has without --force (the .csv and its .xlsx twin)."""
+    csv_path = report.with_suffix(".csv") if report.suffix.lower() == ".xlsx" else report
+    candidates = [csv_path, report]
+    if xlsx or report.suffix.lower() == ".xlsx":
+        candidates.append(csv_path.with_suffix(".xlsx"))
+    for path in dict.fromkeys(candidates):
+        if path.exists():
+            raise OutputFileError(f"{path} already exists", hint="use --force to replace it")
