@@ -36,6 +36,12 @@ from batchgs.reports_summary import build_summary, human_summary
 from batchgs.transport.client import TransportStats, px_client
 
 SHOWN_ROW_ERRORS = 20
+
+
+class NotConfirmed(UsageError):
+    """The prompt was left (Ctrl-C, end of input): nothing was sent."""
+
+
 SHOWN_DRY_RUN_PEOPLE = 50
 
 
@@ -167,20 +173,26 @@ def _factory(settings: Settings, wait_for_quota: bool) -> Any:
 def _drive(engine: OptOutEngine, settings: Settings, *, yes: bool, quiet: bool, as_json: bool) -> int:
     journal = engine.journal
     assert journal is not None
+    confirming = False
     try:
         plan = run_with_signals(engine.prepare)
         if plan.new:
-            _confirm(plan, engine, settings, yes=yes)
+            confirming = True
+            try:
+                _confirm(plan, engine, settings, yes=yes)
+            except (click.Abort, KeyboardInterrupt):
+                raise NotConfirmed("not confirmed: nothing was sent") from None
+            confirming = False
             engine.commit_plan(plan)
         summary = run_with_signals(lambda stop: engine.execute(plan, stop))
     except ResumableStop as exc:  # before sending: key refused, quota gone, Ctrl-C during lookups
         journal.set_status("paused", reason=type(exc).__name__)
         raise type(exc)(exc.message, hint=resumable_hint(journal.run_dir, exc)) from None
-    except UsageError:
-        journal.set_status("aborted", reason="not-confirmed")
-        raise
     except SystemExit:  # a second Ctrl-C: the journal holds everything answered so far
         journal.set_status("paused", reason="interrupted")
+        raise
+    except BaseException:
+        journal.set_status("aborted", reason="not-confirmed" if confirming else "error")
         raise
     stop = summary.pop("stop", None)
     if as_json:

@@ -224,6 +224,8 @@ def test_the_typed_count_must_match_also_in_a_production_profile(
         "Type 2 to confirm" in wrong.stderr and "confirmation did not match: nothing was sent" in wrong.stderr
     )
     assert log.entries == []
+    status = run_cli(["status", str(tmp_path / "r1"), "--json"], env)
+    assert json.loads(status.stdout)["status"] == "aborted"
 
     right = run_cli(
         ["--profile", "live", "optout", str(path), "--run-dir", str(tmp_path / "r2")], env, stdin="2\n"
@@ -274,3 +276,32 @@ def test_a_stopped_process_resumes_to_the_receipt_of_an_uninterrupted_run(
     assert_never_turned_on(log)
     again = run_cli(["resume", str(run_dir)], env)  # a finished run stays finished
     assert again.exit_code == 1 and "is complete" in again.stderr
+
+
+def test_a_full_daily_quota_pauses_with_exit_4_and_resume_finishes(
+    recording_sandbox: RecordingSandbox, tmp_path: Path
+) -> None:
+    sandbox, log = recording_sandbox()
+    populate(sandbox.store, 60)
+    env = cli_env(sandbox, tmp_path / "state")
+    path = _big_list(tmp_path)
+    run_dir = tmp_path / "run"
+
+    paused = run_cli(["optout", str(path), "--run-dir", str(run_dir), "--yes", "--daily-limit", "50"], env)
+
+    assert paused.exit_code == 4, paused.output
+    assert f"batchgs resume {run_dir}" in paused.stderr
+    assert 0 < len(log.puts_per_user()) < 38
+    assert "pending" in {r["status"] for r in read_receipt(run_dir)}
+    assert json.loads((run_dir / "receipt.json").read_text(encoding="utf-8"))["complete"] is False
+    status = run_cli(["status", str(run_dir)], env)
+    assert status.exit_code == 0 and "paused" in status.stdout and "batchgs resume" in status.stdout
+
+    resumed = run_cli(["resume", str(run_dir), "--daily-limit", "100000"], env)
+
+    assert resumed.exit_code == 1, resumed.output  # ghost@x.org is not found
+    receipt = read_receipt(run_dir)
+    assert [r["status"] for r in receipt].count("opted-out") == 38
+    assert {r["status"] for r in receipt} == {"opted-out", "already-opted-out", "not-found"}
+    assert set(log.puts_per_user().values()) == {1}
+    assert json.loads((run_dir / "receipt.json").read_text(encoding="utf-8"))["complete"] is True

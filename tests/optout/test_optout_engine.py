@@ -55,6 +55,10 @@ def test_500_users_and_400_entries_end_all_off_with_a_receipt_that_adds_up(
     assert set(writes) == {r["identifyId"] for r in receipt if r["status"] == "opted-out"}
     assert set(writes.values()) == {1}  # duplicates and already-opted-out users: no second write
 
+    # a preference already false is never sent again
+    assert log.preference_puts("U00012") == [
+        dict.fromkeys(["productUpdates", "guidedTours", "onboardingBot", "trackEmailAnalytics"], False)
+    ]
     partial = next(r for r in receipt if r["identifyId"] == "U00012")
     assert (partial["trackUsage_before"], partial["productUpdates_before"]) == ("false", "true")
     assert partial["changed"].split(";") == [
