@@ -248,7 +248,8 @@ def resolve(
 ) -> Settings:
     """Merge options > environment > profile > defaults into one `Settings`."""
     env = os.environ if env is None else env
-    prof = load_profile(profile or env.get("BATCHGS_PROFILE"), path=profile_path)
+    profile = profile or env.get("BATCHGS_PROFILE") or None
+    prof = load_profile(profile, path=profile_path)
     region = region or env.get("GAINSIGHT_PX_REGION") or prof.get("region") or "us"
     if region not in PX_REGIONS:
         raise ConfigError(f"unknown region {region!r}", hint=f"use one of {', '.join(PX_REGIONS)}")

@@ -8,6 +8,8 @@ is the exact resume command.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,9 @@ from batchgs.transport.client import TransportStats, px_client
 from batchgs.transport.ledger import QuotaLedger
 
 LARGE_DELETE = 1_000
+LARGE_OPT_IN = 1_000  # preference imports past this size ask on a production profile
 MAX_PX_RATE = 200.0
+PRODUCTION_ENV = "BATCHGS_CONFIRM_PRODUCTION"
 
 
 def px_settings(ctx: click.Context, opts: dict[str, Any]) -> Settings:
@@ -98,8 +102,19 @@ class PxRun:
         return dict(result["plan"])
 
     def confirm(self, plan: Plan) -> None:
-        """Deletes: more than 1,000 need --allow-large-delete, and every delete run a typed count."""
-        if self.options.mode != "delete" or self.confirmed:
+        """Deletes: more than 1,000 need --allow-large-delete, and every delete run a typed count.
+        On a production profile, preference imports of more than 1,000 rows ask too, and `--yes`
+        alone does not answer (see `_yes`)."""
+        if self.confirmed:
+            return
+        if self.options.mode != "delete":
+            if (
+                self.settings.production
+                and self.spec.name == "preferences"
+                and plan.rows_to_send > LARGE_OPT_IN
+            ):
+                where = f"{self.settings.profile or 'default'}, production"
+                confirm_count(plan.rows_to_send, f"change the preferences ({where}) of", yes=self._yes())
             return
         count = plan.deletes or 0
         if count > LARGE_DELETE and not self.allow_large_delete:
@@ -113,7 +128,23 @@ class PxRun:
             click.echo(f"Warning: {warning}", err=True)
         what = "permanently delete" if self.options.hard_delete else "delete"
         where = f" ({self.settings.profile}, production)" if self.settings.production else ""
-        confirm_count(count, f"{what}{where}", yes=self.yes)
+        confirm_count(count, f"{what}{where}", yes=self._yes())
+
+    def _yes(self) -> bool:
+        """`--yes`, except on a production profile: there it counts only together with
+        BATCHGS_CONFIRM_PRODUCTION=<profile name>, so a copied command line cannot delete in production
+        by accident; in a terminal the typed count is asked instead."""
+        if not self.settings.production or not self.yes:
+            return self.yes
+        name = self.settings.profile or "default"
+        if os.environ.get(PRODUCTION_ENV) == name:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"profile {name!r} is marked production: --yes alone does not confirm this run",
+                hint=f"also set {PRODUCTION_ENV}={name}, or run it in a terminal and type the count",
+            )
+        return False
 
     def execute(self, *, quiet: bool, as_json: bool) -> int:
         journal = self.journal
