@@ -86,6 +86,7 @@ CS_KEYS = (
     show_default=True,
     help="preferences/denylist: GETs in flight.",
 )
+@click.option("--page-size", type=click.IntRange(1, 1000), hidden=True, help="Smaller pages (tests).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.option("--raw", is_flag=True, help="Do not neutralise formula-like cells (CSV/XLSX).")
 @click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 BOM (Excel then detects UTF-8).")
@@ -112,7 +113,7 @@ def command(ctx: click.Context, entity: str, **opts: Any) -> None:
 
 
 def _cs_options(opts: Mapping[str, Any]) -> dict[str, Any]:
-    for name, flag in (("bom", "--bom"), ("slices", "--slices")):
+    for name, flag in (("bom", "--bom"), ("slices", "--slices"), ("page_size", "--page-size")):
         if opts.get(name):
             raise UsageError(f"{flag} is not available for ctas")
     cs = {k: opts.get(k) for k in CS_KEYS if k in opts}
@@ -162,6 +163,7 @@ def build_options(entity: ExportEntity, opts: Mapping[str, Any], settings: Setti
         bom=bool(opts.get("bom")),
         slices=check_slices(opts.get("slices")),
         workers=int(opts.get("workers") or 64),
+        page_size=opts.get("page_size"),
         base_url=settings.px_base_url,
     )
 

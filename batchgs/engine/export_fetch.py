@@ -81,6 +81,8 @@ async def fetch_scroll(run: Exporter, part: Part) -> list[Part] | None:
                 return children
             if part.status != "done":  # the scroll ended on an empty page
                 part.status, part.next = "done", None
+                if part.total_hits is None and part.records == 0:
+                    part.total_hits = 0
                 run.checkpoint(part, 0)
             if carried_over and _short(part) and part.restarts < MAX_RESTARTS:
                 _restart(run, part, spool, keys, "it came back short after a resume")
@@ -100,7 +102,7 @@ async def _scroll_pages(run: Exporter, part: Part, spool: Spool, keys: set[str])
         entity.path,
         entity.records_key,
         run.params_for(part),
-        entity.page_size,
+        run.page_size(entity),
         scroll_id=str(part.next) if part.next is not None else None,
         already_fetched=part.records,
     )
@@ -165,7 +167,7 @@ async def fetch_pages(run: Exporter, part: Part) -> None:
             run.client,
             entity.path,
             entity.records_key,
-            entity.page_size,
+            run.page_size(entity),
             run.params_for(part),
             start_page=start,
             already_fetched=part.records,

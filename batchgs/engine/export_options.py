@@ -42,6 +42,7 @@ class ExportOptions:
     bom: bool = False
     slices: int = DEFAULT_SLICES
     workers: int = 64  # per-user GETs in flight (preferences, denylist)
+    page_size: int | None = None  # smaller pages than the API's largest (tests, debugging)
     base_url: str | None = None
 
     def to_journal(self) -> dict[str, Any]:

@@ -108,6 +108,11 @@ class Exporter:
     def entity_for(self, part: Part) -> ExportEntity:
         return EXPORT_ENTITIES["users"] if part.stage == "ids" else self.entity
 
+    def page_size(self, entity: ExportEntity) -> int:
+        """The entity's largest page, or the smaller `--page-size` (tests, debugging)."""
+        wanted = self.options.page_size
+        return min(entity.page_size, wanted) if wanted else entity.page_size
+
     def params_for(self, part: Part) -> list[tuple[str, str | int]]:
         sort = self.options.sort if part.stage == "main" else None
         return part_params(self.entity_for(part), part, self.options.filters, sort)
@@ -122,7 +127,7 @@ class Exporter:
             part,
             sample,
             total_hits,
-            int(info.get("target") or split_target(None, self.options.slices, entity.page_size)),
+            int(info.get("target") or split_target(None, self.options.slices, self.page_size(entity))),
             next_id=self.state.next_id(),
             bounds=(info.get("low"), info.get("high")),
         )
@@ -205,7 +210,7 @@ class Exporter:
             info["slicing"] = slices > 1
             info["descending"] = direction == -1
             parts = window_plan(options.since_ms, options.until_ms, slices)
-            info["target"] = split_target(None, slices, entity.page_size)
+            info["target"] = split_target(None, slices, self.page_size(entity))
         elif entity.paging == "per-user":
             if options.ids_file:
                 info["id_chunks"] = write_chunks(self.run_dir, read_ids(Path(options.ids_file)))
@@ -230,14 +235,14 @@ class Exporter:
             info["slicing"] = False
             return [Part(id=first_id, order=[0])]
         total, low, high = await self._probe(entity, field_name)
-        parts = scroll_plan(total, low, high, options.slices, entity.page_size)
+        parts = scroll_plan(total, low, high, options.slices, self.page_size(entity))
         info.update(
             slicing=len(parts) > 1,
             total=total,
             low=low,
             high=high,
             descending=direction == -1,
-            target=split_target(total, options.slices, entity.page_size),
+            target=split_target(total, options.slices, self.page_size(entity)),
         )
         return parts
 

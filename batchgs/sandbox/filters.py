@@ -7,8 +7,9 @@ case-insensitively; dates are epoch ms and compare as numbers. `sort=field;-othe
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,14 @@ Record = dict[str, Any]
 _CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|!=|<=|>=|!~|~|<|>)(.*)$", re.DOTALL)
 _SORT_FIELD = re.compile(r"^-?[A-Za-z_][\w.]*$")
 _NULLS = ("", "null")
+_NUMBER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,52 @@ def matches(record: Record, groups: Filter) -> bool:
 def apply_filters(records: Iterable[Record], groups: Filter) -> list[Record]:
     if not groups:
         return list(records)
-    return [r for r in records if matches(r, groups)]
+    tests = compile_filters(groups)
+    if len(tests) == 1:
+        only = tests[0]
+        return [r for r in records if only(r)]
+    return [r for r in records if any(test(r) for test in tests)]
+
+
+def compile_filters(groups: Filter) -> list[Callable[[Record], bool]]:
+    """One predicate per OR-group, meaning exactly what `matches` means, several times faster when
+    a number field is compared with a number (a createDate range scanning a million records)."""
+    return [_compiled_group(group) for group in groups]
+
+
+def _compiled_group(group: list[Condition]) -> Callable[[Record], bool]:
+    tests = [_compiled(c) for c in group]
+    if len(tests) == 1:
+        return tests[0]
+
+    def all_hold(record: Record) -> bool:
+        for test in tests:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+            if not test(record):
+                return False
+        return True
+
+    return all_hold
+
+
+def _compiled(cond: Condition) -> Callable[[Record], bool]:
+    path, op, raw = cond.path, cond.op, cond.value
+    try:
+        number: float | None = float(raw) if op in _NUMBER_OPS else None
+    except ValueError:
+        number = None
+    compare = _NUMBER_OPS.get(op)
+    if number is None or compare is None or len(path) != 1:
+        return lambda record: _holds(field_value(record, path), op, raw)
+    key = path[0]
+
+    def test(record: Record) -> bool:
+        actual = record.get(key) if type(record) is dict else None
+        kind = type(actual)
+        if kind is int or kind is float:
+            return compare(actual, number)
+        return _holds(actual, op, raw)
+
+    return test
 
 
 def _holds(actual: Any, op: str, raw: str) -> bool:
