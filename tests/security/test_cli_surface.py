@@ -130,3 +130,29 @@ def test_a_run_never_reuses_a_folder_that_holds_files(sandbox, tmp_path: Path) -
         assert len(error_lines(result.stderr)) == 1 and "not empty" in result.stderr, result.stderr
         assert kept.read_text(encoding="utf-8") == "the user's own file\n"
         assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+
+def test_security_md_documents_every_knob() -> None:
+    from batchgs.cli.px_run import PRODUCTION_ENV
+    from batchgs.config import SECRET_ENV_VARS
+    from batchgs.transport.client import MESSAGE_MAX
+
+    text = (Path(__file__).resolve().parents[2] / "SECURITY.md").read_text(encoding="utf-8")
+    for needle in (
+        *SECRET_ENV_VARS,
+        PRODUCTION_ENV,
+        "BATCHGS_CA_BUNDLE",
+        "ca_bundle",
+        "api_key_command",
+        "production = true",
+        "--redact",
+        "batchgs clean --older-than 30d",
+        "0700",
+        "0600",
+        "--force",
+        "--raw",
+        "pip-audit",
+        f"{MESSAGE_MAX} characters",
+        "Reporting a problem",
+    ):
+        assert needle in text, needle
