@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -220,14 +220,6 @@ class OneUser:
         """The whole job for one user. `saved_before`: the before-state of an earlier in-flight mark."""
         current = await self.read(identify_id)
         if isinstance(current, UserResult):
-            if saved_before is not None and current.status == "not-found":
-                return UserResult(
-                    "failed",
-                    saved_before,
-                    code="not-found",
-                    message="the user disappeared during the run",
-                    http_status=404,
-                )
             return current if saved_before is None else _with_before(current, saved_before)
         before = saved_before or current
         if needed(before, self.options).empty:
@@ -255,31 +247,16 @@ class OneUser:
                 return _with_before(_failure(failed, "writing"), before)
             read_back = await self.read(identify_id)
             if isinstance(read_back, UserResult):
-                return (
-                    _with_before(read_back, before)
-                    if read_back.status != "not-found"
-                    else UserResult(
-                        "failed",
-                        before,
-                        code="not-found",
-                        message="the user disappeared during the run",
-                        http_status=404,
-                    )
-                )
+                return _with_before(read_back, before)
             current = read_back
             todo = needed(current, self.options)
         return UserResult("opted-out", before, current, tuple(changed_between(before, current, self.options)))
 
 
 def _with_before(result: UserResult, before: UserState) -> UserResult:
-    return UserResult(
-        result.status,
-        before,
-        result.after,
-        result.changed,
-        result.message,
-        result.code,
-        result.http_status,
-        result.transient,
-        result.time,
-    )
+    """A failure after the before-state was known keeps it (the receipt shows it)."""
+    if result.status == "not-found":  # it was there a moment ago
+        return UserResult(
+            "failed", before, code="not-found", message="the user disappeared during the run", http_status=404
+        )
+    return replace(result, before=before)
