@@ -10,6 +10,7 @@ summary.json; the output file appears only when it is complete (temporary file, 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -225,6 +226,7 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
             },
         )
         check_output(Path(options.output), force=options.force)
+        clear_stale_temp(Path(options.output))
         info(
             f"resuming {run_dir} ({entity.name} export to {options.output})",
             quiet=flags.quiet and not flags.as_json,
@@ -241,6 +243,14 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
         )
     finally:
         journal.close()
+
+
+def clear_stale_temp(output: Path) -> None:
+    """Hidden temporary files of OUT left by a run killed while writing it (kill -9, power cut)."""
+    pattern = re.compile(rf"^\.{re.escape(output.name)}\.[0-9a-f]{{8}}\.tmp(\..+)?$")
+    for item in output.parent.iterdir() if output.parent.is_dir() else ():
+        if pattern.match(item.name) and item.is_file():
+            item.unlink(missing_ok=True)
 
 
 class _Bar:
