@@ -150,3 +150,17 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("Error: ")]
+
+
+def run_here(args: Sequence[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The same command in this process (click's runner, output captured): fast for the commands
+    where a real process adds nothing but start-up time."""
+    from tests.cli.cli_helpers import run_cli
+
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = run_cli(args, env)
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)

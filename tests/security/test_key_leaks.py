@@ -23,6 +23,7 @@ from .sec_helpers import (
     find_secrets,
     isolated_env,
     read_csv,
+    run_here,
     run_process,
     write_table,
 )
@@ -90,7 +91,7 @@ def test_px_import_run_leaves_no_trace_of_the_key(sandbox_factory, tmp_path: Pat
         ["--debug", "validate", "users", str(users), "--run-dir", str(work / "validate-run")],
         ["--debug", "import", "users", str(users), "--dry-run", "-v"],
     ):
-        done = run_process(args, _px_env(sandbox.url, tmp_path), work)
+        done = run_here(args, _px_env(sandbox.url, tmp_path), work)
         outputs += [done.stdout, done.stderr]
         assert done.returncode in (0, 1), (args, done.stderr)
     hits = find_secrets([tmp_path], [PX_KEY, PX_READONLY_KEY], outputs)
@@ -162,7 +163,7 @@ def test_a_key_from_api_key_command_is_used_without_a_shell_and_never_shown(
     assert len(sandbox.store.users) > 15
     assert not (work / "SHELL1").exists() and not (work / "SHELL2").exists()
     for args in (["--profile", "prod", "quota"], ["status", str(run_dir), "--json"]):
-        extra = run_process(args, env, work)
+        extra = run_here(args, env, work)
         outputs += [extra.stdout, extra.stderr]
     # an internal error while the profile's key is in use: scrubbed although it is not in the env
     monkeypatch.chdir(work)
@@ -236,9 +237,70 @@ def test_cs_imports_leave_no_trace_of_the_cs_keys(sandbox_factory, tmp_path: Pat
         (["validate", "ctas", str(ctas.path), "--run-dir", str(work / "v")], None),
     ]  # fmt: skip
     for args, expected in runs:
-        done = run_process(args, env, work)
+        runner = run_process if "import" in args else run_here
+        done = runner(args, env, work)
         outputs += [done.stdout, done.stderr]
         assert expected is None or done.returncode == expected, (args, done.stderr)
     assert sandbox.cs.created_count == 28 and len(sandbox.cs.published_events()) == 12
     hits = find_secrets([tmp_path], [CS_ACCESS_KEY, CS_SHARED_SECRET], outputs)
+    assert hits == [], hits
+
+
+def test_export_and_optout_runs_leave_no_trace_of_the_key(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory(api_key=PX_KEY, read_only_keys=(PX_READONLY_KEY,), rate_limit=0)
+
+    def seed() -> None:
+        for i in range(40):
+            uid = f"U{i:04d}"
+            sandbox.store.users[uid] = {
+                "identifyId": uid,
+                "email": f"user{i}@example.com",
+                "firstName": "Ada",
+                "propertyKeys": ["AP-TEST-1"],
+            }
+
+    sandbox.call(seed)
+    work = tmp_path / "work"
+    work.mkdir()
+    people = write_table(
+        work / "optout.csv", ["identifyId", "email"], [["U0001", ""], ["", "user2@example.com"], ["X9", ""]]
+    )
+    outputs: list[str] = []
+    runs = [
+        (
+            [
+                "--debug",
+                "export",
+                "users",
+                "-o",
+                str(work / "users.csv"),
+                "--run-dir",
+                str(work / "e1"),
+                "-v",
+            ],
+            0,
+        ),
+        (["--debug", "export", "users", "-o", str(work / "users.xlsx"), "--run-dir", str(work / "e2")], 0),
+        (["export", "users", "-o", str(work / "users.parquet"), "--run-dir", str(work / "e3"), "--json"], 0),
+        (["export", "users", "-o", str(work / "users.jsonl"), "--run-dir", str(work / "e4")], 0),
+        (["--debug", "optout", str(people), "--run-dir", str(work / "o1"), "--yes", "-v"], None),
+        (["optout", str(people), "--dry-run"], None),
+        (["status", str(work / "o1"), "--json"], 0),
+        (["status", str(work / "e1")], 0),
+    ]
+    for args, expected in runs:
+        runner = run_process if "--debug" in args else run_here  # real processes for the --debug runs
+        done = runner(args, _px_env(sandbox.url, tmp_path), work)
+        outputs += [done.stdout, done.stderr]
+        assert done.returncode in ((0, 1) if expected is None else (expected,)), (args, done.stderr)
+    # a read-only key on the opt-out: a fatal 403, then resumed with the right key
+    fatal = run_process(
+        ["--debug", "optout", str(people), "--run-dir", str(work / "o2"), "--yes"],
+        _px_env(sandbox.url, tmp_path, PX_READONLY_KEY),
+        work,
+    )
+    outputs += [fatal.stdout, fatal.stderr]
+    assert fatal.returncode in (1, 4), fatal.stderr
+    assert (work / "o1" / "receipt.csv").is_file() and (work / "users.xlsx").is_file()
+    hits = find_secrets([tmp_path], [PX_KEY, PX_READONLY_KEY], outputs)
     assert hits == [], hits

@@ -192,11 +192,11 @@ def _peak_rss(path: Path, tmp_path: Path) -> tuple[int, str]:
 
 
 def test_a_whole_process_refusing_bombs_stays_near_a_benign_run(tmp_path: Path) -> None:
-    """Peak RSS of `batchgs validate` on a ratio bomb and on a billion-laughs workbook stays within a
-    generous bound of the same command on a small genuine workbook."""
+    """Peak RSS of `batchgs validate` on a zip bomb (64 MiB in 64 KiB) stays within a generous bound of
+    the same command on a small genuine workbook (entity bombs: see the tracemalloc test above)."""
     benign = _as_file(tmp_path, _base())
     baseline, _ = _peak_rss(benign, tmp_path)
-    for bomb in (ratio_bomb(tmp_path, 256), laughs_in_shared_strings(tmp_path)):
+    for bomb in (ratio_bomb(tmp_path, 64),):
         peak, stderr = _peak_rss(bomb, tmp_path)
         assert "Error: " in stderr
         assert peak - baseline < RSS_GROWTH_BOUND, (bomb.name, peak / MiB, baseline / MiB)
