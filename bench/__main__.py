@@ -1,7 +1,8 @@
 """`python -m bench all|SCENARIO [--quick]` — the benchmark suite against the sandbox (`make bench`).
 
 Scenarios of `all` (about 15 minutes; --quick a few): import-rate (1-3), requests-per-row (4),
-validate (5), export (6), export-slicing (6b), adaptive (7); then the charts and BENCHMARKS.md.
+validate (5), export (6), export-slicing (6b), adaptive (7), optout; then the charts and
+BENCHMARKS.md.
 Also runnable alone: writers, read-xlsx, sandbox-throughput, charts, report.
 """
 
@@ -20,6 +21,7 @@ SCENARIOS = {
     "export": "bench.export_formats",
     "export-slicing": "bench.export_slicing",
     "adaptive": "bench.adaptive",
+    "optout": "bench.optout",
 }
 EXTRA = {
     "writers": "bench.writers",

@@ -175,6 +175,32 @@ def adaptive(r: dict[str, Any]) -> str:
     )
 
 
+def optout(r: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{r['people']:,}",
+            r["rate"],
+            r["requests_per_person"],
+            r["people_per_second_running"],
+            r["ceiling_people_per_second"],
+            r["max_requests_in_a_sliding_second"],
+            r["responses_429"],
+            r["peak_rss_mib"],
+        ]
+    ]
+    head = [
+        "people",
+        "--rate",
+        "requests/person",
+        "people/s",
+        "ceiling people/s",
+        "busiest second",
+        "429s",
+        "RSS MiB",
+    ]
+    return "### Compliance opt-out (read, write, read back)\n\n" + _table(head, rows) + "\n"
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("import_rate", import_rate),
     ("requests_per_row", requests_per_row),
@@ -182,6 +208,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("export", export),
     ("export_slicing", export_slicing),
     ("adaptive", adaptive),
+    ("optout", optout),
 ]
 
 

@@ -1,4 +1,5 @@
-"""`make demo`: start the sandbox on a free loopback port, import the samples, export them back.
+"""`make demo`: start the sandbox on a free loopback port, import the samples, export them back,
+opt the people of samples/optout.csv out.
 
 Runs with no Gainsight account: the sandbox plays Gainsight PX and CS on 127.0.0.1.
 """
@@ -78,10 +79,19 @@ def main() -> None:
                 ["export", entity, "-o", str(target), "--run-dir", str(runs / f"export-{entity}"), *extra],
                 env,
             )
+        # The sample list holds two people who do not exist and one bad email on purpose: the run
+        # opts everyone else out, lists the missing in pending.csv and exits 1 (see the receipt).
+        run(
+            "optout",
+            ["optout", "samples/optout.csv", "--denylist", "--run-dir", str(runs / "optout"), "--yes"],
+            env,
+            ok=(0, 1),
+        )
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
     print(f"\nDone. Run folders (reports, summaries): {runs}")
+    print(f"Opt-out receipt: {runs / 'optout' / 'receipt.csv'} (and receipt.json, pending.csv)")
     print(f"Exported files: {', '.join(str(p) for p in sorted(OUT.glob(f'*-{stamp}.*')))}")
 
 
