@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +95,22 @@ def compile_filters(groups: Filter) -> list[Callable[[Record], bool]]:
 
 
 def _compiled_group(group: list[Condition]) -> Callable[[Record], bool]:
+    numeric = [_numeric_spec(c) for c in group]
+    if all(spec is not None for spec in numeric):  # e.g. createDate>=a;createDate<b: one call per record
+        specs = [spec for spec in numeric if spec is not None]
+
+        def all_numbers_hold(record: Record) -> bool:
+            for key, compare, number, op, raw in specs:
+                actual = record.get(key) if type(record) is dict else None
+                kind = type(actual)
+                if kind is int or kind is float:
+                    if not compare(actual, number):
+                        return False
+                elif not _holds(actual, op, raw):
+                    return False
+            return True
+
+        return all_numbers_hold
     tests = [_compiled(c) for c in group]
     if len(tests) == 1:
         return tests[0]
@@ -106,6 +122,34 @@ def _compiled_group(group: list[Condition]) -> Callable[[Record], bool]:
         return True
 
     return all_hold
+
+
+_NumericSpec = tuple[str, Callable[[Any, Any], bool], float, str, str]
+
+
+def _numeric_spec(cond: Condition) -> _NumericSpec | None:
+    """(key, compare, number, op, raw) for a top-level field compared with a number, else None."""
+    compare = _NUMBER_OPS.get(cond.op)
+    if compare is None or len(cond.path) != 1:
+        return None
+    try:
+        return (cond.path[0], compare, float(cond.value), cond.op, cond.value)
+    except ValueError:
+        return None
+
+
+def select_sorted(table: Mapping[str, Record], groups: Filter) -> list[Record]:
+    """`apply_filters` over the records in key order, filtering first: a narrow filter (one slice of
+    a large list) then sorts only the keys it kept."""
+    if not groups:
+        return [table[k] for k in sorted(table)]
+    tests = compile_filters(groups)
+    if len(tests) == 1:
+        only = tests[0]
+        keys = sorted(k for k, r in table.items() if only(r))
+    else:
+        keys = sorted(k for k, r in table.items() if any(test(r) for test in tests))
+    return [table[k] for k in keys]
 
 
 def _compiled(cond: Condition) -> Callable[[Record], bool]:
@@ -188,10 +232,19 @@ def sort_records(records: list[Record], keys: list[tuple[tuple[str, ...], bool]]
     """Stable multi-key sort; missing values go last in either direction. `records` is the tie-break order."""
     out = list(records)
     for path, descending in reversed(keys):
-        present = [r for r in out if field_value(r, path) is not None]
-        missing = [r for r in out if field_value(r, path) is None]
-        present.sort(key=lambda r, p=path: _sort_key(field_value(r, p)), reverse=descending)  # type: ignore[misc]
-        out = present + missing
+        if len(path) == 1:
+            key = path[0]
+            values = [r.get(key) if type(r) is dict else None for r in out]
+        else:
+            values = [field_value(r, path) for r in out]
+        # indices, not (value, record) pairs: no million tracked tuples for the garbage collector
+        present = [i for i, v in enumerate(values) if v is not None]
+        missing = [i for i, v in enumerate(values) if v is None]
+        if all(type(values[i]) is int or type(values[i]) is float for i in present):  # same order, faster
+            present.sort(key=values.__getitem__, reverse=descending)  # type: ignore[arg-type]
+        else:
+            present.sort(key=lambda i: _sort_key(values[i]), reverse=descending)
+        out = [out[i] for i in present] + [out[i] for i in missing]
     return out
 
 

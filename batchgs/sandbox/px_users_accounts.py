@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from batchgs.sandbox.errors import ApiError, invalid_field, not_found
-from batchgs.sandbox.filters import apply_filters, parse_filters, parse_sort, sort_records
+from batchgs.sandbox.filters import parse_filters, parse_sort, select_sorted, sort_records
 from batchgs.sandbox.paging import int_param
 from batchgs.sandbox.px_model import ACCOUNT_FIELDS, USER_FIELDS
 from batchgs.sandbox.state import SandboxState, add_px_route, json_body, json_response, state_of
@@ -98,7 +98,7 @@ def make_handlers(kind: Kind) -> dict[str, Any]:
             groups = parse_filters(query.getall("filter", []))
             order = parse_sort(query.get("sort"))
             table = kind.records(state)
-            records = apply_filters((table[k] for k in sorted(table)), groups)
+            records = select_sorted(table, groups)
             page = state.scrolls.start(sort_records(records, order) if order else records, page_size)
         body = {kind.plural: _page_out(kind, state, page.records), "totalHits": page.total_hits}
         body["scrollId"] = page.scroll_id
