@@ -69,7 +69,7 @@ def test_install_uses_the_constraints_and_lint_runs_pip_audit_on_them() -> None:
 def _audit_line() -> str:
     lint = (ROOT / "Makefile").read_text(encoding="utf-8").split("\nlint:", 1)[1].split("\n\n", 1)[0]
     line = next(x.strip() for x in lint.splitlines() if "pip-audit" in x)
-    return line.replace("$(BIN)", str(Path(sys.executable).parent))
+    return line.replace("$(BIN)", str(Path(sys.executable).parent)).replace("$(PY)", sys.executable)
 
 
 @pytest.mark.slow
@@ -100,3 +100,19 @@ def test_pip_audit_degrades_cleanly_offline(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pip-audit could not reach the advisory database" in done.stdout
+
+
+def test_audit_fails_on_a_known_vulnerability_and_only_warns_when_offline(tmp_path: Path) -> None:
+    """A finding must fail `make lint`; only an unreachable advisory service is forgiven."""
+    fake = tmp_path / "fake-audit"
+    fake.write_text("#!/bin/sh\necho 'Found 2 known vulnerabilities in 1 package'\nexit 1\n")
+    fake.chmod(0o755)
+    found = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "audit.py"), str(fake)], capture_output=True, text=True
+    )
+    assert found.returncode == 1 and "Found 2 known vulnerabilities" in found.stdout
+    fake.write_text("#!/bin/sh\necho 'ConnectionError: Max retries exceeded' >&2\nexit 1\n")
+    offline = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "audit.py"), str(fake)], capture_output=True, text=True
+    )
+    assert offline.returncode == 0 and "could not reach the advisory database" in offline.stdout
