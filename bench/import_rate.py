@@ -66,32 +66,11 @@ def run_batchgs(users: Path, work: Path, rate: int = h.PX_LIMIT) -> dict[str, An
     }
 
 
-def run_baseline(users: Path, rows: int) -> dict[str, Any]:
-    with h.sandbox_process() as sandbox:
-        result = loader_baseline.load_users(sandbox.url, h.KEY, users, h.PRODUCT_KEY, limit=rows)
-        view = _server_view(sandbox.stats())
+def _competitor(client: str, result: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+    """The figures batchgs gets, for a client run in this process (requests counted at the server)."""
     ok = sum(n for status, n in result["statuses"].items() if 200 <= status < 300)
     return {
-        "client": "loader-style baseline",
-        "rows": result["rows"],
-        "rows_succeeded": ok,
-        "rows_lost": result["rows"] - ok,
-        "requests": result["requests"],
-        "requests_per_row": round(result["requests"] / result["rows"], 3),
-        "seconds": round(result["seconds"], 2),
-        "rows_per_second": round(ok / result["seconds"], 1),
-        "share_of_limit": round(view["mean_requests_per_second"] / h.PX_LIMIT, 3),
-        **view,
-    }
-
-
-def run_naive(users: Path) -> dict[str, Any]:
-    with h.sandbox_process() as sandbox:
-        result = naive_async.load_users(sandbox.url, h.KEY, users, h.PRODUCT_KEY)
-        view = _server_view(sandbox.stats())
-    ok = sum(n for status, n in result["statuses"].items() if 200 <= status < 300)
-    return {
-        "client": "naive asyncio.gather + AsyncLimiter(200, 1)",
+        "client": client,
         "rows": result["rows"],
         "rows_succeeded": ok,
         "rows_lost": result["rows"] - ok,
@@ -102,6 +81,20 @@ def run_naive(users: Path) -> dict[str, Any]:
         "share_of_limit": round(view["mean_requests_per_second"] / h.PX_LIMIT, 3),
         **view,
     }
+
+
+def run_baseline(users: Path, rows: int) -> dict[str, Any]:
+    with h.sandbox_process() as sandbox:
+        result = loader_baseline.load_users(sandbox.url, h.KEY, users, h.PRODUCT_KEY, limit=rows)
+        return _competitor("loader-style baseline", result, _server_view(sandbox.stats()))
+
+
+def run_naive(users: Path) -> dict[str, Any]:
+    with h.sandbox_process() as sandbox:
+        result = naive_async.load_users(sandbox.url, h.KEY, users, h.PRODUCT_KEY)
+        return _competitor(
+            "naive asyncio.gather + AsyncLimiter(200, 1)", result, _server_view(sandbox.stats())
+        )
 
 
 def run(quick: bool = False) -> dict[str, Any]:

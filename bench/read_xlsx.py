@@ -140,8 +140,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     results["openpyxl_over_calamine"] = round(
         readers["openpyxl_read_only"]["seconds"] / readers["calamine"]["seconds"], 1
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    target = RESULTS.with_name(f"{RESULTS.stem}-quick.json") if quick else RESULTS  # never over full figures
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2) + "\n")
     _print(results)
     return results
 

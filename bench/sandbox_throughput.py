@@ -16,8 +16,6 @@ import asyncio
 import itertools
 import json
 import os
-import re
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -27,34 +25,19 @@ from typing import Any
 
 import aiohttp
 
+from bench import harness
+
 RESULTS = Path(__file__).resolve().parent / "results" / "sandbox_throughput.json"
-KEY = "bench-key"
+KEY = harness.KEY
 PRODUCT_KEY = "AP-BENCH-1"
 SEED_USERS = 2000
 
 
 @contextmanager
 def sandbox_process(*args: str) -> Iterator[str]:
-    """`batchgs sandbox --port 0 ...` in a child process; yields its URL, stops it with SIGTERM."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "batchgs", "sandbox", "--port", "0", "--api-key", KEY, *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"listening on (http://\S+)", line)
-        if not match:
-            raise RuntimeError(f"the sandbox did not start: {line!r}")
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """`batchgs sandbox --port 0 ...` with no added latency; yields its URL."""
+    with harness.sandbox_process(*args, latency_ms=0) as sandbox:
+        yield sandbox.url
 
 
 def _request_for(kind: str, i: int) -> tuple[str, str, Any]:
@@ -155,8 +138,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         "served": served,
         "limit": limit,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    target = RESULTS.with_name(f"{RESULTS.stem}-quick.json") if quick else RESULTS  # never over full figures
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 
@@ -172,7 +156,7 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"  busiest second, accepted: {limit['max_accepted_in_any_second']} (limit 200)")
     print(f"  accepted {limit['accepted']}, answered 429: {limit['refused_429']}")
     print(f"  holds 200 in every sliding second: {'yes' if limit['holds_200_per_second'] else 'NO'}")
-    print(f"\nwritten to {RESULTS}")
+    print("\nwritten under bench/results/")
 
 
 if __name__ == "__main__":

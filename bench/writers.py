@@ -433,8 +433,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     for entry in results["candidates"].values():
         if base and "seconds" in entry:
             entry["speedup_vs_xlsxwriter"] = round(base / entry["seconds"], 2)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    target = RESULTS.with_name(f"{RESULTS.stem}-quick.json") if quick else RESULTS  # never over full figures
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 
