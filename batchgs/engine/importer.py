@@ -21,6 +21,7 @@ from typing import Any
 from batchgs.engine.existing import LOOKUP_CHUNK, ExistingKeys, discover_existing, filter_safe, lookup_keys
 from batchgs.engine.intents import IntentLog
 from batchgs.engine.pool import Pool, StopRun
+from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
 from batchgs.engine.rowops import Client, RowSender, SendOptions
 from batchgs.entities.spec import EntitySpec
@@ -32,7 +33,6 @@ from batchgs.journal import Journal, RowOutcome
 from batchgs.reports import ErrorReport, SuccessReport, rebuild_reports
 from batchgs.reports_summary import build_summary, write_summary
 from batchgs.rowset import RowSet
-from batchgs.transport.result import Outcome
 
 LIST_PATHS = {"users": ("/v1/users", "users", "identifyId"), "accounts": ("/v1/accounts", "accounts", "id")}
 PX_IMPORT_ENTITIES = ("users", "accounts", "events", "preferences")
@@ -161,7 +161,7 @@ class Importer:
                     self._abort_strict(validation, invalid)
             self.plan.rows_to_send = max(0, self.plan.rows_total - len(skip) - (self.plan.rows_invalid or 0))
             async with self.client_factory() as client:
-                await self._preflight(client)
+                await preflight(client)
                 existing = await self._existing(client)
                 if self.control.dry_run and existing is not None and existing.method == "lookup":
                     await self._lookup_all(client, validation, skip, existing)
@@ -197,16 +197,6 @@ class Importer:
             f"{invalid:,} of {self.plan.rows_total:,} rows are invalid; with --strict nothing was sent",
             hint=f"see {journal.run_dir / 'errors.csv'}; fix the rows and run again",
         )
-
-    async def _preflight(self, client: Client) -> None:
-        """A cheap authenticated GET proves the key and the region before any write."""
-        result = await client.request("GET", "/v1/users", params={"pageSize": 1})
-        if result.outcome is Outcome.FATAL:
-            raise FatalApiError(
-                f"the API refused the key (HTTP {result.status}): {result.message}",
-                status=result.status,
-                hint="check GAINSIGHT_PX_API_KEY and --region/--base-url",
-            )
 
     async def _existing(self, client: Client) -> ExistingKeys | None:
         """The `auto` strategy's knowledge of which keys exist (None when not upserting with auto)."""

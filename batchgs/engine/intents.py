@@ -30,9 +30,13 @@ class IntentLog:
 
     async def mark(self, row: ValidatedRow) -> None:
         """Return once the row is durably marked in flight (shares a commit with concurrent marks)."""
-        self._pending.append(
+        await self.mark_outcome(
             RowOutcome(row.row, "uncertain", key=row.key, code=IN_FLIGHT_CODE, message=IN_FLIGHT_MESSAGE)
         )
+
+    async def mark_outcome(self, outcome: RowOutcome) -> None:
+        """Return once `outcome` (a write-ahead mark of any shape) is durably in the journal."""
+        self._pending.append(outcome)
         if self._committed is None:
             loop = asyncio.get_running_loop()
             self._committed = loop.create_future()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchgs.engine.intents import IntentLog
 from batchgs.engine.optout_actions import OptOutOptions, UserState
 from batchgs.engine.optout_input import OptOutInput, read_input
 from batchgs.engine.optout_plan import Plan, Target, build_plan, load_plan, save_plan
@@ -28,11 +29,11 @@ from batchgs.engine.optout_receipt import write_receipt_files
 from batchgs.engine.optout_resolve import resolve_emails
 from batchgs.engine.optout_user import IN_FLIGHT, OneUser, UserResult, from_outcome, to_outcome
 from batchgs.engine.pool import Pool
+from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
 from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted
 from batchgs.journal import Journal, RowOutcome
 from batchgs.reports_summary import build_summary, write_summary
-from batchgs.transport.result import Outcome
 
 ENTITY = "optout"
 FINAL_FOR_PLAN = {
@@ -89,35 +90,14 @@ class DryRunReport:
         }
 
 
-class MarkLog:
+class MarkLog(IntentLog):
     """In-flight marks of users about to be written; concurrent marks share one journal commit."""
 
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-        self._pending: list[RowOutcome] = []
-        self._committed: asyncio.Future[None] | None = None
-
-    async def mark(self, target: Target, before: UserState) -> None:
+    async def mark_user(self, target: Target, before: UserState) -> None:
         result = UserResult(
             IN_FLIGHT, before, code=IN_FLIGHT, message="stopped while this user was being written"
         )
-        self._pending.append(to_outcome(target.number, target.identify_id, result))
-        if self._committed is None:
-            loop = asyncio.get_running_loop()
-            self._committed = loop.create_future()
-            loop.call_soon(self._commit)
-        await asyncio.shield(self._committed)
-
-    def _commit(self) -> None:
-        pending, committed = self._pending, self._committed
-        self._pending, self._committed = [], None
-        assert committed is not None
-        try:
-            self.journal.record(pending)
-        except BaseException as exc:  # the waiting workers must not write
-            committed.set_exception(exc)
-        else:
-            committed.set_result(None)
+        await self.mark_outcome(to_outcome(target.number, target.identify_id, result))
 
 
 class OptOutEngine:
@@ -147,7 +127,7 @@ class OptOutEngine:
         async with self.client_factory() as client:
             self._watch(client.stats)
             try:
-                await _preflight(client)
+                await preflight(client)
                 saved = load_plan(self.journal) if self.journal is not None else None
                 if saved is not None:
                     return saved
@@ -201,7 +181,7 @@ class OptOutEngine:
 
             async def handle(target: Target) -> RowOutcome:
                 async def mark(before: UserState) -> None:
-                    await marks.mark(target, before)
+                    await marks.mark_user(target, before)
 
                 result = await worker.opt_out(target.identify_id, saved_before=saved[target], mark=mark)
                 return to_outcome(target.number, target.identify_id, result)
@@ -322,14 +302,3 @@ class OptOutEngine:
         delta = {k: v - self._counted.get(k, 0) for k, v in now.items()}
         self._counted = now
         return {k: v for k, v in delta.items() if v}
-
-
-async def _preflight(client: Any) -> None:
-    """A cheap authenticated GET proves the key and the region before anything else."""
-    result = await client.request("GET", "/v1/users", params={"pageSize": 1})
-    if result.outcome is Outcome.FATAL:
-        raise FatalApiError(
-            f"the API refused the key (HTTP {result.status}): {result.message}",
-            status=result.status,
-            hint="check GAINSIGHT_PX_API_KEY and --region/--base-url",
-        )
