@@ -390,6 +390,7 @@ def _write_summary(journal: Journal, options: ExportOptions, result: ExportResul
     else:
         info_plan = plan.get("info") or {}
         extra["total_hits"] = info_plan.get("total")
+    journal.set_progress("rows_total", records + failed)  # what `batchgs status` shows
     summary = build_summary(journal, rows_total=records + failed, extra=extra)
     duration = float(summary.get("duration_seconds") or 0)
     summary["rows_per_second"] = round(records / duration, 1) if duration > 0 and records else 0.0

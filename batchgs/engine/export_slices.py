@@ -260,6 +260,9 @@ def _split_by_key(
 
 
 def ordered(parts: Iterable[Part], stage: str = "main", descending: bool = False) -> list[Part]:
-    """The leaf parts (not split) of one stage in file order."""
-    leaves = sorted((p for p in parts if p.status != "split" and p.stage == stage), key=lambda p: p.order)
+    """The leaf parts of one stage in file order. A part is a leaf unless the plan lists parts cut
+    out of it (its order is their prefix): listing the sub-parts replaces it in one step."""
+    mine = [p for p in parts if p.stage == stage]
+    parents = {tuple(p.order[:k]) for p in mine for k in range(1, len(p.order))}
+    leaves = sorted((p for p in mine if tuple(p.order) not in parents), key=lambda p: p.order)
     return leaves[::-1] if descending else leaves

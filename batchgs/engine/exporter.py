@@ -133,10 +133,10 @@ class Exporter:
         )
         if not children:
             return None
+        self.state.add(children)  # listing the sub-parts is what replaces the part (one transaction)
         part.status = "split"
         part.total_hits = total_hits
         self.state.checkpoint(part)
-        self.state.add(children)
         return children
 
     def checkpoint(self, part: Part, new_records: int) -> None:
@@ -211,6 +211,11 @@ class Exporter:
             info["descending"] = direction == -1
             parts = window_plan(options.since_ms, options.until_ms, slices)
             info["target"] = split_target(None, slices, self.page_size(entity))
+            if direction is None and len({p.order[0] for p in parts}) > 1:
+                self.warn(
+                    f"--sort {options.sort}: the history comes in windows of at most 190 days, "
+                    "so the order holds within each window (windows follow each other by date)"
+                )
         elif entity.paging == "per-user":
             if options.ids_file:
                 info["id_chunks"] = write_chunks(self.run_dir, read_ids(Path(options.ids_file)))
@@ -297,8 +302,6 @@ class Exporter:
 
     async def _run_stage(self, stage: str, workers: int) -> None:
         queue: deque[Part] = deque(self.state.pending(stage))
-        if self.state.info.get("descending") and stage == "main":
-            queue = deque(reversed(queue))
         busy = 0
         changed = asyncio.Condition()
         self._report("fetch")

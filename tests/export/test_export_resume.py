@@ -13,7 +13,7 @@ from batchgs.errors import Interrupted
 from batchgs.journal import Journal
 from tests.cli.cli_helpers import cli_env, interrupt, run_cli, spawn, wait_until
 
-from .export_helpers import no_temp_files, options_for, run_library, seeded_store, summary_of
+from .export_helpers import no_temp_files, options_for, read_csv, run_library, seeded_store, summary_of
 
 ARGS = ["--slices", "4", "--page-size", "20"]
 
@@ -177,3 +177,23 @@ def _xlsx_rows(path: Path) -> list[tuple[Any, ...]]:
 
     sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
     return list(sheet.iter_rows(min_row=2, values_only=True))
+
+
+def test_denylist_of_every_user_resumes_across_its_two_stages(sandbox_factory, tmp_path: Path) -> None:
+    store = seeded_store(users=1200)  # three chunks of per-user GETs (500, 500, 200)
+    store.denylist.update(sorted(store.users)[::9])
+    sandbox = sandbox_factory(store=store, rate_limit=0)
+    state, out = tmp_path / "state", tmp_path / "deny.csv"
+    options = options_for("denylist", out, slices=3, page_size=40)
+    first = run_library(sandbox, state, tmp_path / "run", options, stop_when=lambda p: p.pages >= 4)
+    assert isinstance(first.error, Interrupted) and not out.exists()
+    second = run_library(sandbox, state, tmp_path / "run", stop_when=lambda p: p.parts_done >= 1)
+    assert isinstance(second.error, Interrupted)  # this time inside the per-user stage
+    assert any(c[1].startswith("/v1/users/denylist/") for c in second.calls)
+    third = run_library(sandbox, state, tmp_path / "run")
+    assert third.error is None
+    rows = {r["identifyId"]: r["denied"] for r in read_csv(out)}
+    assert len(rows) == 1200 and rows == {u: "true" if u in store.denylist else "false" for u in store.users}
+    gets = [c for c in first.calls + second.calls + third.calls if c[1].startswith("/v1/users/denylist/")]
+    assert len(gets) <= 1200 + 2 * 500  # a chunk cut short is asked again, nothing more
+    assert not [c for c in third.calls if c[1] == "/v1/users"]  # the ids were not listed again
