@@ -10,7 +10,6 @@ envelope).
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import ssl
 import time
@@ -21,6 +20,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 import aiohttp
+
+from batchgs import fastjson
 
 Api = Literal["px", "cs"]
 
@@ -66,7 +67,7 @@ def parse_body(body: bytes) -> Any:
     if not text or text[:1] not in (b"{", b"["):
         return None
     try:
-        return json.loads(text)
+        return fastjson.loads(text)
     except ValueError:
         return None
 
