@@ -1,7 +1,7 @@
 """`python -m bench all|SCENARIO [--quick]` — the benchmark suite against the sandbox (`make bench`).
 
 Scenarios of `all` (about 15 minutes; --quick a few): import-rate (1-3), requests-per-row (4),
-validate (5), export (6), export-slicing (6b), adaptive (7), optout; then the charts and
+validate (5), export (6, 6b), adaptive (7), optout; then the charts and
 BENCHMARKS.md.
 Also runnable alone: writers, read-xlsx, sandbox-throughput, charts, report.
 """
@@ -18,8 +18,7 @@ SCENARIOS = {
     "import-rate": "bench.import_rate",
     "requests-per-row": "bench.requests_per_row",
     "validate": "bench.validate",
-    "export": "bench.export_formats",
-    "export-slicing": "bench.export_slicing",
+    "export": "bench.export",
     "adaptive": "bench.adaptive",
     "optout": "bench.optout",
 }

@@ -97,13 +97,23 @@ class Measured:
     stderr: str
 
 
+# wait4 on a child forked from this process would count this process's pages in the child's peak RSS
+# (Linux keeps the pre-exec high-water mark), so the command runs under a tiny wrapper that reports the
+# largest RSS of its own child: the command's own, whatever this process holds.
+_WRAP = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+    "print('MAXRSS_KIB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "sys.exit(code)"
+)
+
+
 def run_measured(
     command: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Measured:
-    """Run a child to the end; its own peak RSS and CPU come from wait4 (Linux reports maxrss in KiB)."""
+    """Run a command to the end: its wall time, CPU (wait4: the wrapper and its child) and own peak RSS."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        list(command),
+        [sys.executable, "-c", _WRAP, *command],
         env=dict(env) if env is not None else None,
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -113,13 +123,19 @@ def run_measured(
     stdout, stderr = _drain(proc)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    peak_kib, lines = 0, []
+    for line in stderr.splitlines(keepends=True):
+        if line.startswith("MAXRSS_KIB "):
+            peak_kib = int(line.split()[1])
+        else:
+            lines.append(line)
     return Measured(
         returncode=proc.returncode,
         seconds=time.perf_counter() - started,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mib=usage.ru_maxrss / 1024,
+        peak_rss_mib=peak_kib / 1024,
         stdout=stdout,
-        stderr=stderr,
+        stderr="".join(lines),
     )
 
 

@@ -92,7 +92,7 @@ def assemble(
             for rows in spool.frames(part.spool_bytes):
                 if stop.is_set():
                     raise Interrupted("interrupted while writing the file: nothing was written")
-                writer.write_batch(rows)
+                writer.write_batch(rows, flat_rows=True)  # the spool holds flattened rows
                 if on_rows is not None:
                     on_rows(len(rows))
         writer.close()

@@ -144,14 +144,15 @@ class RecordWriter(ABC):
 
     # -- the public interface -------------------------------------------------------------------
 
-    def write_batch(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Write records (nested API objects or already flat rows) in the current column order."""
+    def write_batch(self, records: Iterable[Mapping[str, Any]], *, flat_rows: bool = False) -> None:
+        """Write records (nested API objects or already flat rows) in the current column order.
+        `flat_rows=True` promises rows that `flatten` already made (it skips a second pass)."""
         if self._state != "open":
             raise RuntimeError(f"writer for {self.path} is {self._state}")
         rows: list[list[Any]] = []
         known = self._known
         for record in records:
-            flat = flatten(record)
+            flat = record if flat_rows else flatten(record)
             if not flat.keys() <= known and self.extra_columns == "append":
                 self._add_late([k for k in flat if k not in known])
             get = flat.get
