@@ -44,10 +44,12 @@ async def _load(base_url: str, key: str, rows: list[dict[str, str]], product_key
     return statuses
 
 
-def load_users(base_url: str, key: str, path: Path, product_key: str) -> dict[str, Any]:
-    """Send every row of `path`; returns per-row final statuses and the wall time."""
+def load_users(
+    base_url: str, key: str, path: Path, product_key: str, *, limit: int | None = None
+) -> dict[str, Any]:
+    """Send the first `limit` rows of `path`; returns per-row final statuses and the wall time."""
     with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+        rows = list(csv.DictReader(handle))[:limit]
     started = time.perf_counter()
     statuses = asyncio.run(_load(base_url, key, rows, product_key))
     return {"rows": len(rows), "seconds": time.perf_counter() - started, "statuses": statuses}

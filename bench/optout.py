@@ -91,7 +91,7 @@ def measure(sandbox: Sandbox, people: int, work: Path) -> dict[str, Any]:
 
 
 def main(quick: bool = False) -> dict[str, Any]:
-    people = 300 if quick else 3000
+    people = 300 if quick else 1500
     with sandbox_process("--seed-users", str(people)) as sandbox, tempfile.TemporaryDirectory() as tmp:
         result = {
             "rate": RATE,
