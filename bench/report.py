@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -194,6 +195,44 @@ def optout(r: dict[str, Any]) -> str:
     return "### Compliance opt-out (read, write, read back)\n\n" + _table(head, rows) + "\n"
 
 
+def writers(r: dict[str, Any]) -> str:
+    rows = [
+        [
+            name,
+            e["seconds"],
+            f"{e['rows_per_second']:,}",
+            f"{e.get('speedup_vs_xlsxwriter', '')}×",
+            e.get("peak_rss_above_start_mib", ""),
+            {True: "yes", False: "NO"}.get(e.get("valid"), "—"),
+        ]
+        for name, e in r["candidates"].items()
+        if "seconds" in e
+    ]
+    head = ["writer", "seconds", "rows/s", "÷ xlsxwriter", "RSS above start MiB", "valid xlsx"]
+    return f"### Writers: {r['rows']:,} rows × {r['columns']} columns\n\n" + _table(head, rows) + "\n"
+
+
+def read_xlsx(r: dict[str, Any]) -> str:
+    rows = [[name, e["seconds"], f"{e.get('rows_per_second', 0):,}"] for name, e in r["readers"].items()]
+    return (
+        f"### Reading an .xlsx: {r['rows']:,} rows × {r['columns']} columns\n\n"
+        + _table(["reader", "seconds", "rows/s"], rows)
+        + "\n"
+    )
+
+
+def sandbox_throughput(r: dict[str, Any]) -> str:
+    rows = [[m["kind"], f"{m['requests']:,}", m["seconds"], f"{m['per_second']:,}"] for m in r["served"]]
+    limit = r["limit"]
+    return (
+        f"### The sandbox itself ({r['connections']} connections, no latency, no limit)\n\n"
+        + _table(["request", "requests", "seconds", "served/s"], rows)
+        + f"\n\nOffered {limit['offered_per_second']}/s for {limit['offered_seconds']:g} s "
+        f"with the 200/s limit on: busiest second accepted {limit['max_accepted_in_any_second']}, "
+        f"{limit['refused_429']:,} answered 429.\n"
+    )
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("import_rate", import_rate),
     ("requests_per_row", requests_per_row),
@@ -201,7 +240,15 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("export", export),
     ("adaptive", adaptive),
     ("optout", optout),
+    ("writers", writers),
+    ("read_xlsx", read_xlsx),
+    ("sandbox_throughput", sandbox_throughput),
 ]
+
+
+def _modified(name: str, *, quick: bool) -> str:
+    path = h.RESULTS / (f"{name}-quick.json" if quick else f"{name}.json")
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(path.stat().st_mtime))
 
 
 def render(*, quick: bool) -> str:
@@ -209,7 +256,8 @@ def render(*, quick: bool) -> str:
     for name, section in SECTIONS:
         results = h.load(name, quick=quick)
         if results:
-            parts.append(f"{section(results)}\n_Measured {results.get('when', '?')}._\n")
+            when = results.get("when") or _modified(name, quick=quick)
+            parts.append(f"{section(results)}\n_Measured {when}._\n")
     return "\n".join(parts)
 
 

@@ -2,7 +2,8 @@
 `batchgs resume` repeats the export exactly (same filters, same window, same slices).
 
 `--filter` and `--sort` are checked against the PX syntax of gainsight-api.md §1.8 here, so a typo is
-a usage error (exit 2) instead of a 400 after the run folder exists. `--since`/`--until` take
+a usage error (exit 2) instead of a 400 after the run folder exists; ISO dates on date fields become
+the epoch ms the API compares. `--since`/`--until` take
 epoch milliseconds, an ISO date (`2024-01-31`: `--until` then means the end of that day) or an ISO
 date-time (UTC unless it has an offset); they are resolved to epoch ms once, when the run starts.
 """
@@ -23,6 +24,7 @@ DEFAULT_SLICES = 16
 MAX_SLICES = 64
 _CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|!=|<=|>=|!~|~|<|>)(.*)$", re.DOTALL)
 _SORT_FIELD = re.compile(r"^[-+]?[A-Za-z_][\w.]*$")
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ][\d:.]+([Zz]|[+-]\d{2}:?\d{2})?)?")
 
 
 @dataclass
@@ -61,14 +63,29 @@ def check_filters(filters: Iterable[str]) -> list[str]:
         clauses = [c for c in (part.strip() for part in str(text).split(";")) if c]
         if not clauses:
             continue
+        checked = []
         for clause in clauses:
-            if _CLAUSE.match(clause) is None:
+            match = _CLAUSE.match(clause)
+            if match is None:
                 raise UsageError(
                     f"--filter {text!r}: {clause!r} is not field<op>value",
                     hint="operators == != < <= > >= ~ !~, e.g. --filter 'customAttributes.plan==pro;score>5'",
                 )
-        out.append(";".join(clauses))
+            checked.append(_dates_as_epoch_ms(*match.groups()))
+        out.append(";".join(checked))
     return out
+
+
+def _dates_as_epoch_ms(name: str, op: str, value: str) -> str:
+    """PX compares dates in filters as epoch ms: `lastSeenDate>=2026-01-01` would silently match
+    nothing, so an ISO date or date-time on a `...Date` field becomes epoch ms (UTC unless it has an
+    offset; a date alone is the start of that day, or its end for `<=` and `>`)."""
+    text = value.strip()
+    is_date_field = name.rsplit(".", 1)[-1].lower().endswith("date")
+    if not is_date_field or op in ("~", "!~") or _ISO_MOMENT.fullmatch(text) is None:
+        return f"{name}{op}{value}"
+    ms = parse_moment(text, end_of_day=op in ("<=", ">"), what=f"--filter {name}{op}")
+    return f"{name}{op}{ms}"
 
 
 def check_sort(text: str | None) -> str | None:
