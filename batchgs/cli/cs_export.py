@@ -114,12 +114,7 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
             return 0
         settings = cs_settings(
             ctx,
-            {
-                "base_url": options.base_url,
-                "rate": flags.rate,
-                "daily_limit": flags.daily_limit,
-                "state_dir": flags.state_dir,
-            },
+            flags.connection(options.base_url),
         )
         check_output(Path(options.output), force=options.force)
         info(f"resuming {run_dir} (ctas export to {options.output})", quiet=flags.quiet and not flags.as_json)

@@ -232,12 +232,7 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
         events = options.entity == "cs-events"
         settings = cs_settings(
             ctx,
-            {
-                "base_url": options.base_url,
-                "rate": flags.rate,
-                "daily_limit": flags.daily_limit,
-                "state_dir": flags.state_dir,
-            },
+            flags.connection(options.base_url),
             events=events,
         )
         control = CsRunControl(

@@ -218,12 +218,7 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
         entity = get_export_entity(options.entity)
         settings = px_settings(
             ctx,
-            {
-                "base_url": options.base_url,
-                "rate": flags.rate,
-                "daily_limit": flags.daily_limit,
-                "state_dir": flags.state_dir,
-            },
+            flags.connection(options.base_url),
         )
         check_output(Path(options.output), force=options.force)
         clear_stale_temp(Path(options.output))

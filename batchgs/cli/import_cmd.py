@@ -156,12 +156,7 @@ def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> i
         spec = registry.get(meta.entity)
         settings = px_settings(
             ctx,
-            {
-                "base_url": options.base_url,
-                "rate": flags.rate,
-                "daily_limit": flags.daily_limit,
-                "state_dir": flags.state_dir,
-            },
+            flags.connection(options.base_url),
         )
         control = RunControl(
             retry_failed=flags.retry_failed,

@@ -144,12 +144,7 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
             return exit_code_for(build_summary(journal))
         settings = px_settings(
             ctx,
-            {
-                "base_url": options.base_url,
-                "rate": flags.rate,
-                "daily_limit": flags.daily_limit,
-                "state_dir": flags.state_dir,
-            },
+            flags.connection(options.base_url),
         )
         control = OptOutControl(retry_failed=flags.retry_failed, progress=not flags.quiet, rate=settings.rate)
         info(f"resuming {run_dir} (opt-out of {meta.input_path})", quiet=flags.quiet and not flags.as_json)

@@ -109,3 +109,12 @@ class ResumeFlags:
     rate: float | None = None
     daily_limit: int | None = None  # None: the environment's/profile's limit
     state_dir: Path | None = None  # None: BATCHGS_STATE_DIR or the per-user default
+
+    def connection(self, base_url: str | None) -> dict[str, Any]:
+        """The settings options of a resumed segment: the run's base URL, this segment's limits."""
+        return {
+            "base_url": base_url,
+            "rate": self.rate,
+            "daily_limit": self.daily_limit,
+            "state_dir": self.state_dir,
+        }
