@@ -46,7 +46,7 @@ async def _other_client(url: str, stop: threading.Event, tally: dict[int, int]) 
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    rows = 2_000 if quick else 5_000
+    rows = 2_000 if quick else 4_000
     tally: dict[int, int] = {}
     stop = threading.Event()
     with (

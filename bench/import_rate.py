@@ -5,8 +5,8 @@ and the real 200/s limit (429 above it).
 1. batchgs `import users --rate 200`: mean requests/s ÷ 200, the busiest sliding second at the server,
    429s received.
 2. The loader-style baseline (`bench/loader_baseline.py`): sequential, so its throughput is constant;
-   it loads the first 300 rows of the same file and the ratio is taken on rows per second.
-3. The naive script (`bench/naive_async.py`) on the first 6,000 rows (it sends at 200/s, so part of
+   it loads the first 200 rows of the same file and the ratio is taken on rows per second.
+3. The naive script (`bench/naive_async.py`) on the first 4,000 rows (it sends at 200/s, so part of
    the file shows all it does in less time): its busiest second and 429s beside batchgs's.
 
     python -m bench import-rate [--quick]
@@ -21,7 +21,7 @@ from typing import Any
 from bench import harness as h
 from bench import loader_baseline, naive_async
 
-FULL = {"rows": 20_000, "baseline_rows": 300, "naive_rows": 6_000}
+FULL = {"rows": 20_000, "baseline_rows": 200, "naive_rows": 4_000}
 QUICK = {"rows": 3_000, "baseline_rows": 150, "naive_rows": 3_000}
 
 

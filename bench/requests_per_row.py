@@ -68,7 +68,7 @@ def _one(path: Path, strategy: str, rows: int, work: Path) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    rows = 400 if quick else 800
+    rows = 400 if quick else 600
     measurements = []
     with tempfile.TemporaryDirectory(prefix="bench-rpr-") as tmp:
         work = Path(tmp)
