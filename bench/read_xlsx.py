@@ -140,6 +140,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     results["openpyxl_over_calamine"] = round(
         readers["openpyxl_read_only"]["seconds"] / readers["calamine"]["seconds"], 1
     )
+    results["when"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     target = RESULTS.with_name(f"{RESULTS.stem}-quick.json") if quick else RESULTS  # never over full figures
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")

@@ -132,6 +132,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         results["validate_rss_growth_1m_to_5m"] = round(
             large["validate"]["peak_rss_mib"] / small["validate"]["peak_rss_mib"], 2
         )
+    results["when"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     target = QUICK_RESULTS if quick else RESULTS
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

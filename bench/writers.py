@@ -433,6 +433,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     for entry in results["candidates"].values():
         if base and "seconds" in entry:
             entry["speedup_vs_xlsxwriter"] = round(base / entry["seconds"], 2)
+    results["when"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     target = RESULTS.with_name(f"{RESULTS.stem}-quick.json") if quick else RESULTS  # never over full figures
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n")
