@@ -103,8 +103,9 @@ def _report(
     for folder in busy:
         click.echo(f"skipped {folder.path}: in use by a running batchgs process", err=True)
     count = len(old) if dry_run else len(removed)
+    done = "would be removed" if dry_run else "removed"
     click.echo(
-        f"{'Dry run: ' if dry_run else ''}{count} run folder(s) {verb} under {runs_root} "
+        f"{'Dry run: ' if dry_run else ''}{count} run folder(s) {done} under {runs_root} "
         f"(older than {older_than}); {kept} recent kept, {len(busy)} in use."
     )
 
