@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,3 +121,11 @@ def info(message: str, *, quiet: bool = False) -> None:
 
 def stderr_is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def comma_list(value: Any) -> list[str]:
+    """`("a,b", "c")`, `"a,b,c"` or `["a", "b"]` → `["a", "b", "c"]` (repeatable, comma-separated options)."""
+    if value is None:
+        return []
+    items: Iterable[Any] = [value] if isinstance(value, str) else value
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]

@@ -12,13 +12,13 @@ because the output is committed only at the end, a resume pages again from the f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from batchgs.cli.common import default_run_dir, emit_json, info
+from batchgs.cli.common import comma_list, default_run_dir, emit_json, info
 from batchgs.cli.cs_import import cs_settings, resumable_hint
 from batchgs.cli.runner import ResumeFlags, run_with_signals
 from batchgs.config import Settings
@@ -45,14 +45,6 @@ def _first(opts: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
-def _as_list(value: Any) -> list[str]:
-    """`("a,b", "c")`, `"a,b,c"` or `["a", "b"]` → `["a", "b", "c"]`."""
-    if value is None:
-        return []
-    items: Iterable[Any] = [value] if isinstance(value, str) else value
-    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
-
-
 def export_options(opts: Mapping[str, Any], settings: Settings) -> CtaExportOptions:
     for name, flag in UNSUPPORTED.items():
         if opts.get(name) not in (None, "", ()):
@@ -64,7 +56,7 @@ def export_options(opts: Mapping[str, Any], settings: Settings) -> CtaExportOpti
     if output is None:
         raise UsageError("export needs -o OUT (.csv, .xlsx, .parquet or .jsonl)")
     filters = opts.get("filter") or opts.get("filters") or ()
-    columns = _as_list(opts.get("columns"))
+    columns = comma_list(opts.get("columns"))
     return CtaExportOptions(
         output=str(Path(output).resolve()),
         force=bool(opts.get("force")),

@@ -19,7 +19,7 @@ import click
 
 from batchgs import config
 from batchgs.cli.common import default_run_dir, emit_json, info
-from batchgs.cli.runner import ResumeFlags, exit_code_for, resume_hint, run_with_signals
+from batchgs.cli.runner import ResumeFlags, exit_code_for, open_for_resume, resume_hint, run_with_signals
 from batchgs.config import Secret, Settings
 from batchgs.engine.cs_import import CsImporter, CsImportOptions, CsRunControl
 from batchgs.entities import registry
@@ -222,12 +222,9 @@ def run_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, Any]
 
 def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
     """Continue a CS import: same file (refused if changed, exit 5), same options, only what is left."""
-    journal = Journal.open(run_dir)
+    journal, input_path = open_for_resume(run_dir)  # exit 5 if the input changed
     try:
         meta = journal.meta
-        if meta.input_path is None:
-            raise UsageError(f"{run_dir}: the run records no input file")
-        journal.check_input(meta.input_path)
         options = CsImportOptions.from_journal(meta.options)
         events = options.entity == "cs-events"
         settings = cs_settings(
@@ -246,10 +243,9 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
             settings, events=events, stats=TransportStats(), wait_for_quota=flags.wait_for_quota
         )
         info(
-            f"resuming {run_dir} ({meta.entity} from {meta.input_path})",
+            f"resuming {run_dir} ({meta.entity} from {input_path})",
             quiet=flags.quiet and not flags.as_json,
         )
-        input_path = Path(meta.input_path)
         return execute(
             journal,
             lambda stop: CsImporter(

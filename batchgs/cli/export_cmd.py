@@ -13,7 +13,7 @@ import asyncio
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from batchgs.cli.common import (
+    comma_list,
     connection_options,
     default_run_dir,
     emit_json,
@@ -123,13 +124,6 @@ def _cs_options(opts: Mapping[str, Any]) -> dict[str, Any]:
     return cs
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    items: Iterable[Any] = [value] if isinstance(value, str) else value
-    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
-
-
 def build_options(entity: ExportEntity, opts: Mapping[str, Any], settings: Settings) -> ExportOptions:
     """Every option checked (exit 2) before a run folder exists or a request is sent."""
     if opts.get("deleted"):
@@ -156,7 +150,7 @@ def build_options(entity: ExportEntity, opts: Mapping[str, Any], settings: Setti
         force=force,
         filters=filters,
         sort=sort,
-        columns=_as_list(opts.get("columns")) or None,
+        columns=comma_list(opts.get("columns")) or None,
         since_ms=since_ms,
         until_ms=until_ms,
         ids_file=str(Path(ids_file).resolve()) if ids_file else None,

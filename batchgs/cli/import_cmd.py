@@ -23,7 +23,7 @@ from batchgs.cli.common import (
     rate_options,
 )
 from batchgs.cli.px_run import PxRun, describe_plan, px_settings
-from batchgs.cli.runner import ResumeFlags
+from batchgs.cli.runner import ResumeFlags, open_for_resume
 from batchgs.engine.importer import PX_IMPORT_ENTITIES, ImportOptions, RunControl
 from batchgs.entities import registry
 from batchgs.errors import UsageError
@@ -146,12 +146,9 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
 
 def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
     """Continue a PX import: same file (refused if changed, exit 5), same options, only what is left."""
-    journal = Journal.open(run_dir)
+    journal, input_path = open_for_resume(run_dir)  # exit 5 if the input changed
     try:
         meta = journal.meta
-        if meta.input_path is None:
-            raise UsageError(f"{run_dir}: the run records no input file")
-        journal.check_input(meta.input_path)
         options = ImportOptions.from_journal(meta.options)
         spec = registry.get(meta.entity)
         settings = px_settings(
@@ -165,12 +162,12 @@ def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> i
             rate=settings.rate,
         )
         info(
-            f"resuming {run_dir} ({meta.entity} from {meta.input_path})",
+            f"resuming {run_dir} ({meta.entity} from {input_path})",
             quiet=flags.quiet and not flags.as_json,
         )
         run = PxRun(
             spec,
-            Path(meta.input_path),
+            input_path,
             options,
             journal,
             settings,

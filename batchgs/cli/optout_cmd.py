@@ -24,7 +24,7 @@ from batchgs.cli.common import (
 )
 from batchgs.cli.cs_import import resumable_hint
 from batchgs.cli.px_run import px_settings
-from batchgs.cli.runner import ResumeFlags, confirm_count, exit_code_for, run_with_signals
+from batchgs.cli.runner import ResumeFlags, confirm_count, exit_code_for, open_for_resume, run_with_signals
 from batchgs.config import Settings
 from batchgs.engine.optout import ENTITY, DryRunReport, OptOutControl, OptOutEngine
 from batchgs.engine.optout_actions import OptOutOptions, parse_only
@@ -92,15 +92,20 @@ def run_optout(ctx: click.Context, file: Path, opts: dict[str, Any]) -> int:
     _report_input(source, quiet=quiet or as_json)
     control = OptOutControl(dry_run=bool(opts.get("dry_run")), progress=not quiet, rate=settings.rate)
     wait = bool(opts.get("wait_for_quota"))
-    if control.dry_run:
+
+    def engine_for(journal: Journal | None) -> OptOutEngine:
         engine = OptOutEngine(
             input_path=file,
             options=options,
-            journal=None,
+            journal=journal,
             client_factory=_factory(settings, wait),
             control=control,
         )
-        engine.input = source
+        engine.input = source  # read once above, for both the dry run and the run
+        return engine
+
+    if control.dry_run:
+        engine = engine_for(None)
         plan = run_with_signals(engine.prepare)
         report = run_with_signals(lambda stop: engine.dry_run(plan, stop))
         if as_json:
@@ -114,27 +119,16 @@ def run_optout(ctx: click.Context, file: Path, opts: dict[str, Any]) -> int:
     )
     info(f"run folder: {run_dir}", quiet=quiet and not as_json)
     try:
-        engine = OptOutEngine(
-            input_path=file,
-            options=options,
-            journal=journal,
-            client_factory=_factory(settings, wait),
-            control=control,
-        )
-        engine.input = source
-        return _drive(engine, settings, yes=bool(opts.get("yes")), quiet=quiet, as_json=as_json)
+        return _drive(engine_for(journal), settings, yes=bool(opts.get("yes")), quiet=quiet, as_json=as_json)
     finally:
         journal.close()
 
 
 def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
     """Continue an opt-out run: same file (refused if changed, exit 5), same plan, only what is left."""
-    journal = Journal.open(run_dir)
+    journal, input_path = open_for_resume(run_dir)  # exit 5 if the input changed
     try:
         meta = journal.meta
-        if meta.input_path is None:
-            raise UsageError(f"{run_dir}: the run records no input file")
-        journal.check_input(meta.input_path)
         options = OptOutOptions.from_journal(meta.options)
         if journal.status == "completed" and not flags.retry_failed:
             info(
@@ -147,9 +141,9 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
             flags.connection(options.base_url),
         )
         control = OptOutControl(retry_failed=flags.retry_failed, progress=not flags.quiet, rate=settings.rate)
-        info(f"resuming {run_dir} (opt-out of {meta.input_path})", quiet=flags.quiet and not flags.as_json)
+        info(f"resuming {run_dir} (opt-out of {input_path})", quiet=flags.quiet and not flags.as_json)
         engine = OptOutEngine(
-            input_path=Path(meta.input_path),
+            input_path=input_path,
             options=options,
             journal=journal,
             client_factory=_factory(settings, flags.wait_for_quota),

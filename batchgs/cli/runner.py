@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from batchgs.errors import ExitCode, UsageError
+from batchgs.journal import Journal
 
 T = TypeVar("T")
 
@@ -118,3 +119,17 @@ class ResumeFlags:
             "daily_limit": self.daily_limit,
             "state_dir": self.state_dir,
         }
+
+
+def open_for_resume(run_dir: Path) -> tuple[Journal, Path]:
+    """The run's journal (locked) and its input file, refused (exit 5) if the file changed."""
+    journal = Journal.open(run_dir)
+    try:
+        input_path = journal.meta.input_path
+        if input_path is None:
+            raise UsageError(f"{run_dir}: the run records no input file")
+        journal.check_input(input_path)
+    except BaseException:
+        journal.close()
+        raise
+    return journal, Path(input_path)
