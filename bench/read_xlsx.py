@@ -71,7 +71,7 @@ def generate(path: Path, rows: int) -> None:
 
 
 def read_batchgs(path: Path) -> int:
-    from batchgs.io.readers import open_table
+    from batchgs.io.read.tables import open_table
 
     with open_table(path) as source:
         return sum(batch.height for batch in source.batches())
@@ -84,7 +84,7 @@ def read_calamine(path: Path) -> int:
 
 
 def safety_scan(path: Path) -> int:
-    from batchgs.io.xlsx_safety import check_xlsx
+    from batchgs.io.read.xlsx_safety import check_xlsx
 
     check_xlsx(path)
     return 0

@@ -78,7 +78,7 @@ CHILD = {
     "validate": (
         "import sys\n"
         "from batchgs.entities import registry\n"
-        "from batchgs.io.validate import ValidateOptions, prepare\n"
+        "from batchgs.io.validate.file import ValidateOptions, prepare\n"
         "v = prepare(sys.argv[1], registry.get('users'), ValidateOptions())\n"
         "rows = {i.row for i in v.issues_only()}\n"
         "print(v.row_count(), len(rows))\n"

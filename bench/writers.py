@@ -3,7 +3,7 @@
 Candidates (each gets the same flat records in 1,000-row batches, as the exporter hands pages over,
 and does the same work: dates as date cells, ids as text cells with the `@` format, formula-like text
 neutralised, a frozen header):
-- batchgs: batchgs.io.write_xlsx, the streaming SpreadsheetML writer (what `batchgs export` uses)
+- batchgs: batchgs.io.write.xlsx_writer, the streaming SpreadsheetML writer (what `batchgs export` uses)
 - xlsxwriter {'constant_memory': True}
 - openpyxl write-only (typed WriteOnlyCells for dates and ids)
 - rvgsrust-xlsxwriter (rust_xlsxwriter, constant-memory worksheet, one Arrow batch per page)
@@ -113,7 +113,7 @@ def _as_datetime(ms: int | None) -> dt.datetime | None:
 
 
 def write_batchgs(path: Path, source: Batches) -> None:
-    from batchgs.io.writers import open_writer
+    from batchgs.io.write.formats import open_writer
 
     with open_writer(path, COLUMNS, date_columns=DATE_COLUMNS, id_columns=ID_COLUMNS, force=True) as out:
         for batch in source():
@@ -123,7 +123,7 @@ def write_batchgs(path: Path, source: Batches) -> None:
 def write_xlsxwriter(path: Path, source: Batches) -> None:
     import xlsxwriter
 
-    from batchgs.io.safe_cells import neutralise
+    from batchgs.io.write.safe_cells import neutralise
 
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     ws = wb.add_worksheet()
@@ -157,7 +157,7 @@ def write_openpyxl(path: Path, source: Batches) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    from batchgs.io.safe_cells import neutralise
+    from batchgs.io.write.safe_cells import neutralise
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Sheet1")
@@ -193,7 +193,7 @@ def write_rvgsrust(path: Path, source: Batches) -> None:
     import pyarrow as pa
     import rvgsrust_xlsxwriter as rx
 
-    from batchgs.io.safe_cells import neutralise
+    from batchgs.io.write.safe_cells import neutralise
 
     wb = rx.Workbook()
     ws = wb.add_worksheet("Sheet1", constant_memory=True)
@@ -228,7 +228,7 @@ def write_rvgsrust(path: Path, source: Batches) -> None:
 def write_rustpy(path: Path, source: Batches) -> None:
     import rustpy_xlsxwriter as rp
 
-    from batchgs.io.safe_cells import neutralise
+    from batchgs.io.write.safe_cells import neutralise
 
     text_fmt = rp.Format()
     text_fmt.set_num_format("@")
@@ -258,7 +258,7 @@ def write_rustpy(path: Path, source: Batches) -> None:
 def write_fastxlsx(path: Path, source: Batches) -> None:
     import fastxlsx
 
-    from batchgs.io.safe_cells import neutralise
+    from batchgs.io.write.safe_cells import neutralise
 
     wb = fastxlsx.WriteOnlyWorkbook()
     ws = wb.create_sheet("Sheet1")

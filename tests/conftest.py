@@ -7,15 +7,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from batchgs.sandbox.server import SandboxThread
 from batchgs.sandbox.settings import SandboxConfig
-
-SandboxFactory = Callable[..., SandboxThread]
+from tests.engine.optout.optout_helpers import RecordingSandbox, WriteLog, start_recording_sandbox
+from tests.sandbox_types import SandboxFactory
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +52,16 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
 def sandbox(sandbox_factory: SandboxFactory) -> SandboxThread:
     """An empty sandbox (default key `sandbox`, 200/s limit, no faults) on 127.0.0.1:<random port>."""
     return sandbox_factory()
+
+
+@pytest.fixture
+def recording_sandbox() -> Iterator[RecordingSandbox]:
+    """A sandbox that records every write it receives (opt-out engine and CLI tests)."""
+    started: list[SandboxThread] = []
+
+    def start(**config: Any) -> tuple[SandboxThread, WriteLog]:
+        return start_recording_sandbox(started, **config)
+
+    yield start
+    for handle in reversed(started):
+        handle.stop()

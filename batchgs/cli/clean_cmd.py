@@ -16,7 +16,7 @@ import click
 
 from batchgs.cli.common import emit_json
 from batchgs.errors import ExitCode, UsageError
-from batchgs.run_cleanup import DEFAULT_RUNS_ROOT, RunFolder, parse_duration, remove, scan
+from batchgs.run.cleanup import DEFAULT_RUNS_ROOT, RunFolder, parse_duration, remove, scan
 
 
 @click.command("clean")

@@ -21,12 +21,12 @@ from batchgs import config
 from batchgs.cli.common import default_run_dir, emit_json, info
 from batchgs.cli.runner import ResumeFlags, exit_code_for, open_for_resume, resume_hint, run_with_signals
 from batchgs.config import Secret, Settings
-from batchgs.engine.cs_import import CsImporter, CsImportOptions, CsRunControl
+from batchgs.engine.imports.cs_import import CsImporter, CsImportOptions, CsRunControl
 from batchgs.entities import registry
 from batchgs.errors import ConfigError, QuotaExhausted, ResumableStop, UsageError
-from batchgs.io.validate import prepare
-from batchgs.journal import Journal
-from batchgs.reports_summary import human_summary
+from batchgs.io.validate.file import prepare
+from batchgs.reports.summary import human_summary
+from batchgs.run.journal import Journal
 from batchgs.transport.client import ApiClient, TransportStats, cs_client
 from batchgs.transport.ledger import QuotaLedger
 

@@ -1,6 +1,6 @@
 """`batchgs export ENTITY -o OUT`: Gainsight records to a .csv, .xlsx, .parquet or .jsonl file.
 
-PX entities run through batchgs.engine.exporter; `ctas` is handed to batchgs.cli.cs_export with the
+PX entities run through batchgs.engine.export.exporter; `ctas` is handed to batchgs.cli.cs_export with the
 same options. `resume_run` continues an interrupted or quota-paused export for `batchgs resume`.
 
 The run folder holds the journal (options, parts, cursor positions), the page spools and
@@ -30,29 +30,29 @@ from batchgs.cli.common import (
     rate_options,
 )
 from batchgs.cli.cs_import import resumable_hint
-from batchgs.cli.px_run import px_settings
+from batchgs.cli.px_import_run import px_settings
 from batchgs.cli.runner import ResumeFlags, run_with_signals
 from batchgs.config import Settings
-from batchgs.engine.cs_cta_export import check_output
-from batchgs.engine.export_entities import (
+from batchgs.engine.export.ctas import check_output
+from batchgs.engine.export.entities import (
     CS_EXPORT_ENTITIES,
     ExportEntity,
     export_entity_names,
     get_export_entity,
 )
-from batchgs.engine.export_options import (
+from batchgs.engine.export.exporter import Exporter, ExportProgress, ExportResult
+from batchgs.engine.export.options import (
     ExportOptions,
     check_filters,
     check_slices,
     check_sort,
     resolve_window,
 )
-from batchgs.engine.export_spool import remove_spools
-from batchgs.engine.exporter import Exporter, ExportProgress, ExportResult
+from batchgs.engine.export.spool import remove_spools
 from batchgs.errors import ExitCode, FatalApiError, Interrupted, QuotaExhausted, ResumableStop, UsageError
-from batchgs.journal import Journal
-from batchgs.reports import ErrorReport
-from batchgs.reports_summary import build_summary, human_summary, write_summary
+from batchgs.reports.row_reports import ErrorReport
+from batchgs.reports.summary import build_summary, human_summary, write_summary
+from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
 
 CS_KEYS = (

@@ -1,6 +1,6 @@
 """`batchgs import ENTITY FILE`: send a spreadsheet's rows to Gainsight.
 
-PX entities (users, accounts, events, preferences) run through `batchgs.engine.importer` here; CS
+PX entities (users, accounts, events, preferences) run through `batchgs.engine.imports.importer` here; CS
 entities (ctas, cs-events) are handed to `batchgs.cli.cs_import`. `resume_px_import` continues a PX
 run for `batchgs resume`.
 """
@@ -22,13 +22,13 @@ from batchgs.cli.common import (
     output_options,
     rate_options,
 )
-from batchgs.cli.px_run import PxRun, describe_plan, px_settings
+from batchgs.cli.px_import_run import PxRun, describe_plan, px_settings
 from batchgs.cli.runner import ResumeFlags, open_for_resume
-from batchgs.engine.importer import PX_IMPORT_ENTITIES, ImportOptions, RunControl
+from batchgs.engine.imports.importer import PX_IMPORT_ENTITIES, ImportOptions, RunControl
 from batchgs.entities import registry
 from batchgs.errors import UsageError
-from batchgs.io.validate import prepare
-from batchgs.journal import Journal
+from batchgs.io.validate.file import prepare
+from batchgs.run.journal import Journal
 
 CS_ENTITIES = ("ctas", "cs-events")
 MAX_PX_RATE = 200.0

@@ -23,16 +23,16 @@ from batchgs.cli.common import (
     rate_options,
 )
 from batchgs.cli.cs_import import resumable_hint
-from batchgs.cli.px_run import px_settings
+from batchgs.cli.px_import_run import px_settings
 from batchgs.cli.runner import ResumeFlags, confirm_count, exit_code_for, open_for_resume, run_with_signals
 from batchgs.config import Settings
-from batchgs.engine.optout import ENTITY, DryRunReport, OptOutControl, OptOutEngine
-from batchgs.engine.optout_actions import OptOutOptions, parse_only
-from batchgs.engine.optout_input import OptOutInput, read_input
-from batchgs.engine.optout_plan import Plan
+from batchgs.engine.optout.actions import OptOutOptions, parse_only
+from batchgs.engine.optout.input import OptOutInput, read_input
+from batchgs.engine.optout.plan import Plan
+from batchgs.engine.optout.run import ENTITY, DryRunReport, OptOutControl, OptOutEngine
 from batchgs.errors import ResumableStop, UsageError
-from batchgs.journal import Journal
-from batchgs.reports_summary import build_summary, human_summary
+from batchgs.reports.summary import build_summary, human_summary
+from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
 
 SHOWN_ROW_ERRORS = 20

@@ -15,7 +15,7 @@ import click
 from batchgs.cli.common import output_options
 from batchgs.cli.runner import ResumeFlags
 from batchgs.errors import NotResumableError
-from batchgs.journal import Journal
+from batchgs.run.journal import Journal
 
 CS_ENTITIES = ("ctas", "cs-events")
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from batchgs.errors import ExitCode, UsageError
-from batchgs.journal import Journal
+from batchgs.run.journal import Journal
 
 T = TypeVar("T")
 

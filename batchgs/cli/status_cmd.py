@@ -9,8 +9,8 @@ import click
 
 from batchgs.cli.common import emit_json
 from batchgs.cli.runner import resume_hint
-from batchgs.journal import Journal
-from batchgs.reports_summary import build_summary, human_summary
+from batchgs.reports.summary import build_summary, human_summary
+from batchgs.run.journal import Journal
 
 
 @click.command("status")

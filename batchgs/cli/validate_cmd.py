@@ -24,12 +24,12 @@ from batchgs.config import Settings
 from batchgs.entities import registry
 from batchgs.entities.spec import EntitySpec
 from batchgs.errors import BatchgsError, ExitCode, OutputFileError, StrictValidationError
-from batchgs.io.attributes import CACHE_FILE, AttributeCatalog
 from batchgs.io.mapping import TargetKind
 from batchgs.io.rows import RowIssue, ValidatedRow
-from batchgs.io.validate import ValidateOptions, Validation, prepare
-from batchgs.reports import ERRORS_CSV, ErrorReport
-from batchgs.run_folder import make_private_dir
+from batchgs.io.validate.attributes import CACHE_FILE, AttributeCatalog
+from batchgs.io.validate.file import ValidateOptions, Validation, prepare
+from batchgs.reports.row_reports import ERRORS_CSV, ErrorReport
+from batchgs.run.folder import make_private_dir
 from batchgs.transport.client import px_client
 from batchgs.transport.metadata import fetch_attributes
 

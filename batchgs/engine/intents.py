@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from batchgs.io.rows import ValidatedRow
-from batchgs.journal import Journal, RowOutcome
+from batchgs.run.journal import Journal, RowOutcome
 
 IN_FLIGHT_CODE = "uncertain"
 IN_FLIGHT_MESSAGE = (

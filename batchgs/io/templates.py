@@ -30,7 +30,7 @@ from batchgs.entities import registry
 from batchgs.entities.spec import Column, ColumnType, EntitySpec
 from batchgs.errors import OutputFileError
 from batchgs.io.entity_docs import column_docs, template_columns
-from batchgs.io.safe_cells import neutralise
+from batchgs.io.write.safe_cells import neutralise
 
 SUFFIXES = (".xlsx", ".csv", ".tsv")
 TEXT_FORMAT = "@"

@@ -6,10 +6,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from batchgs.sandbox import control, px_events, px_lists, px_preferences, px_users_accounts
+from batchgs.sandbox import control
 from batchgs.sandbox.clock import Clock
-from batchgs.sandbox.cs import CsState, add_cs_routes
+from batchgs.sandbox.cs.routes import CsState, add_cs_routes
 from batchgs.sandbox.middleware import MIDDLEWARES
+from batchgs.sandbox.px import events as px_events
+from batchgs.sandbox.px import lists as px_lists
+from batchgs.sandbox.px import preferences as px_preferences
+from batchgs.sandbox.px import users_accounts as px_users_accounts
 from batchgs.sandbox.seed import seed_store
 from batchgs.sandbox.settings import SandboxConfig
 from batchgs.sandbox.state import STATE_KEY, SandboxState

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from batchgs.sandbox.cs import CS_PATH_PREFIXES
+from batchgs.sandbox.cs.routes import CS_PATH_PREFIXES
 from batchgs.sandbox.errors import ApiError, px_error
 from batchgs.sandbox.faults import Fate, injected_response
 from batchgs.sandbox.limits import Refusal, retry_after_header

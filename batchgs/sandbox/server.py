@@ -15,7 +15,7 @@ from aiohttp import web
 
 from batchgs.sandbox.app import build_app
 from batchgs.sandbox.clock import Clock
-from batchgs.sandbox.cs import CsState
+from batchgs.sandbox.cs.routes import CsState
 from batchgs.sandbox.settings import SandboxConfig
 from batchgs.sandbox.state import STATE_KEY, SandboxState
 from batchgs.sandbox.store import PxStore

@@ -54,7 +54,7 @@ class SandboxConfig:
     seed_events: int = 0
     seed_anchor_ms: int = DEFAULT_SEED_ANCHOR_MS
     state_file: str | None = None
-    # Gainsight CS (batchgs.sandbox.cs): its own credentials and fixed-window limits
+    # Gainsight CS (batchgs.sandbox.cs.routes): its own credentials and fixed-window limits
     cs_access_key: str = "sandbox-cs"
     cs_shared_secret: str = "sandbox-secret"
     cs_tenant_id: str = "sandbox-tenant"

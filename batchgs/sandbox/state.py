@@ -27,7 +27,7 @@ class SandboxState:
     config: SandboxConfig
     store: PxStore
     clock: Clock
-    cs: Any = None  # batchgs.sandbox.cs.CsState when the CS routes are mounted
+    cs: Any = None  # batchgs.sandbox.cs.routes.CsState when the CS routes are mounted
     stats: Stats = field(init=False)
     limits: KeyLimits = field(default_factory=KeyLimits)
     faults: FaultInjector = field(init=False)

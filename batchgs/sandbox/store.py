@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchgs.sandbox.px_model import (
+from batchgs.sandbox.px.model import (
     CUSTOM_ACCOUNT_ATTRIBUTES,
     CUSTOM_USER_ATTRIBUTES,
     DEFAULT_ACCOUNT_ATTRIBUTES,

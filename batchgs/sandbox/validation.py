@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from batchgs.sandbox.errors import ApiError, SubError
-from batchgs.sandbox.px_model import (
+from batchgs.sandbox.px.model import (
     ACCOUNT_FIELDS,
     ACCOUNT_READ_ONLY,
     COORDINATE_FIELDS,

@@ -11,7 +11,7 @@ import pytest
 
 from batchgs.sandbox.server import SandboxThread
 from bench import charts, harness, loader_baseline, naive_async, report
-from tests.conftest import SandboxFactory
+from tests.sandbox_types import SandboxFactory
 
 
 def test_sliding_second_counts_the_busiest_half_open_window() -> None:

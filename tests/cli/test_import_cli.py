@@ -6,9 +6,8 @@ import csv
 import json
 from pathlib import Path
 
-from tests.engine.import_helpers import assert_users_match, error_rows, write_users
-
-from .cli_helpers import cli_env, requests_seen, run_cli, summary_of, writes_seen
+from tests.cli.cli_helpers import cli_env, requests_seen, run_cli, summary_of, writes_seen
+from tests.engine.imports.import_helpers import assert_users_match, error_rows, write_users
 
 
 def test_clean_import_exits_0_with_a_json_summary(sandbox_factory, tmp_path: Path) -> None:

@@ -14,15 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.import_helpers import (
-    assert_users_match,
-    error_rows,
-    stored_event_copies,
-    write_events,
-    write_users,
-)
-
-from .cli_helpers import (
+from tests.cli.cli_helpers import (
     cli_env,
     interrupt,
     requests_seen,
@@ -31,6 +23,13 @@ from .cli_helpers import (
     summary_of,
     wait_until,
     writes_seen,
+)
+from tests.engine.imports.import_helpers import (
+    assert_users_match,
+    error_rows,
+    stored_event_copies,
+    write_events,
+    write_users,
 )
 
 USERS = 300

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import openpyxl
 
-from .cli_helpers import cli_env, run_cli, writes_seen
+from tests.cli.cli_helpers import cli_env, run_cli, writes_seen
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

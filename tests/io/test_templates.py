@@ -20,7 +20,7 @@ from batchgs.io import templates
 from batchgs.io.entity_docs import FREE_FORM_EXAMPLES, template_columns
 from batchgs.io.rows import ValidatedRow
 from batchgs.io.templates import stale_templates, template_header, workbook_snapshot, write_template
-from batchgs.io.validate import FrameSource, ValidateOptions, prepare_source
+from batchgs.io.validate.file import FrameSource, ValidateOptions, prepare_source
 
 SPECS = registry.all_specs()
 

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from batchgs.sandbox.cs import CsState, add_cs_routes, is_cs_path
-from batchgs.sandbox.cs_query import QueryError, parse_list_query
+from batchgs.sandbox.cs.query import QueryError, parse_list_query
+from batchgs.sandbox.cs.routes import CsState, add_cs_routes, is_cs_path
 
 START_MS = 1_767_225_610_000  # 2026-01-01T00:00:10Z: 50 s before the minute ends
 DAY_S = 86_400

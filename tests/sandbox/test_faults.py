@@ -8,10 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sandbox_helpers import event, user
 
 from batchgs.sandbox.faults import Fate, FaultInjector
 from batchgs.sandbox.settings import SandboxConfig
+from tests.sandbox.sandbox_helpers import event, user
 
 KEY = "sandbox"
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from batchgs.sandbox.errors import ApiError
 from batchgs.sandbox.filters import like_pattern, matches, parse_filters, parse_sort, sort_records
-from batchgs.sandbox.px_model import USER_READ_ONLY
+from batchgs.sandbox.px.model import USER_READ_ONLY
 from batchgs.sandbox.seed import seed_store
 from batchgs.sandbox.store import PxStore
 from batchgs.sandbox.validation import check_record

@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import aiohttp
-from sandbox_helpers import Px, error_of, user
 
 from batchgs.sandbox.server import SandboxThread
+from tests.sandbox.sandbox_helpers import Px, error_of, user
 
 DAY_S = 24 * 3600
 

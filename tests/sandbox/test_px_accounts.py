@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sandbox_helpers import Px, account, scroll_all, sub_fields, user
 
 from batchgs.sandbox.server import SandboxThread
+from tests.sandbox.sandbox_helpers import Px, account, scroll_all, sub_fields, user
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sandbox_helpers import Px, error_of, event, scroll_all, sub_fields, user
 
-from batchgs.sandbox.px_events import HISTORIES
+from batchgs.sandbox.px.events import HISTORIES
 from batchgs.sandbox.server import SandboxThread
+from tests.sandbox.sandbox_helpers import Px, error_of, event, scroll_all, sub_fields, user
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sandbox_helpers import Px
 
 from batchgs.sandbox.server import SandboxThread
+from tests.sandbox.sandbox_helpers import Px
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sandbox_helpers import Px, sub_fields, user
 
 from batchgs.sandbox.server import SandboxThread
+from tests.sandbox.sandbox_helpers import Px, sub_fields, user
 
 V2 = {"trackUsage", "productUpdates", "guidedTours", "surveys", "onboardingBot", "trackEmailAnalytics"}
 

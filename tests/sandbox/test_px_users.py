@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sandbox_helpers import Px, error_of, scroll_all, sub_fields, user
 
-from batchgs.sandbox.px_model import AttributeDef
+from batchgs.sandbox.px.model import AttributeDef
 from batchgs.sandbox.server import SandboxThread
+from tests.sandbox.sandbox_helpers import Px, error_of, scroll_all, sub_fields, user
 
 DAY_S = 24 * 3600
 

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import requests
 from click.testing import CliRunner
-from sandbox_helpers import Px, user
 
 from batchgs.cli.main import cli
-from batchgs.sandbox.cs import CsState
+from batchgs.sandbox.cs.routes import CsState
 from batchgs.sandbox.server import SandboxThread, base_url, is_loopback
 from batchgs.sandbox.settings import SandboxConfig
+from tests.sandbox.sandbox_helpers import Px, user
 
 LISTENING = re.compile(r"^batchgs sandbox listening on (http://127\.0\.0\.1:(\d+))$")
 

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 from batchgs.errors import UsageError
-from batchgs.journal import Journal
-from batchgs.run_cleanup import parse_duration
+from batchgs.run.cleanup import parse_duration
+from batchgs.run.journal import Journal
 from tests.cli.cli_helpers import run_cli
-
-from .sec_helpers import error_lines
+from tests.security.sec_helpers import error_lines
 
 DAY = 86_400
 
@@ -102,7 +101,7 @@ def test_clean_removes_old_run_folders_only(runs: dict[str, Path]) -> None:
 
 _HOLD = """
 import sys
-from batchgs.journal import Journal
+from batchgs.run.journal import Journal
 journal = Journal.open(sys.argv[1])  # takes the run lock, as a running import or resume does
 print("holding", flush=True)
 sys.stdin.readline()

@@ -10,8 +10,7 @@ import click
 
 from batchgs.cli.main import cli
 from tests.cli.cli_helpers import run_cli
-
-from .sec_helpers import PX_KEY, error_lines, write_table
+from tests.security.sec_helpers import PX_KEY, error_lines, write_table
 
 CREDENTIAL_WORDS = ("key", "token", "secret", "password", "passwd", "credential", "auth", "cookie")
 # Named like a credential, but not one: the PX product key (AP-...) is public, it ships in every page's
@@ -133,7 +132,7 @@ def test_a_run_never_reuses_a_folder_that_holds_files(sandbox, tmp_path: Path) -
 
 
 def test_security_md_documents_every_knob() -> None:
-    from batchgs.cli.px_run import PRODUCTION_ENV
+    from batchgs.cli.px_import_run import PRODUCTION_ENV
     from batchgs.config import SECRET_ENV_VARS
     from batchgs.transport.client import MESSAGE_MAX
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from batchgs.reports_redact import pseudonym
+from batchgs.reports.redact import pseudonym
 from tests.cli.cli_helpers import run_cli
-
-from .sec_helpers import PX_KEY, PX_READONLY_KEY, modes, read_csv, write_table
+from tests.security.sec_helpers import PX_KEY, PX_READONLY_KEY, modes, read_csv, write_table
 
 HEADERS = ["identifyId", "email", "firstName", "lastName", "signUpDate", "custom.plan"]
 FIRST_NAMES = ["Zebulon", "Philippa", "Octavius", "Wilhelmina"]
@@ -142,7 +141,7 @@ def test_redact_keeps_emails_and_names_out_of_errors_and_success(sandbox_factory
 
 def test_redact_also_hides_the_rows_own_values_quoted_in_a_message(tmp_path: Path) -> None:
     """A server may quote a value back in its message in a shape no email pattern recognises."""
-    from batchgs.reports import ErrorReport
+    from batchgs.reports.row_reports import ErrorReport
 
     headers = ["identifyId", "email", "firstName", "lastName"]
     cells = {"identifyId": "U1", "email": "bad(mail)@example.com", "firstName": "Zebulon", "lastName": "Q"}

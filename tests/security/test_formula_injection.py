@@ -16,11 +16,10 @@ import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
-from batchgs.io.safe_cells import FORMULA_TRIGGERS, is_formula_like, neutralise
-from batchgs.io.writers import open_writer
+from batchgs.io.write.formats import open_writer
+from batchgs.io.write.safe_cells import FORMULA_TRIGGERS, is_formula_like, neutralise
 from tests.cli.cli_helpers import run_cli
-
-from .sec_helpers import PX_KEY, read_csv, write_table
+from tests.security.sec_helpers import PX_KEY, read_csv, write_table
 
 # one payload per trigger, as attackers write them
 PAYLOADS = [

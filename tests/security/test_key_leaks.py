@@ -11,9 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from batchgs.cli.main import cli
-from tests.cs.cs_helpers import write_ctas, write_events
-
-from .sec_helpers import (
+from tests.engine.cs.cs_helpers import write_ctas, write_events
+from tests.security.sec_helpers import (
     CS_ACCESS_KEY,
     CS_SHARED_SECRET,
     PROFILE_KEY,
@@ -119,7 +118,7 @@ def test_internal_errors_and_debug_tracebacks_never_show_the_key(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"library failure with headers {{'X-APTRINSIC-API-KEY': '{leaky}'}}")
 
-    monkeypatch.setattr("batchgs.cli.px_run.PxRun.execute", explode)
+    monkeypatch.setattr("batchgs.cli.px_import_run.PxRun.execute", explode)
     outputs = []
     for debug in ([], ["--debug"]):
         result = CliRunner().invoke(
@@ -171,7 +170,7 @@ def test_a_key_from_api_key_command_is_used_without_a_shell_and_never_shown(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"failure near {PROFILE_KEY}")
 
-    monkeypatch.setattr("batchgs.cli.px_run.PxRun.execute", explode)
+    monkeypatch.setattr("batchgs.cli.px_import_run.PxRun.execute", explode)
     crashed = CliRunner().invoke(
         cli,
         ["--debug", "--profile", "prod", "import", "users", str(users), "--run-dir", str(work / "run2")],

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.cli_helpers import run_cli, writes_seen
-
-from .sec_helpers import PX_KEY, error_lines, write_table
+from tests.security.sec_helpers import PX_KEY, error_lines, write_table
 
 
 def _profile(folder: Path, url: str) -> None:

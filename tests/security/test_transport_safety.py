@@ -24,9 +24,8 @@ from batchgs.errors import ConfigError
 from batchgs.transport.client import ApiClient, _same_origin, cs_client, px_client
 from batchgs.transport.result import ApiResult, Outcome
 from tests.cli.cli_helpers import run_cli
+from tests.security.sec_helpers import PX_KEY, error_lines, find_secrets, write_table
 from tests.transport.transport_helpers import Recorder, make_app, serve
-
-from .sec_helpers import PX_KEY, error_lines, find_secrets, write_table
 
 T = TypeVar("T")
 BATCHGS = Path(__file__).resolve().parents[2] / "batchgs"

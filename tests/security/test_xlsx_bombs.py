@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from batchgs.io import xlsx_safety
+from batchgs.io.read import xlsx_safety
 from tests.cli.cli_helpers import run_cli
 from tests.io.corpus import _patch_sizes, rezip, xlsx_bytes
-
-from .sec_helpers import error_lines
+from tests.security.sec_helpers import error_lines
 
 MiB = 1 << 20
 PYTHON_PEAK_BOUND = 64 * MiB  # what a refusal may allocate (Python heap, tracemalloc)

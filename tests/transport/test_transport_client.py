@@ -14,7 +14,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from transport_helpers import KEY, Recorder, client_for, fast_policy, make_app, serve
 
 from batchgs.config import Secret, Settings
 from batchgs.errors import ConfigError, FatalApiError, QuotaExhausted, ResumableStop, UsageError
@@ -32,6 +31,7 @@ from batchgs.transport.client import (
 from batchgs.transport.ledger import QuotaLedger
 from batchgs.transport.limiter import SlidingWindowLimiter
 from batchgs.transport.result import ApiResult, Outcome
+from tests.transport.transport_helpers import KEY, Recorder, client_for, fast_policy, make_app, serve
 
 ERROR_429 = {"externalapierror": {"status": "TOO_MANY_REQUESTS", "message": "Rate limit exceeded"}}
 

@@ -8,10 +8,10 @@ import itertools
 
 import pytest
 from aiohttp import web
-from transport_helpers import Recorder, client_for, make_app, max_in_window, serve
 
 from batchgs.transport.client import ApiClient
 from batchgs.transport.limiter import Grant, SlidingWindowLimiter, cs_limiter, px_limiter
+from tests.transport.transport_helpers import Recorder, client_for, make_app, max_in_window, serve
 
 RATE = 200
 WORKERS = 50

@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transport_helpers import Recorder, client_for, make_app, serve
 
 from batchgs.errors import FatalApiError, UsageError
 from batchgs.transport.metadata import fetch_attributes
@@ -25,6 +24,7 @@ from batchgs.transport.paging import (
     scroll,
     window_params,
 )
+from tests.transport.transport_helpers import Recorder, client_for, make_app, serve
 
 Records = list[dict[str, Any]]
 

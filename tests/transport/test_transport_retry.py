@@ -7,10 +7,10 @@ import asyncio
 import random
 
 from aiohttp import web
-from transport_helpers import Recorder, client_for, make_app, serve
 
 from batchgs.transport.result import Outcome
 from batchgs.transport.retry import RetryPolicy
+from tests.transport.transport_helpers import Recorder, client_for, make_app, serve
 
 
 def test_full_jitter_stays_under_an_exponential_ceiling_capped() -> None:

@@ -1,0 +1,1 @@
+"""What only Gainsight CS needs on the write side: picklists, CTA batches of 50, CS events."""

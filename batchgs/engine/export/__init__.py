@@ -1,0 +1,1 @@
+"""Exports: pagers, slices, page spools, assembly into one output file. Starts at exporter.Exporter."""

@@ -1,0 +1,115 @@
+"""Write the spooled parts, in part order, into the output file: the columns, then every row.
+
+Runs once every part is fetched, so the header is known in full before the first row: documented
+fields first, other keys sorted, custom attributes sorted (`ColumnPlan`), the same header from one
+nightly export to the next. The writer streams to a temporary file and renames it only at the end;
+a stop in between (Ctrl-C) throws the temporary file away and the spools stay for `resume`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batchgs.engine.export.entities import ExportEntity, date_and_id_columns, documented_columns
+from batchgs.engine.export.slices import Part
+from batchgs.engine.export.spool import Spool
+from batchgs.errors import Interrupted
+from batchgs.io.flatten import ColumnPlan
+from batchgs.io.write.formats import open_writer
+
+_PARQUET_TYPES = {"DATE_TIME": "datetime", "NUMBER": "number", "BOOLEAN": "boolean", "STRING": "string"}
+
+
+@dataclass
+class Layout:
+    """The output's columns and how their cells are typed."""
+
+    columns: list[str]
+    date_columns: set[str] = field(default_factory=set)
+    id_columns: set[str] = field(default_factory=set)
+    types: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)  # --columns names that match nothing
+
+
+def column_plan(entity: ExportEntity, custom_types: Mapping[str, str] | None) -> ColumnPlan:
+    spec = entity.spec
+    if spec is not None:
+        plan = ColumnPlan.from_spec(spec, custom_types)
+        extra = [n for n in documented_columns(entity) if n not in plan.documented]
+        plan.documented.extend(extra)
+        return plan
+    return ColumnPlan(documented_columns(entity))
+
+
+def layout(
+    entity: ExportEntity,
+    seen: Iterable[str],
+    custom_types: Mapping[str, str] | None,
+    requested: list[str] | None,
+) -> Layout:
+    plan = column_plan(entity, custom_types)
+    available = plan.order(seen)
+    columns = plan.select(requested, available) if requested else available
+    unknown = plan.unknown_columns(requested, available) if requested else []
+    dates, ids = date_and_id_columns(entity, columns)
+    dates |= {c for c in columns if c in plan.date_columns}
+    ids |= {c for c in columns if c in plan.id_columns} - dates
+    types = {c: t for c, t in plan.types.items() if c in columns}
+    return Layout(columns, dates, ids, types, unknown)
+
+
+def assemble(
+    run_dir: Path,
+    parts: list[Part],
+    output: Path,
+    shape: Layout,
+    *,
+    raw: bool,
+    bom: bool,
+    force: bool,
+    stop: threading.Event,
+    on_rows: Callable[[int], None] | None = None,
+) -> int:
+    """Write every part's rows into `output` (committed by rename at the end). Returns the rows."""
+    writer = open_writer(
+        output,
+        shape.columns,
+        date_columns=shape.date_columns,
+        id_columns=shape.id_columns,
+        raw=raw,
+        bom=bom,
+        force=force,
+        extra_columns="ignore",
+        column_types=shape.types,
+    )
+    try:
+        for part in parts:
+            spool = Spool.of(run_dir, f"part-{part.id}")
+            for rows in spool.frames(part.spool_bytes):
+                if stop.is_set():
+                    raise Interrupted("interrupted while writing the file: nothing was written")
+                writer.write_batch(rows, flat_rows=True)  # the spool holds flattened rows
+                if on_rows is not None:
+                    on_rows(len(rows))
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.rows_written
+
+
+def parquet_type(metadata_type: str) -> str:
+    return _PARQUET_TYPES.get(metadata_type.upper(), "string")
+
+
+def custom_types_of(attributes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """apiName → type of the custom attributes that still exist (/v1/admin/model/*/attributes)."""
+    return {
+        str(a["apiName"]): str(a.get("type") or "STRING")
+        for a in attributes
+        if str(a.get("origin", "")).upper() == "CUSTOM" and str(a.get("state", "")).upper() != "DELETED"
+    }

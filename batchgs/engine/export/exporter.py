@@ -1,0 +1,426 @@
+"""The PX export engine: plan the parts, page them concurrently into spools, write the file.
+
+    exporter = Exporter(client, entity, options, journal, stop_event=stop)
+    result = await exporter.run()      # the output file exists (renamed into place) when it returns
+
+1. Plan (once per run, saved in the journal): users/accounts are cut into disjoint createDate slices
+   (batchgs.engine.export.slices) after two one-record probes give the count and the date span;
+   histories into ≤ 190-day windows, cut further for concurrency; page-number lists are one part;
+   preferences/denylist are chunks of user ids (from --ids FILE, or a users scroll first).
+2. Fetch: `slices` workers take parts in order, under the client's shared limiter, quota ledger
+   and retry policy; a part whose first page shows it is too big is replaced by sub-parts.
+   Every page goes to the part's spool, then to the journal — a stop (Ctrl-C, quota, 401/403)
+   loses at most the pages in flight, and `resume` continues every cursor where it stood.
+3. Check: each part's records against its `totalHits`; users/accounts parts together against the
+   probe's total. A mismatch is a warning in the summary, never silent.
+4. Write: the spools in part order through one writer (temporary file, renamed at the end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batchgs.engine.export import fetch as export_fetch
+from batchgs.engine.export.assemble import Layout, assemble, custom_types_of, layout
+from batchgs.engine.export.entities import EXPORT_ENTITIES, ExportEntity
+from batchgs.engine.export.ids import read_chunk, read_ids, write_chunks
+from batchgs.engine.export.options import ExportOptions, sort_direction
+from batchgs.engine.export.slices import (
+    Part,
+    part_params,
+    scroll_plan,
+    split_part,
+    split_target,
+    window_plan,
+)
+from batchgs.engine.export.spool import Spool, remove_spools
+from batchgs.engine.export.state import ExportState
+from batchgs.errors import Interrupted
+from batchgs.run.journal import Journal
+from batchgs.transport.client import ApiClient, raise_for_result
+from batchgs.transport.metadata import fetch_attributes
+
+ID_CHUNK_WORKERS = 4
+
+
+@dataclass
+class ExportProgress:
+    phase: str  # "fetch" | "write"
+    records: int
+    pages: int
+    parts: int
+    parts_done: int
+    expected: int | None  # records the API announced, when known
+    written: int = 0
+
+
+@dataclass
+class ExportResult:
+    output: str
+    records: int
+    pages: int
+    parts: int
+    expected: int | None
+    failed: int
+    columns: list[str]
+    unknown_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fetch_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+
+class Exporter:
+    """One export run (or its resume) on a journal. The client is shared by every part."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        entity: ExportEntity,
+        options: ExportOptions,
+        journal: Journal,
+        *,
+        stop_event: asyncio.Event | None = None,
+        on_progress: Callable[[ExportProgress], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.entity = entity
+        self.options = options
+        self.journal = journal
+        self.run_dir = journal.run_dir
+        self.state = ExportState.load(journal)
+        self.stop = stop_event or asyncio.Event()
+        self.on_progress = on_progress
+        self.in_flight = asyncio.Semaphore(max(1, options.workers))
+        self.warnings: list[str] = list(journal.get_progress("warnings", []) or [])
+        self.notes: list[str] = []
+        self._records = self.state.totals()["records"]
+        self._pages = self.state.totals()["pages"]
+
+    # -- what the part fetchers ask ----------------------------------------------------------------
+    def entity_for(self, part: Part) -> ExportEntity:
+        return EXPORT_ENTITIES["users"] if part.stage == "ids" else self.entity
+
+    def page_size(self, entity: ExportEntity) -> int:
+        """The entity's largest page, or the smaller `--page-size` (tests, debugging)."""
+        wanted = self.options.page_size
+        return min(entity.page_size, wanted) if wanted else entity.page_size
+
+    def params_for(self, part: Part) -> list[tuple[str, str | int]]:
+        sort = self.options.sort if part.stage == "main" else None
+        return part_params(self.entity_for(part), part, self.options.filters, sort)
+
+    def split(self, part: Part, sample: list[dict[str, Any]], total_hits: int | None) -> list[Part] | None:
+        info = self.state.info
+        if not info.get("slicing") or total_hits is None:
+            return None
+        entity = self.entity_for(part)
+        children = split_part(
+            entity,
+            part,
+            sample,
+            total_hits,
+            int(info.get("target") or split_target(None, self.options.slices, self.page_size(entity))),
+            next_id=self.state.next_id(),
+            bounds=(info.get("low"), info.get("high")),
+        )
+        if not children:
+            return None
+        self.state.add(children)  # listing the sub-parts is what replaces the part (one transaction)
+        part.status = "split"
+        part.total_hits = total_hits
+        self.state.checkpoint(part)
+        return children
+
+    def checkpoint(self, part: Part, new_records: int) -> None:
+        self.state.checkpoint(part)
+        self._records += new_records
+        self._pages += 1 if new_records else 0
+        self._report("fetch")
+
+    def check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Interrupted("interrupted: the pages received so far are kept for `batchgs resume`")
+
+    def ids_chunk(self, chunk: int) -> list[tuple[int, str]]:
+        offsets = self.state.info.get("id_chunks") or []
+        return read_chunk(self.run_dir, int(offsets[chunk]))
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            self.journal.set_progress("warnings", self.warnings)
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    # -- the run -----------------------------------------------------------------------------------
+    async def run(self) -> ExportResult:
+        started = time.monotonic()
+        if not self.state.planned:
+            await self._plan()
+        if self.entity.paging == "per-user" and not self.state.info.get("id_chunks_built"):
+            await self._run_stage("ids", self._workers("ids"))
+            self._build_chunks_from_users()
+        await self._run_stage("main", self._workers("main"))
+        self._check_total()
+        fetched = time.monotonic()
+        shape = self._layout()
+        rows = await self._write(shape)
+        totals = self.state.totals()
+        return ExportResult(
+            output=self.options.output,
+            records=rows,
+            pages=totals["pages"],
+            parts=totals["parts"],
+            expected=self._expected(),
+            failed=totals["failed"],
+            columns=shape.columns,
+            unknown_columns=shape.unknown,
+            warnings=list(self.warnings),
+            notes=list(self.notes),
+            fetch_seconds=round(fetched - started, 3),
+            write_seconds=round(time.monotonic() - fetched, 3),
+        )
+
+    def discard_spools(self) -> None:
+        """After the commit: the spools are not needed any more (they can be large)."""
+        remove_spools(self.run_dir)
+
+    # -- planning ----------------------------------------------------------------------------------
+    async def _plan(self) -> None:
+        entity, options, info = self.entity, self.options, self.state.info
+        parts: list[Part]
+        if entity.metadata_model:
+            attributes = await fetch_attributes(self.client, entity.metadata_model)
+            info["custom_types"] = custom_types_of(attributes)
+        if entity.paging == "page-number":
+            parts = [Part(id=0, order=[0], kind="pages")]
+        elif entity.windowed:
+            assert options.since_ms is not None and options.until_ms is not None
+            direction = sort_direction(options.sort, "date")
+            slices = options.slices if direction is not None else 1
+            info["slicing"] = slices > 1
+            info["descending"] = direction == -1
+            parts = window_plan(options.since_ms, options.until_ms, slices)
+            info["target"] = split_target(None, slices, self.page_size(entity))
+            if direction is None and len({p.order[0] for p in parts}) > 1:
+                self.warn(
+                    f"--sort {options.sort}: the history comes in windows of at most 190 days, "
+                    "so the order holds within each window (windows follow each other by date)"
+                )
+        elif entity.paging == "per-user":
+            if options.ids_file:
+                info["id_chunks"] = write_chunks(self.run_dir, read_ids(Path(options.ids_file)))
+                info["id_chunks_built"] = True
+                parts = self._chunk_parts(0)
+            else:
+                parts = await self._scroll_parts(EXPORT_ENTITIES["users"], 0, sortable=False)
+                for part in parts:
+                    part.stage = "ids"
+        else:
+            parts = await self._scroll_parts(entity, 0, sortable=True)
+        info["planned"] = True
+        self.state.add(parts)
+
+    async def _scroll_parts(self, entity: ExportEntity, first_id: int, *, sortable: bool) -> list[Part]:
+        options, info = self.options, self.state.info
+        field_name = entity.slice_field or "createDate"
+        direction = sort_direction(options.sort, field_name) if sortable else 0
+        if options.slices <= 1 or direction is None:
+            if direction is None:
+                self.note(f"--sort {options.sort}: one cursor (slices would not keep that order)")
+            info["slicing"] = False
+            return [Part(id=first_id, order=[0])]
+        total, low, high = await self._probe(entity, field_name)
+        parts = scroll_plan(total, low, high, options.slices, self.page_size(entity))
+        info.update(
+            slicing=len(parts) > 1,
+            total=total,
+            low=low,
+            high=high,
+            descending=direction == -1,
+            target=split_target(total, options.slices, self.page_size(entity)),
+        )
+        return parts
+
+    async def _probe(self, entity: ExportEntity, field_name: str) -> tuple[int, int | None, int | None]:
+        """The filtered count and the smallest and largest `field_name`: two one-record requests."""
+        base: list[tuple[str, str | int]] = [("filter", f) for f in self.options.filters]
+
+        async def first(sort: str) -> tuple[int, int | None]:
+            params: list[tuple[str, str | int]] = [*base, ("pageSize", 1), ("sort", sort)]
+            result = await self.client.request("GET", entity.path, params=params)
+            raise_for_result(result, what=f"GET {entity.path}")
+            body: Mapping[str, Any] = result.body if isinstance(result.body, Mapping) else {}
+            records = body.get(entity.records_key) or []
+            total = body.get("totalHits")
+            value = records[0].get(field_name) if records and isinstance(records[0], Mapping) else None
+            return (
+                int(total) if isinstance(total, int) else len(records),
+                value if type(value) is int else None,
+            )
+
+        (total, low), (_, high) = await asyncio.gather(first(field_name), first(f"-{field_name}"))
+        return total, low, high
+
+    def _chunk_parts(self, first_id: int) -> list[Part]:
+        count = len(self.state.info.get("id_chunks") or [])
+        return [Part(id=first_id + i, order=[i], kind="ids", chunk=i) for i in range(count)]
+
+    def _build_chunks_from_users(self) -> None:
+        """The ids stage is done: its ids, in part order, become the chunks of the main stage."""
+        info = self.state.info
+
+        def pairs() -> Any:
+            row = 0
+            for part in self.state.leaves("ids"):
+                for ids in Spool.of(self.run_dir, f"part-{part.id}").frames(part.spool_bytes):
+                    for uid in ids:
+                        row += 1
+                        if uid is not None:
+                            yield row, str(uid)
+
+        info["id_chunks"] = write_chunks(self.run_dir, pairs())
+        info["id_chunks_built"] = True
+        self.state.add(self._chunk_parts(self.state.next_id()))
+
+    # -- fetching ----------------------------------------------------------------------------------
+    def _workers(self, stage: str) -> int:
+        if self.entity.paging == "page-number":
+            return 1
+        if stage == "main" and self.entity.paging == "per-user":
+            return ID_CHUNK_WORKERS
+        return max(1, self.options.slices) if self.state.info.get("slicing") else 1
+
+    async def _run_stage(self, stage: str, workers: int) -> None:
+        queue: deque[Part] = deque(self.state.pending(stage))
+        busy = 0
+        changed = asyncio.Condition()
+        self._report("fetch")
+
+        async def worker() -> None:
+            nonlocal busy
+            while True:
+                async with changed:
+                    while not queue and busy:
+                        await changed.wait()
+                    if not queue:
+                        changed.notify_all()
+                        return
+                    part = queue.popleft()
+                    busy += 1
+                children: list[Part] | None = None
+                try:
+                    self.check_stop()
+                    children = await self._fetch(part)
+                finally:
+                    async with changed:
+                        busy -= 1
+                        if children:
+                            queue.extendleft(reversed(children))
+                        changed.notify_all()
+
+        await export_fetch.run_all(worker() for _ in range(max(1, workers)))
+
+    async def _fetch(self, part: Part) -> list[Part] | None:
+        if part.kind == "pages":
+            await export_fetch.fetch_pages(self, part)
+            return None
+        if part.kind == "ids":
+            await export_fetch.fetch_ids(self, part)
+            return None
+        return await export_fetch.fetch_scroll(self, part)
+
+    def _expected(self) -> int | None:
+        info = self.state.info
+        if self.entity.paging == "per-user":
+            return None
+        if isinstance(info.get("total"), int) and info.get("slicing"):
+            return int(info["total"])
+        leaves = self.state.leaves("main")
+        if leaves and all(p.total_hits is not None for p in leaves):
+            return sum(p.total_hits or 0 for p in leaves)
+        return None
+
+    def _check_total(self) -> None:
+        """The slices together against the probe's count (each part was checked on its own)."""
+        info = self.state.info
+        total = info.get("total")
+        if not info.get("slicing") or not isinstance(total, int) or self.entity.paging == "per-user":
+            return
+        got = self.state.totals("main")["records"]
+        if got != total:
+            self.warn(
+                f"the slices returned {got:,} records but the API counted {total:,} when the export "
+                "started (records created or deleted meanwhile?); rerun with --slices 1 to compare"
+            )
+
+    # -- writing -----------------------------------------------------------------------------------
+    def _layout(self) -> Layout:
+        seen: set[str] = set()
+        for part in self.state.leaves("main"):
+            seen.update(part.keys)
+        custom = self.state.info.get("custom_types")
+        return layout(self.entity, seen, custom, self.options.columns)
+
+    async def _write(self, shape: Layout) -> int:
+        parts = self.state.leaves("main", descending=bool(self.state.info.get("descending")))
+        halt = threading.Event()
+        written = 0
+
+        def on_rows(count: int) -> None:
+            nonlocal written
+            written += count
+
+        async def watch() -> None:
+            await self.stop.wait()
+            halt.set()
+
+        async def report() -> None:
+            while True:
+                await asyncio.sleep(0.2)
+                self._report("write", written)
+
+        watcher, reporter = asyncio.create_task(watch()), asyncio.create_task(report())
+        try:
+            rows = await asyncio.to_thread(
+                assemble,
+                self.run_dir,
+                parts,
+                Path(self.options.output),
+                shape,
+                raw=self.options.raw,
+                bom=self.options.bom,
+                force=self.options.force,
+                stop=halt,
+                on_rows=on_rows,
+            )
+        finally:
+            watcher.cancel()
+            reporter.cancel()
+        self._report("write", rows)
+        return rows
+
+    def _report(self, phase: str, written: int = 0) -> None:
+        if self.on_progress is None:
+            return
+        totals = self.state.totals("main")
+        self.on_progress(
+            ExportProgress(
+                phase=phase,
+                records=self._records,
+                pages=self._pages,
+                parts=totals["parts"],
+                parts_done=totals["parts_done"],
+                expected=self._expected() if phase == "fetch" else totals["records"],
+                written=written,
+            )
+        )

@@ -1,0 +1,268 @@
+"""Disjoint slices ("parts") of one export, so several cursors can page it at once.
+
+A scroll is sequential — each page needs the previous `scrollId` — so one cursor moves one page per
+round trip. A part is one cursor over a disjoint piece of the list, described by filters that the
+API and the sandbox both support (gainsight-api.md §1.8):
+
+- a half-open range `[lo, hi)` of a numeric date field (`createDate` for users and accounts, `date`
+  for histories, where every part is also a ≤ 190-day window), rendered `createDate>=lo;createDate<hi`
+  (histories: `date>=lo;date<=hi-1`, or dateRangeStart/End for custom events);
+- optionally a half-open range `[klo, khi)` of the key (`identifyId>=a;identifyId<b`), used when many
+  records share one date so that a date range cannot be split any further.
+
+Half-open ranges of one total order partition it whatever the values: a record whose createDate
+equals a boundary belongs to exactly one part. The user's `--filter` groups (OR) each get the part's
+conditions ANDed in, so the parts also partition the filtered list.
+
+Parts start as equal-width date ranges between the smallest and largest date (two one-record probes)
+and split adaptively: when a part's first page says it holds far more than its share (`totalHits`),
+its first page is thrown away and the part is replaced by sub-parts cut at the quantiles of that
+page's dates (or keys). The decision depends only on the data, so a resumed export makes the same
+parts as an uninterrupted one, and the parts' order (`order`) gives the file's record order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from batchgs.engine.export.entities import ExportEntity
+from batchgs.transport.paging import date_windows
+
+PartKind = Literal["scroll", "pages", "ids"]
+PartStatus = Literal["pending", "done", "split"]
+MAX_SPLIT = 8
+_UNSAFE_IN_FILTER = frozenset(";\t\r\n ")
+
+
+@dataclass
+class Part:
+    """One cursor of an export and where it stands (saved in the journal after every page)."""
+
+    id: int
+    order: list[int]
+    kind: PartKind = "scroll"
+    stage: str = "main"  # "ids": the user ids a per-user export needs (no --ids file)
+    lo: int | None = None
+    hi: int | None = None
+    klo: str | None = None
+    khi: str | None = None
+    chunk: int | None = None  # kind "ids": the frame of the ids spool this part fetches
+    status: PartStatus = "pending"
+    pages: int = 0
+    records: int = 0
+    total_hits: int | None = None
+    next: str | int | None = None  # scroll: the scrollId of the next page; pages: next page number
+    spool_bytes: int = 0
+    restarts: int = 0
+    failed: int = 0
+    keys: list[str] = field(default_factory=list)  # flat column names seen in this part
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Part:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def reset(self) -> None:
+        """Back to the first page (a cursor that expired, or that may have skipped pages)."""
+        self.status, self.pages, self.records, self.total_hits = "pending", 0, 0, None
+        self.next, self.spool_bytes, self.keys, self.failed = None, 0, [], 0
+
+    def describe(self, entity: ExportEntity) -> str:
+        bits = []
+        if self.lo is not None or self.hi is not None:
+            bits.append(f"{entity.slice_field} in [{self.lo}, {self.hi})")
+        if self.klo is not None or self.khi is not None:
+            bits.append(f"{entity.key} in [{self.klo!r}, {self.khi!r})")
+        if self.chunk is not None:
+            bits.append(f"ids chunk {self.chunk}")
+        return f"part {self.id}" + (f" ({', '.join(bits)})" if bits else "")
+
+
+def part_conditions(entity: ExportEntity, part: Part, *, date_range_params: bool) -> list[str]:
+    """The part's own filter clauses (without the user's filters)."""
+    conditions: list[str] = []
+    name = entity.slice_field
+    if name and not date_range_params:
+        if part.lo is not None:
+            conditions.append(f"{name}>={part.lo}")
+        if part.hi is not None:
+            conditions.append(f"{name}<={part.hi - 1}" if entity.windowed else f"{name}<{part.hi}")
+    if entity.key:
+        if part.klo is not None:
+            conditions.append(f"{entity.key}>={part.klo}")
+        if part.khi is not None:
+            conditions.append(f"{entity.key}<{part.khi}")
+    return conditions
+
+
+def combine_filters(user_filters: Sequence[str], conditions: Sequence[str]) -> list[str]:
+    """Each OR-group of the user gets every condition ANDed in; no groups → the conditions alone."""
+    tail = ";".join(conditions)
+    if not user_filters:
+        return [tail] if tail else []
+    return [f"{group};{tail}" if tail else group for group in user_filters]
+
+
+def part_params(
+    entity: ExportEntity, part: Part, filters: Sequence[str], sort: str | None
+) -> list[tuple[str, str | int]]:
+    """The query of the part's first page (pageSize and scrollId are added by the pager)."""
+    date_range = entity.window == "dateRange" and part.stage == "main"
+    params: list[tuple[str, str | int]] = []
+    if date_range and part.lo is not None and part.hi is not None:
+        params += [("dateRangeStart", part.lo), ("dateRangeEnd", part.hi - 1)]
+    conditions = part_conditions(entity, part, date_range_params=date_range)
+    params += [("filter", f) for f in combine_filters(filters, conditions)]
+    if sort:
+        params.append(("sort", sort))
+    return params
+
+
+# -- the first plan -------------------------------------------------------------------------------
+def equal_width(lo: int, hi: int, count: int) -> list[int]:
+    """Up to `count - 1` increasing inner boundaries cutting [lo, hi) into near-equal widths."""
+    if count <= 1 or hi - lo <= 1:
+        return []
+    cuts = {lo + (hi - lo) * i // count for i in range(1, count)}
+    return sorted(c for c in cuts if lo < c < hi)
+
+
+def range_parts(
+    lo: int | None, hi: int | None, cuts: Sequence[int], start_id: int, order: Sequence[int] = ()
+) -> list[Part]:
+    """Parts [lo, c1), [c1, c2), ..., [ck, hi) (None = open)."""
+    edges: list[int | None] = [lo, *cuts, hi]
+    return [
+        Part(id=start_id + i, order=[*order, i], lo=edges[i], hi=edges[i + 1]) for i in range(len(edges) - 1)
+    ]
+
+
+def scroll_plan(total: int, low: int | None, high: int | None, slices: int, page_size: int) -> list[Part]:
+    """Parts of a users/accounts list of `total` records whose createDate spans [low, high].
+
+    One part (no filter at all) when slicing cannot pay off; else about 2 × slices equal-width
+    ranges, the first and last open-ended so that nothing outside [low, high] is ever missed."""
+    pages = math.ceil(total / page_size) if total else 0
+    if slices <= 1 or pages <= 2 or low is None or high is None or high <= low:
+        return [Part(id=0, order=[0])]
+    count = min(2 * slices, pages)
+    return range_parts(None, None, equal_width(low, high + 1, count), 0)
+
+
+def window_plan(since_ms: int, until_ms: int, slices: int, max_days: int = 190) -> list[Part]:
+    """History parts: the ≤ 190-day windows of [since, until] (inclusive), each cut further into
+    equal-width windows so that about `2 × slices` cursors can run (one window with slices=1)."""
+    windows = date_windows(since_ms, until_ms, max_days)
+    span = max(1, until_ms - since_ms + 1)
+    parts: list[Part] = []
+    wanted = 1 if slices <= 1 else 2 * slices
+    for w, (start, end) in enumerate(windows):
+        share = max(1, round(wanted * (end - start + 1) / span))
+        cuts = equal_width(start, end + 1, share)
+        parts += range_parts(start, end + 1, cuts, len(parts), [w])
+    return parts
+
+
+def split_target(total: int | None, slices: int, page_size: int) -> int:
+    """Records a part may hold before it is split: about half a slice's share, at least 4 pages."""
+    floor = 4 * page_size
+    if not total or slices <= 1:
+        return max(floor, 10 * page_size)
+    return max(floor, math.ceil(total / (2 * slices)))
+
+
+# -- splitting a heavy part -------------------------------------------------------------------------
+def split_part(
+    entity: ExportEntity,
+    part: Part,
+    sample: Sequence[Mapping[str, Any]],
+    total_hits: int,
+    target: int,
+    *,
+    next_id: int,
+    bounds: tuple[int | None, int | None] = (None, None),
+) -> list[Part] | None:
+    """Sub-parts of `part` when its `total_hits` is over twice `target`, cut at the quantiles of the
+    first page `sample` (dates, else keys); None when it should or cannot be split."""
+    if total_hits <= 2 * target or len(sample) >= total_hits or part.kind != "scroll":
+        return None
+    count = min(MAX_SPLIT, math.ceil(total_hits / target))
+    children = _split_by_date(entity, part, sample, count, bounds)
+    children = children or _split_by_key(entity, part, sample, count)
+    if not children:
+        return None
+    for j, child in enumerate(children):
+        child.id, child.order, child.stage = next_id + j, [*part.order, j], part.stage
+    return children
+
+
+def _split_by_date(
+    entity: ExportEntity,
+    part: Part,
+    sample: Sequence[Mapping[str, Any]],
+    count: int,
+    bounds: tuple[int | None, int | None],
+) -> list[Part]:
+    name = entity.slice_field
+    if not name:
+        return []
+    values = sorted(v for r in sample if type(v := r.get(name)) is int)
+    if len(set(values)) < 2:
+        return []
+    lo = part.lo if part.lo is not None else bounds[0]
+    hi = part.hi if part.hi is not None else (bounds[1] + 1 if bounds[1] is not None else None)
+    cuts = {values[len(values) * j // count] for j in range(1, count)}
+    if hi is not None and hi - values[-1] > 1:  # the page may show only the start of the range
+        cuts.update(equal_width(values[-1] + 1, hi, max(2, count // 2) + 1))
+    inner = sorted(c for c in cuts if (part.lo is None or c > part.lo) and (part.hi is None or c < part.hi))
+    if lo is not None:
+        inner = [c for c in inner if c > lo]
+    if not inner:
+        return []
+    children = range_parts(part.lo, part.hi, inner, 0)
+    for child in children:
+        child.klo, child.khi = part.klo, part.khi
+    return children
+
+
+def key_boundary(value: str) -> str:
+    """A filter-safe prefix of a key, lower-cased (filter values compare case-insensitively)."""
+    out = []
+    for ch in value.lower():
+        if ch in _UNSAFE_IN_FILTER:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _split_by_key(
+    entity: ExportEntity, part: Part, sample: Sequence[Mapping[str, Any]], count: int
+) -> list[Part]:
+    if not entity.key:
+        return []
+    keys = sorted(key_boundary(str(v)) for r in sample if (v := r.get(entity.key)) is not None)
+    cuts = sorted({keys[len(keys) * j // count] for j in range(1, count)} - {""}) if keys else []
+    low, high = part.klo, part.khi
+    inner = [c for c in cuts if (low is None or c > low) and (high is None or c < high)]
+    if not inner:
+        return []
+    edges: list[str | None] = [low, *inner, high]
+    return [
+        Part(id=0, order=[], lo=part.lo, hi=part.hi, klo=edges[i], khi=edges[i + 1])
+        for i in range(len(edges) - 1)
+    ]
+
+
+def ordered(parts: Iterable[Part], stage: str = "main", descending: bool = False) -> list[Part]:
+    """The leaf parts of one stage in file order. A part is a leaf unless the plan lists parts cut
+    out of it (its order is their prefix): listing the sub-parts replaces it in one step."""
+    mine = [p for p in parts if p.stage == stage]
+    parents = {tuple(p.order[:k]) for p in mine for k in range(1, len(p.order))}
+    leaves = sorted((p for p in mine if tuple(p.order) not in parents), key=lambda p: p.order)
+    return leaves[::-1] if descending else leaves

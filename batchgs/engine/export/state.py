@@ -1,0 +1,83 @@
+"""An export's plan and progress in the journal: which parts exist and where each one stands.
+
+Progress keys: `plan` (the ordered part ids, the probe's totals, the custom attribute types, the
+stage) and one `part/<id>` per part, rewritten after every page, so a checkpoint costs one small
+transaction whatever the number of parts. `batchgs status` and `resume` read the same keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchgs.engine.export.slices import Part, ordered
+from batchgs.run.journal import Journal
+
+PLAN_VERSION = 1
+
+
+@dataclass
+class ExportState:
+    """The parts of one export (every part ever made, split ones included) and the plan's facts."""
+
+    journal: Journal
+    parts: dict[int, Part] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, journal: Journal) -> ExportState:
+        state = cls(journal)
+        plan = journal.get_progress("plan")
+        if plan is None:
+            return state
+        state.info = dict(plan.get("info") or {})
+        for part_id in plan.get("parts") or []:
+            data = journal.get_progress(f"part/{part_id}")
+            if data is not None:
+                state.parts[int(part_id)] = Part.from_json(data)
+        return state
+
+    @property
+    def planned(self) -> bool:
+        return bool(self.info.get("planned"))
+
+    def next_id(self) -> int:
+        return max(self.parts, default=-1) + 1
+
+    def add(self, parts: Iterable[Part]) -> None:
+        """Register new parts: each part first, then the plan that lists them (a crash in between
+        leaves unlisted parts, which are simply made again)."""
+        for part in parts:
+            self.parts[part.id] = part
+            self.checkpoint(part)
+        self.save()
+
+    def save(self) -> None:
+        self.journal.set_progress(
+            "plan", {"version": PLAN_VERSION, "parts": sorted(self.parts), "info": self.info}
+        )
+
+    def checkpoint(self, part: Part) -> None:
+        self.journal.set_progress(f"part/{part.id}", part.to_json())
+
+    def leaves(self, stage: str = "main", descending: bool = False) -> list[Part]:
+        return ordered(self.parts.values(), stage, descending)
+
+    def pending(self, stage: str = "main") -> list[Part]:
+        return [p for p in self.leaves(stage) if p.status == "pending"]
+
+    def stage_done(self, stage: str) -> bool:
+        leaves = self.leaves(stage)
+        return bool(leaves) and all(p.status == "done" for p in leaves)
+
+    def totals(self, stage: str = "main") -> dict[str, int]:
+        leaves = self.leaves(stage)
+        return {
+            "parts": len(leaves),
+            "parts_done": sum(1 for p in leaves if p.status == "done"),
+            "records": sum(p.records for p in leaves),
+            "pages": sum(p.pages for p in self.parts.values()),
+            "failed": sum(p.failed for p in leaves),
+            "total_hits": sum(p.total_hits or 0 for p in leaves),
+        }

@@ -1,0 +1,446 @@
+"""`batchgs import` for PX entities: plan, send through the pool, journal every answer, report.
+
+Order of a run: validate the file (file-level problems were already refused by the CLI) → `--strict`
+stops on any invalid row (exit 3) → a cheap authenticated GET proves key and region → for `auto`, learn
+which keys exist → the plan (confirmation for deletes, `--dry-run` stops here) → stream the valid rows
+not yet done through the worker pool → journal + reports + summary.json.
+
+A row is journalled only after the API answered definitively, so a crash at any moment loses nothing
+acknowledged, and `batchgs resume` sends only what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batchgs.engine.imports.existing_keys import (
+    LOOKUP_CHUNK,
+    ExistingKeys,
+    discover_existing,
+    filter_safe,
+    lookup_keys,
+)
+from batchgs.engine.imports.row_sender import Client, RowSender, SendOptions
+from batchgs.engine.intents import IntentLog
+from batchgs.engine.pool import Pool, StopRun
+from batchgs.engine.preflight import preflight
+from batchgs.engine.progress import Progress
+from batchgs.entities.spec import EntitySpec
+from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, StrictValidationError
+from batchgs.io.rows import RowIssue, ValidatedRow
+from batchgs.io.validate.attributes import AttributeCatalog
+from batchgs.io.validate.file import ValidateOptions, Validation, prepare
+from batchgs.reports.row_reports import ErrorReport, SuccessReport, rebuild_reports
+from batchgs.reports.summary import build_summary, write_summary
+from batchgs.run.journal import Journal, RowOutcome
+from batchgs.run.rowset import RowSet
+
+LIST_PATHS = {"users": ("/v1/users", "users", "identifyId"), "accounts": ("/v1/accounts", "accounts", "id")}
+PX_IMPORT_ENTITIES = ("users", "accounts", "events", "preferences")
+SEND_BATCH = 2_000  # rows validated at a time while sending: bounds memory, keeps the queue fed
+RATE_EFFICIENCY = 0.95  # share of --rate a run achieves in practice (for the ETA only)
+
+
+@dataclass
+class ImportOptions:
+    """Everything that decides what a run sends; saved in the journal so `resume` repeats it exactly."""
+
+    entity: str
+    mode: str = "upsert"
+    strategy: str = "auto"
+    hard_delete: bool = False
+    strict: bool = False
+    workers: int = 64
+    timezone: str = "UTC"
+    date_format: str | None = None
+    product_key: str | None = None
+    mapping_file: str | None = None
+    sheet: str | None = None
+    redact: bool = False
+    base_url: str | None = None  # where the run sends: a resume goes to the same place
+
+    def validate_options(self, attributes: AttributeCatalog | None = None) -> ValidateOptions:
+        return ValidateOptions(
+            mode=self.mode,
+            timezone=self.timezone,
+            date_format=self.date_format,
+            product_key=self.product_key,
+            mapping_file=Path(self.mapping_file) if self.mapping_file else None,
+            sheet=self.sheet,
+            attributes=attributes,
+        )
+
+    def to_journal(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_journal(cls, data: dict[str, Any]) -> ImportOptions:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class RunControl:
+    """Per-segment choices that are not part of the run's identity (they may differ on resume)."""
+
+    dry_run: bool = False
+    retry_failed: bool = False  # resume: re-send rows that failed for transient reasons
+    resend_uncertain: bool = False  # resume: re-send non-idempotent rows whose outcome is unknown
+    progress: bool = True
+    quota_left: int | None = None  # from the ledger, for the plan's quota share
+    daily_limit: int | None = None
+    rate: float = 190.0
+
+
+@dataclass
+class Plan:
+    """What a run would do: printed by `--dry-run`, used for confirmations and the quota preflight."""
+
+    rows_total: int = 0
+    rows_invalid: int | None = None  # None: not counted before sending (only --strict/--dry-run/delete)
+    rows_done_before: int = 0
+    rows_to_send: int = 0
+    creates: int | None = None
+    updates: int | None = None
+    deletes: int | None = None
+    requests_estimate: int = 0
+    lookup_requests: int = 0
+    quota_left: int | None = None
+    eta_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Confirm = Callable[[Plan], None]
+
+
+class Importer:
+    """One import (or one resumed segment of it). The CLI builds it; `run()` is the whole job."""
+
+    def __init__(
+        self,
+        *,
+        spec: EntitySpec,
+        input_path: Path,
+        options: ImportOptions,
+        journal: Journal | None,
+        client_factory: Callable[[], Any],
+        control: RunControl | None = None,
+        attributes: AttributeCatalog | None = None,
+        stop_event: asyncio.Event | None = None,
+    ) -> None:
+        if spec.name not in PX_IMPORT_ENTITIES:
+            raise ValueError(f"{spec.name!r} is not a PX import entity")
+        self.spec = spec
+        self.input_path = input_path
+        self.options = options
+        self.journal = journal
+        self.client_factory = client_factory
+        self.control = control or RunControl()
+        self.attributes = attributes
+        self.stop_event = stop_event or asyncio.Event()
+        self.plan = Plan()
+        self._counted: dict[str, int] = {}
+
+    # ------------------------------------------------------------------------------------- the job
+    async def run(self, confirm: Confirm | None = None) -> dict[str, Any]:
+        """Send the file; returns summary.json's content (or `{"plan": ...}` for a dry run)."""
+        with prepare(
+            self.input_path, self.spec, self.options.validate_options(self.attributes)
+        ) as validation:
+            skip = self._rows_to_skip()
+            self.plan.rows_total = validation.row_count()
+            if self.journal is not None:
+                self.journal.set_progress("rows_total", self.plan.rows_total)  # for `batchgs status`
+            self.plan.rows_done_before = len(skip)
+            if self.options.strict or self.control.dry_run or self.options.mode == "delete":
+                invalid = self._count_invalid(validation, skip)
+                self.plan.rows_invalid = invalid
+                if self.options.strict and invalid and not self.control.dry_run:
+                    self._abort_strict(validation, invalid)
+            self.plan.rows_to_send = max(0, self.plan.rows_total - len(skip) - (self.plan.rows_invalid or 0))
+            async with self.client_factory() as client:
+                await preflight(client)
+                existing = await self._existing(client)
+                if self.control.dry_run and existing is not None and existing.method == "lookup":
+                    await self._lookup_all(client, validation, skip, existing)
+                self._estimate(existing, validation, skip)
+                if self.control.dry_run:
+                    return {"plan": self.plan.as_dict()}
+                if confirm is not None:
+                    confirm(self.plan)
+                status, reason, stop = await self._send_all(client, validation, skip, existing)
+            return self._finish(validation, status, reason, stop)
+
+    def _rows_to_skip(self) -> RowSet:
+        if self.journal is None:
+            return RowSet()
+        skip = self.journal.done_rows()
+        if not self.control.retry_failed:
+            skip |= self.journal.rows_to_retry()
+        if self.control.resend_uncertain:
+            skip -= self.journal.uncertain_rows()
+        return RowSet(skip)
+
+    def _count_invalid(self, validation: Validation, skip: RowSet) -> int:
+        return sum(1 for row in validation.invalid_rows() if row.row not in skip)
+
+    def _abort_strict(self, validation: Validation, invalid: int) -> None:
+        journal = self._require_journal()
+        for chunk in _chunks(validation.invalid_rows(), 1_000):
+            journal.record(invalid_outcomes(chunk))
+        journal.set_status("aborted", reason="strict")
+        self._reports(validation)
+        write_summary(journal.run_dir, build_summary(journal, rows_total=self.plan.rows_total))
+        raise StrictValidationError(
+            f"{invalid:,} of {self.plan.rows_total:,} rows are invalid; with --strict nothing was sent",
+            hint=f"see {journal.run_dir / 'errors.csv'}; fix the rows and run again",
+        )
+
+    async def _existing(self, client: Client) -> ExistingKeys | None:
+        """The `auto` strategy's knowledge of which keys exist (None when not upserting with auto)."""
+        if (
+            self.spec.name not in LIST_PATHS
+            or self.options.mode != "upsert"
+            or self.options.strategy != "auto"
+        ):
+            return None
+        path, records_key, key_field = LIST_PATHS[self.spec.name]
+        existing = await discover_existing(
+            client, path, records_key, key_field, expected_rows=self.plan.rows_to_send
+        )
+        self.plan.lookup_requests = existing.requests_used
+        self.plan.notes.append(existing.describe())
+        return existing
+
+    async def _lookup_all(
+        self, client: Client, validation: Validation, skip: RowSet, existing: ExistingKeys
+    ) -> None:
+        """Dry run of a lookup-mode upsert: ask every key, so the plan can say creates vs updates."""
+        path, records_key, key_field = LIST_PATHS[self.spec.name]
+        for batch in validation.batches(SEND_BATCH):
+            keys = [str(r.key) for r in batch if r.valid and r.row not in skip]
+            found, used = await lookup_keys(client, path, records_key, key_field, keys)
+            existing.keys.update(found)
+            existing.requests_used += used
+        existing.complete = True
+
+    def _estimate(self, existing: ExistingKeys | None, validation: Validation, skip: RowSet) -> None:
+        plan, mode, n = self.plan, self.options.mode, self.plan.rows_to_send
+        if mode == "delete":
+            plan.deletes, plan.requests_estimate = n, n
+        elif mode == "insert" or self.spec.name == "events":
+            plan.creates, plan.requests_estimate = n, n
+        elif mode == "update" or self.spec.name == "preferences":
+            plan.updates, plan.requests_estimate = n, n
+        elif existing is not None and existing.complete:
+            if self.control.dry_run:
+                keys = (
+                    str(r.key)
+                    for b in validation.batches(SEND_BATCH)
+                    for r in b
+                    if r.valid and r.row not in skip
+                )
+                plan.updates = sum(1 for k in keys if k in existing.keys)
+                plan.creates = n - plan.updates
+            plan.requests_estimate = n
+        elif existing is not None:
+            plan.requests_estimate = n + existing.per_row_lookup_cost(n)
+        else:
+            plan.requests_estimate = math.ceil(n * 1.5)  # put-first/post-first: up to half fall back
+            plan.notes.append(f"{self.options.strategy}: a row costs 1 request, or 2 when it falls back")
+        plan.requests_estimate += 1 + plan.lookup_requests
+        plan.quota_left = self.control.quota_left
+        plan.eta_seconds = round(plan.requests_estimate / (self.control.rate * RATE_EFFICIENCY), 1)
+        if plan.quota_left is not None and plan.requests_estimate > plan.quota_left:
+            plan.notes.append(
+                f"about {plan.requests_estimate:,} requests needed but {plan.quota_left:,} left in the "
+                "rolling 24 hours: the run will pause when they run out (or wait, with --wait-for-quota)"
+            )
+
+    # ------------------------------------------------------------------------------------- sending
+    async def _send_all(
+        self, client: Any, validation: Validation, skip: RowSet, existing: ExistingKeys | None
+    ) -> tuple[str, str | None, BaseException | None]:
+        journal = self._require_journal()
+        journal.set_status("running")
+        errors = ErrorReport(journal.run_dir, validation.headers, redact=self.options.redact)
+        success = SuccessReport(journal.run_dir, self.spec.key or "key", redact=self.options.redact)
+        progress = Progress(
+            max(0, self.plan.rows_total - self.plan.rows_done_before),
+            enabled=self.control.progress,
+            stats=client.stats,
+        )
+        sender = RowSender(
+            client,
+            SendOptions(self.spec.name, self.options.mode, self.options.strategy, self.options.hard_delete),
+            known_existing=existing.lookup if existing is not None else None,
+        )
+        originals: dict[int, dict[str, str]] = {}
+        intents = None if self.spec.idempotent else IntentLog(journal)
+
+        async def handle(row: ValidatedRow) -> RowOutcome:
+            if intents is not None:
+                await intents.mark(row)  # a crash from here on leaves the row `uncertain`, never re-sent
+            try:
+                return await sender.send(row)
+            except StopRun:  # quota or a refused key: this row's request was not applied
+                if intents is not None:
+                    journal.forget([row.row])
+                raise
+
+        def collect(outcomes: list[RowOutcome]) -> None:
+            journal.record(outcomes, counters=self._counter_delta(client.stats))
+            for outcome in outcomes:
+                original = originals.pop(outcome.row, {})
+                if outcome.status == "succeeded":
+                    success.add(outcome.row, outcome.key, outcome.op)
+                else:
+                    errors.add_outcome(outcome, original)
+            errors.flush()
+            success.flush()
+            progress.advance(outcomes)
+
+        async def rows() -> AsyncIterator[ValidatedRow]:
+            async for row in self._rows(validation, skip, client, existing, errors, progress):
+                originals[row.row] = row.original
+                yield row
+
+        pool: Pool[ValidatedRow, RowOutcome] = Pool(handle, collect, workers=self.options.workers)
+        watcher = asyncio.create_task(self._watch_stop(pool))
+        try:
+            await pool.run(rows())
+        except (QuotaExhausted, FatalApiError) as exc:  # raised by the producer's key lookups
+            pool.request_stop(exc)
+        finally:
+            watcher.cancel()
+            progress.close()
+            errors.close()
+            success.close()
+            journal.record([], counters=self._counter_delta(client.stats))
+        cause = pool.stop_cause
+        if cause is None:
+            return "completed", None, None
+        if isinstance(cause, QuotaExhausted):
+            return "paused", "quota", cause
+        if isinstance(cause, Interrupted):
+            return "paused", "interrupted", cause
+        if isinstance(cause, FatalApiError):
+            return "paused", "fatal-api-error", cause
+        return "aborted", type(cause).__name__, cause
+
+    async def _rows(
+        self,
+        validation: Validation,
+        skip: RowSet,
+        client: Any,
+        existing: ExistingKeys | None,
+        errors: ErrorReport,
+        progress: Progress,
+    ) -> AsyncIterator[ValidatedRow]:
+        """Valid rows not yet done, in file order; invalid ones are journalled and reported on the way."""
+        journal = self._require_journal()
+        lookup = existing is not None and existing.method == "lookup"
+        for batch in validation.batches(LOOKUP_CHUNK if lookup else SEND_BATCH):
+            if self.stop_event.is_set():
+                return
+            invalid = [r for r in batch if not r.valid and r.row not in skip]
+            if invalid:
+                outcomes = invalid_outcomes(invalid)
+                journal.record(outcomes)
+                for row, outcome in zip(invalid, outcomes, strict=True):
+                    errors.add_outcome(outcome, row.original)
+                progress.advance(outcomes)
+            todo = [row for row in batch if row.valid and row.row not in skip]
+            if lookup and existing is not None and todo:
+                path, records_key, key_field = LIST_PATHS[self.spec.name]
+                keys = [str(r.key) for r in todo]
+                found, _ = await lookup_keys(client, path, records_key, key_field, keys)
+                existing.answers.update({k: k in found for k in keys if filter_safe(k)})
+            for row in todo:
+                yield row
+            await asyncio.sleep(0)
+
+    async def _watch_stop(self, pool: Pool[Any, Any]) -> None:
+        await self.stop_event.wait()
+        pool.request_stop(Interrupted("interrupted: requests in flight were finished and the journal saved"))
+
+    def _counter_delta(self, stats: Any) -> dict[str, int]:
+        """Transport counters since the last call, stored with the outcomes they produced."""
+        now = {"requests": stats.requests, "responses_429": stats.responses_429, "retries": stats.retries}
+        delta = {k: v - self._counted.get(k, 0) for k, v in now.items()}
+        self._counted = now
+        return {k: v for k, v in delta.items() if v}
+
+    # ------------------------------------------------------------------------------------- ending
+    def _finish(
+        self, validation: Validation, status: str, reason: str | None, stop: BaseException | None
+    ) -> dict[str, Any]:
+        journal = self._require_journal()
+        journal.set_status(status, reason=reason)  # type: ignore[arg-type]
+        self._reports(validation)
+        summary = build_summary(
+            journal,
+            rows_total=self.plan.rows_total,
+            extra={
+                "mode": self.options.mode,
+                "strategy": self.options.strategy if self.options.mode == "upsert" else None,
+                "notes": self.plan.notes,
+            },
+        )
+        write_summary(journal.run_dir, summary)
+        if stop is not None:
+            summary["stop"] = stop
+        return summary
+
+    def _reports(self, validation: Validation) -> None:
+        """errors.csv/.xlsx and success.csv rebuilt from the journal: sorted, complete across resumes."""
+        journal = self._require_journal()
+        rebuild_reports(
+            journal,
+            ((r.row, r.original) for batch in validation.batches(SEND_BATCH) for r in batch),
+            validation.headers,
+            key_column=self.spec.key or "key",
+            redact=self.options.redact,
+            xlsx=self.input_path.suffix.lower() == ".xlsx",
+        )
+
+    def _require_journal(self) -> Journal:
+        if self.journal is None:
+            raise RuntimeError("this step needs a run folder (only --dry-run runs without one)")
+        return self.journal
+
+
+def invalid_outcomes(rows: Iterable[ValidatedRow]) -> list[RowOutcome]:
+    return [
+        RowOutcome(
+            row=row.row,
+            status="invalid",
+            key=row.key,
+            code=row.issues[0].code,
+            message="; ".join(issue_text(i) for i in row.issues),
+        )
+        for row in rows
+    ]
+
+
+def issue_text(issue: RowIssue) -> str:
+    return f"{issue.column}: {issue.message}" if issue.column else issue.message
+
+
+def _chunks(items: Iterable[ValidatedRow], size: int) -> Iterable[list[ValidatedRow]]:
+    chunk: list[ValidatedRow] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,1 @@
+"""Validation: cells → typed payload values with per-row issue codes, all as Polars expressions."""

@@ -1,0 +1,1 @@
+"""Writers: export formats (csv, xlsx, parquet, jsonl), errors.xlsx, formula neutralisation."""

@@ -1,0 +1,98 @@
+"""CSV export: UTF-8 (optionally with a BOM so Excel detects the encoding), RFC 4180 quoting and CRLF
+line endings (RFC 4180's, and what Excel writes; every CSV reader accepts them).
+
+Dates become ISO-8601 UTC text (`2024-03-05T14:07:00.123Z`), ids stay exactly as the API gave them,
+booleans are `true`/`false`, nulls are empty cells. Text a spreadsheet would run as a formula gets a
+leading `'` unless `raw`. Late columns are appended to the rows as they come; `close()` then rewrites
+the file once, streaming, with the full header and every earlier row padded.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import IO, Any
+
+from batchgs.io.write.base import RecordWriter, id_text, iso_utc, plain_text, to_epoch_ms
+from batchgs.io.write.safe_cells import FORMULA_TRIGGERS, neutralise
+
+LINE_END = "\r\n"
+
+
+class CsvWriter(RecordWriter):
+    suffix = ".csv"
+
+    def _open(self) -> None:
+        self._encoding = "utf-8-sig" if self.bom else "utf-8"
+        self._file: IO[str] = open(self.tmp_path, "x", encoding=self._encoding, newline="")  # noqa: SIM115
+        self._csv = csv.writer(self._file, lineterminator=LINE_END)
+        self._csv.writerow([self._text(c) for c in self.columns])
+        self._kinds = self.kinds()
+
+    def _text(self, text: str) -> str:
+        return text if self.raw else neutralise(text)
+
+    def _on_late_columns(self, names: list[str]) -> None:
+        self._kinds = self.kinds()
+
+    def _write_rows(self, rows: list[list[Any]]) -> None:
+        # Inline type dispatch: this loop runs once per cell of the export. The csv module writes
+        # None as an empty cell and ints and floats as Python prints them, so only text, booleans,
+        # dates and non-text ids need work here.
+        text, raw, kinds = self._text, self.raw, self._kinds
+        out: list[list[Any]] = []
+        for row in rows:
+            cells: list[Any] = []
+            append = cells.append
+            for kind, v in zip(kinds, row, strict=False):
+                if v is None:
+                    append(None)
+                    continue
+                t = type(v)
+                if kind == "date":
+                    ms = to_epoch_ms(v)
+                    if ms is not None:
+                        append(iso_utc(ms))
+                        continue
+                if t is str:
+                    append(v if raw or not v.startswith(FORMULA_TRIGGERS) else text(v))
+                elif kind == "id":
+                    append(text(id_text(v)))
+                elif t is bool:
+                    append("true" if v else "false")
+                elif t is int or t is float:
+                    append(v)
+                else:
+                    append(text(plain_text(v)))
+            out.append(cells)
+        self._csv.writerows(out)
+
+    def _finish(self) -> None:
+        self._file.close()
+        if self.late_columns:
+            self._rewrite_header()
+
+    def _rewrite_header(self) -> None:
+        """Put the full header in place and pad the rows written before a late column appeared."""
+        width = len(self.columns)
+        fixed = self.tmp_path.with_name(self.tmp_path.name + ".fix")
+        self._fix_path = fixed
+        with (
+            open(self.tmp_path, encoding="utf-8-sig", newline="") as src,
+            open(fixed, "x", encoding=self._encoding, newline="") as dst,
+        ):
+            reader = csv.reader(src)
+            writer = csv.writer(dst, lineterminator=LINE_END)
+            next(reader, None)
+            writer.writerow([self._text(c) for c in self.columns])
+            for row in reader:
+                if len(row) < width:
+                    row.extend([""] * (width - len(row)))
+                writer.writerow(row)
+        os.replace(fixed, self.tmp_path)
+
+    def _discard(self) -> None:
+        self._file.close()
+
+    def _temp_paths(self) -> list[Any]:
+        return [self.tmp_path, self.tmp_path.with_name(self.tmp_path.name + ".fix")]

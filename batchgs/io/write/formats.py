@@ -1,0 +1,89 @@
+"""Export writers, chosen by the output's suffix: `.csv`, `.xlsx`, `.parquet`, `.jsonl`.
+
+    with open_writer(Path("users.xlsx"), columns, date_columns=..., id_columns=...) as out:
+        for page in pages:
+            out.write_batch(page)          # nested API records or flat rows
+    # committed (renamed into place) on success, thrown away on an exception
+
+Every writer streams in constant memory, writes a hidden temporary file beside the target and renames
+it on `close()`, refuses to overwrite without `force`, and keeps columns that show up late (see
+batchgs.io.write.base). Format choices are documented in each write_* module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from batchgs.errors import OutputFileError
+from batchgs.io.write.base import ExtraColumns, RecordWriter
+from batchgs.io.write.csv_writer import CsvWriter
+from batchgs.io.write.jsonl_writer import JsonlWriter
+from batchgs.io.write.parquet_writer import ParquetWriter
+from batchgs.io.write.xlsx_writer import XlsxWriter
+
+WRITERS: dict[str, type[RecordWriter]] = {
+    w.suffix: w for w in (CsvWriter, XlsxWriter, ParquetWriter, JsonlWriter)
+}
+SUPPORTED_SUFFIXES = tuple(WRITERS)
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "CsvWriter",
+    "JsonlWriter",
+    "ParquetWriter",
+    "RecordWriter",
+    "XlsxWriter",
+    "open_writer",
+    "writer_class",
+]
+
+
+def writer_class(path: Path) -> type[RecordWriter]:
+    """The writer for `path`'s suffix, or OutputFileError listing the supported ones."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return WRITERS[suffix]
+    except KeyError:
+        got = f"'{suffix}'" if suffix else "no suffix"
+        raise OutputFileError(
+            f"{path}: cannot tell the output format from {got}",
+            hint=f"use one of {', '.join(SUPPORTED_SUFFIXES)}",
+        ) from None
+
+
+def open_writer(
+    path: Path,
+    columns: Iterable[str],
+    *,
+    date_columns: Iterable[str] = (),
+    id_columns: Iterable[str] = (),
+    raw: bool = False,
+    bom: bool = False,
+    force: bool = False,
+    extra_columns: ExtraColumns = "append",
+    column_types: Mapping[str, str] | None = None,
+    **format_options: Any,
+) -> RecordWriter:
+    """Open the writer for `path`'s suffix.
+
+    `raw` turns formula neutralising off (CSV/XLSX); `bom` writes a UTF-8 BOM (CSV only);
+    `extra_columns="ignore"` drops keys outside `columns` (use it with `--columns`);
+    `column_types` (name → string|integer|number|boolean|datetime) fixes Parquet column types.
+    `format_options` go to the format's writer: `rows_per_sheet`, `sheet_bytes`, `compress_level`
+    (XLSX) and `row_group_size` (Parquet).
+    """
+    cls = writer_class(path)
+    return cls(
+        Path(path),
+        columns,
+        date_columns=date_columns,
+        id_columns=id_columns,
+        raw=raw,
+        bom=bom,
+        force=force,
+        extra_columns=extra_columns,
+        column_types=column_types,
+        **format_options,
+    )

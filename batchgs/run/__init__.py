@@ -1,0 +1,1 @@
+"""The run folder: journal (checkpoint + resume), file-system safety, cleanup, row sets."""

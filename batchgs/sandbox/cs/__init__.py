@@ -1,0 +1,1 @@
+"""The sandbox's Gainsight CS routes and state."""

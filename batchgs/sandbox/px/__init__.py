@@ -1,0 +1,1 @@
+"""The sandbox's Gainsight PX routes and model."""

@@ -1,0 +1,241 @@
+"""`batchgs export` as a user runs it: options, exit codes, one-line errors, formats read back,
+formula neutralisation, ctas handed to the CS export, and an export → edit → import round trip."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from batchgs.cli import cs_export
+from batchgs.entities import registry
+from tests.cli.cli_helpers import cli_env, run_cli
+from tests.engine.export.export_helpers import FORMULAS, add_formula_users, csv_header, read_csv, seeded_store
+
+
+@pytest.fixture
+def users_sandbox(sandbox_factory: Any) -> Any:
+    store = seeded_store(users=300, accounts=10)
+    add_formula_users(store, every=50)
+    return sandbox_factory(store=store, rate_limit=0)
+
+
+def test_existing_output_is_refused_without_force_and_left_untouched(users_sandbox, tmp_path: Path) -> None:
+    env = cli_env(users_sandbox, tmp_path / "state")
+    out = tmp_path / "users.csv"
+    out.write_text("keep me\n", encoding="utf-8")
+    result = run_cli(["export", "users", "-o", str(out), "--run-dir", str(tmp_path / "r1")], env)
+    assert result.exit_code == 2
+    assert "already exists" in result.output and "Hint: use --force" in result.output
+    assert "Traceback" not in result.output
+    assert out.read_text(encoding="utf-8") == "keep me\n"
+    assert not (tmp_path / "r1").exists() and users_sandbox.stats()["requests_total"] == 0
+    result = run_cli(
+        ["export", "users", "-o", str(out), "--force", "--run-dir", str(tmp_path / "r2"), "-q"], env
+    )
+    assert result.exit_code == 0 and len(read_csv(out)) == 300
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export", "user", "-o", "x.csv"], "did you mean 'users'"),
+        (["export", "users", "-o", "x.txt"], "cannot tell the output format"),
+        (["export", "users", "-o", "x.csv", "--filter", "plan=pro"], "is not field<op>value"),
+        (["export", "users", "-o", "x.csv", "--sort", "last name"], "is not a field name"),
+        (["export", "users", "-o", "x.csv", "--deleted"], "--deleted is for ctas only"),
+        (["export", "accounts", "-o", "x.csv", "--since", "2024-01-01"], "are for the event histories"),
+        (["export", "sessions", "-o", "x.csv", "--since", "yesterday"], "is not a date"),
+        (["export", "users", "-o", "x.csv", "--slices", "0"], "--slices must be between 1 and 64"),
+        (["export", "users", "-o", "x.xlsx", "--bom"], "--bom is for .csv output"),
+        (["export", "preferences", "-o", "x.csv", "--sort", "identifyId"], "--sort is not available"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    users_sandbox, tmp_path: Path, args: list[str], message: str, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = cli_env(users_sandbox, tmp_path / "state")
+    result = run_cli(args, env)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.output.startswith("Error: ") and "Traceback" not in result.output
+    assert not list(tmp_path.glob("x.*")) and not (tmp_path / "batchgs-runs").exists()
+
+
+def test_ids_only_for_per_user_entities(users_sandbox, tmp_path: Path) -> None:
+    ids = tmp_path / "ids.csv"
+    ids.write_text("identifyId\nuser-000001\n", encoding="utf-8")
+    env = cli_env(users_sandbox, tmp_path / "state")
+    result = run_cli(["export", "users", "-o", str(tmp_path / "u.csv"), "--ids", str(ids)], env)
+    assert result.exit_code == 2 and "--ids is for preferences and denylist" in result.output
+
+
+def test_missing_key_is_exit_2_and_a_refused_key_exit_4_without_output(users_sandbox, tmp_path: Path) -> None:
+    env = cli_env(users_sandbox, tmp_path / "state")
+    out = tmp_path / "u.csv"
+    no_key = {k: v for k, v in env.items() if k != "GAINSIGHT_PX_API_KEY"}
+    assert run_cli(["export", "users", "-o", str(out)], no_key).exit_code == 2
+    env["GAINSIGHT_PX_API_KEY"] = "wrong-key-value"
+    run_dir = tmp_path / "run"
+    result = run_cli(["export", "users", "-o", str(out), "--run-dir", str(run_dir), "-q"], env)
+    assert result.exit_code == 4 and "wrong-key-value" not in result.output
+    assert f"batchgs resume {run_dir}" in result.output
+    assert not out.exists()
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "paused" and summary["status_reason"] == "fatal-api-error"
+
+
+def test_filter_or_sort_columns_and_json_summary(users_sandbox, tmp_path: Path) -> None:
+    store = users_sandbox.store
+    env = cli_env(users_sandbox, tmp_path / "state")
+    out = tmp_path / "some.csv"
+    args = ["export", "users", "-o", str(out), "--filter", "customAttributes.plan==team;type==USER"]
+    args += ["--filter", "score>95", "--columns", "identifyId,email,location,customAttributes.plan,nope"]
+    args += ["--sort", "lastName;-createDate", "--json", "--run-dir", str(tmp_path / "r")]
+    result = run_cli(args, env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "completed" and summary["unknown_columns"] == ["nope"]
+    expected = [
+        u
+        for u in store.users.values()
+        if (u["customAttributes"]["plan"] == "team" and u["type"] == "USER") or u["score"] > 95
+    ]
+    expected.sort(key=lambda u: -u["createDate"])
+    expected.sort(key=lambda u: u["lastName"].lower())
+    rows = read_csv(out)
+    assert [r["identifyId"] for r in rows] == [u["identifyId"] for u in expected]
+    assert summary["rows_exported"] == len(expected) and summary["total_hits"] == len(expected)
+    locations = [c.name for c in registry.get("users").columns if c.name.startswith("location.")]
+    assert len(locations) == 12  # a documented column is there even when no record has a value
+    assert csv_header(out) == ["identifyId", "email", *locations, "customAttributes.plan", "nope"]
+
+
+def test_sort_on_create_date_keeps_the_order_across_slices(users_sandbox, tmp_path: Path) -> None:
+    env = cli_env(users_sandbox, tmp_path / "state")
+    for direction in ("createDate", "-createDate"):
+        out = tmp_path / f"{direction}.csv"
+        args = [
+            "export",
+            "users",
+            "-o",
+            str(out),
+            "--sort",
+            direction,
+            "--slices",
+            "4",
+            "--page-size",
+            "20",
+            "-q",
+        ]
+        run_dir = tmp_path / f"r{direction}"
+        assert run_cli([*args, "--run-dir", str(run_dir)], env).exit_code == 0
+        dates = [r["createDate"] for r in read_csv(out)]
+        assert len(dates) == 300 and dates == sorted(dates, reverse=direction.startswith("-"))
+        assert json.loads((run_dir / "summary.json").read_text())["parts"] > 1
+
+
+def test_formulas_neutralised_in_csv_and_xlsx_unless_raw(users_sandbox, tmp_path: Path) -> None:
+    env = cli_env(users_sandbox, tmp_path / "state")
+    cells: dict[str, list[Any]] = {}
+    for name, extra in (("safe", []), ("raw", ["--raw"])):
+        for suffix in ("csv", "xlsx"):
+            out = tmp_path / f"{name}.{suffix}"
+            result = run_cli(
+                ["export", "users", "-o", str(out), "--columns", "identifyId,firstName", "-q", *extra], env
+            )
+            assert result.exit_code == 0
+            if suffix == "csv":
+                cells[f"{name}.csv"] = [r["firstName"] for r in read_csv(out)]
+            else:
+                sheet = openpyxl.load_workbook(out, read_only=True).worksheets[0]
+                values = list(sheet.iter_rows(min_row=2, values_only=True))
+                cells[f"{name}.xlsx"] = [v[1] for v in values]
+                assert all(isinstance(v[0], str) for v in values)  # ids are text cells
+    for formula in FORMULAS:
+        assert "'" + formula in cells["safe.csv"] and "'" + formula in cells["safe.xlsx"]
+        assert formula in cells["raw.csv"] and formula in cells["raw.xlsx"]
+    assert not any(c.startswith("=") for c in cells["safe.csv"])
+
+
+def test_xlsx_has_date_cells_and_csv_a_bom_on_request(users_sandbox, tmp_path: Path) -> None:
+    import datetime as dt
+
+    env = cli_env(users_sandbox, tmp_path / "state")
+    out = tmp_path / "u.xlsx"
+    assert (
+        run_cli(
+            ["export", "users", "-o", str(out), "--columns", "identifyId,createDate,score", "-q"], env
+        ).exit_code
+        == 0
+    )
+    sheet = openpyxl.load_workbook(out, read_only=True).worksheets[0]
+    first = next(sheet.iter_rows(min_row=2, values_only=True))
+    user = users_sandbox.store.users[first[0]]
+    assert isinstance(first[1], dt.datetime)
+    assert round(first[1].replace(tzinfo=dt.UTC).timestamp() * 1000) == user["createDate"]
+    assert first[2] == user["score"]
+    out_csv = tmp_path / "bom.csv"
+    assert run_cli(["export", "users", "-o", str(out_csv), "--bom", "-q"], env).exit_code == 0
+    assert out_csv.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_ctas_go_to_the_cs_export_and_their_resume_too(sandbox_factory, tmp_path: Path, monkeypatch) -> None:
+    from tests.engine.cs.cs_helpers import cli_env as cs_env
+
+    sandbox = sandbox_factory(rate_limit=0)
+    companies, owners = sandbox.cs.company_gsids(), sandbox.cs.user_gsids()
+    open_status = sandbox.cs.picklist.find_by_name("statuses", "Open")
+    assert open_status is not None
+    for i in range(12):
+        sandbox.cs.insert_cta(
+            {"Name": f"cta {i}", "CompanyId": companies[0], "OwnerId": owners[0], "StatusId": open_status.id}
+        )
+    env = cs_env(sandbox, tmp_path / "state")
+    out = tmp_path / "ctas.csv"
+    run_dir = tmp_path / "run"
+    result = run_cli(["export", "ctas", "-o", str(out), "--run-dir", str(run_dir), "-q"], env)
+    assert result.exit_code == 0, result.output
+    assert sorted(r["Name"] for r in read_csv(out)) == sorted(f"cta {i}" for i in range(12))
+    refused = run_cli(["export", "ctas", "-o", str(tmp_path / "x.csv"), "--since", "2024-01-01"], env)
+    assert refused.exit_code == 2 and "--since is not available for ctas" in refused.output
+    called: list[Path] = []
+    monkeypatch.setattr(cs_export, "resume_run", lambda ctx, rd, flags: called.append(rd) or 0)
+    assert run_cli(["resume", str(run_dir)], env).exit_code == 0
+    assert called == [run_dir]
+
+
+def test_export_edit_import_round_trip(users_sandbox, tmp_path: Path) -> None:
+    store = users_sandbox.store
+    env = cli_env(users_sandbox, tmp_path / "state")
+    out = tmp_path / "users.csv"
+    assert run_cli(["export", "users", "-o", str(out), "-q", "--raw"], env).exit_code == 0
+    rows = read_csv(out)
+    header = csv_header(out)
+    before = {k: json.dumps(v, sort_keys=True) for k, v in store.users.items()}
+    edited = tmp_path / "edited.csv"
+    target = rows[5]["identifyId"]
+    rows[5]["firstName"] = "Edited"
+    rows[5]["customAttributes.plan"] = "enterprise"
+    with edited.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    result = run_cli(["import", "users", str(edited), "--run-dir", str(tmp_path / "imp"), "--yes"], env)
+    assert result.exit_code == 0, result.output
+    assert store.users[target]["firstName"] == "Edited"
+    assert store.users[target]["customAttributes"]["plan"] == "enterprise"
+    volatile = ("lastModifiedDate",)
+    for key, text in before.items():
+        if key == target:
+            continue
+        was, now = json.loads(text), dict(store.users[key])
+        for name in volatile:
+            was.pop(name, None)
+            now.pop(name, None)
+        assert now == was, key
