@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,10 +116,6 @@ def emit_json(data: dict[str, Any]) -> None:
 def info(message: str, *, quiet: bool = False) -> None:
     if not quiet:
         click.echo(message, err=True)
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
 
 
 def comma_list(value: Any) -> list[str]:

@@ -1,16 +1,32 @@
 """Which HTTP request each row sends, per entity and mode. Pure functions: no I/O, easy to test.
 
 Gainsight PX has no PATCH and no bulk write: every write carries one object. Ids that a URL path would
-mangle (`/ ? # %` or spaces) go through the "id in body" endpoints of gainsight-api.md.
+mangle go through the "id in body" endpoints of gainsight-api.md; which ids those are is decided in one
+place, `transport.client.needs_id_in_body`. Requests with no id-in-body form (get one user, the denylist
+flag) refuse such an id with `IdNotInPath` rather than risk a path a proxy would resolve to another user.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
-AWKWARD_ID_CHARS = set("/?#% \\")
+from batchgs.transport.client import build_path, needs_id_in_body
+
+
+class IdNotInPath(ValueError):
+    """The id cannot go in a URL path and this request has no form that carries it in the body."""
+
+    def __init__(self, what: str, identifier: str) -> None:
+        super().__init__(
+            f"{what} has no id-in-body form, and the identifier {identifier!r} cannot be sent in a URL path"
+        )
+
+
+def _id_path(template: str, identifier: str, what: str) -> str:
+    if needs_id_in_body(identifier):
+        raise IdNotInPath(what, identifier)
+    return build_path(template, identifier)
 
 
 @dataclass(frozen=True)
@@ -23,14 +39,6 @@ class Call:
     json: Any = None
     params: dict[str, str] = field(default_factory=dict)
     idempotent: bool = True
-
-
-def needs_id_in_body(identifier: str) -> bool:
-    return any(ch in AWKWARD_ID_CHARS for ch in identifier) or identifier in (".", "..")
-
-
-def _segment(identifier: str) -> str:
-    return quote(identifier, safe="")
 
 
 @dataclass(frozen=True)
@@ -48,16 +56,17 @@ class PxCollection:
         body = {**payload, self.key_field: key}
         if needs_id_in_body(key):
             return Call("PUT", f"{self.base}/update", "updated", json=body)
-        return Call("PUT", f"{self.base}/{_segment(key)}", "updated", json=body)
+        return Call("PUT", build_path(self.base + "/{}", key), "updated", json=body)
 
     def delete(self, key: str, *, hard: bool) -> Call:
         params = {"hardDelete": "true" if hard else "false"}
         if needs_id_in_body(key):
             return Call("DELETE", f"{self.base}/delete", "deleted", json={self.key_field: key}, params=params)
-        return Call("DELETE", f"{self.base}/{_segment(key)}", "deleted", params=params)
+        return Call("DELETE", build_path(self.base + "/{}", key), "deleted", params=params)
 
     def get(self, key: str) -> Call:
-        return Call("GET", f"{self.base}/{_segment(key)}", "read")
+        """Raises IdNotInPath for an id a path would mangle (ask the list endpoint by filter instead)."""
+        return Call("GET", _id_path(self.base + "/{}", key, f"GET {self.base}/{{id}}"), "read")
 
 
 USERS = PxCollection("/v1/users", "identifyId")
@@ -76,18 +85,28 @@ def preferences_update(identify_id: str, prefs: dict[str, Any], *, version: str 
         return Call(
             "PUT", f"/{version}/user/preferences", "updated", json={**body, "identifyId": identify_id}
         )
-    return Call("PUT", f"/{version}/user/preferences/{_segment(identify_id)}", "updated", json=body)
+    return Call("PUT", build_path(f"/{version}/user/preferences/{{}}", identify_id), "updated", json=body)
 
 
 def preferences_get(identify_id: str, *, version: str = "v2") -> Call:
     if needs_id_in_body(identify_id):
         return Call("POST", f"/{version}/user/preferences", "read", json={"identifyId": identify_id})
-    return Call("GET", f"/{version}/user/preferences/{_segment(identify_id)}", "read")
+    return Call("GET", build_path(f"/{version}/user/preferences/{{}}", identify_id), "read")
+
+
+DENYLIST_PATH = "/v1/users/denylist/{}"
+
+
+def denylist_get(identify_id: str) -> Call:
+    """Raises IdNotInPath: the denylist flag has no id-in-body form."""
+    return Call("GET", _id_path(DENYLIST_PATH, identify_id, "the denylist flag"), "read")
 
 
 def denylist_set(identify_id: str) -> Call:
-    """Only ever `{"denied": true}`: batchgs has no code path that removes someone from the denylist."""
-    return Call("PUT", f"/v1/users/denylist/{_segment(identify_id)}", "denylisted", json={"denied": True})
+    """Only ever `{"denied": true}`: batchgs has no code path that removes someone from the denylist.
+    Raises IdNotInPath: the denylist flag has no id-in-body form."""
+    path = _id_path(DENYLIST_PATH, identify_id, "the denylist flag")
+    return Call("PUT", path, "denylisted", json={"denied": True})
 
 
 def is_possible_duplicate(status: int | None, message: str) -> bool:

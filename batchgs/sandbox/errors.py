@@ -54,10 +54,6 @@ class ApiError(Exception):
         return px_error(self.http_status, self.message, self.sub_errors, headers=headers)
 
 
-def bad_request(message: str, sub_errors: list[SubError] | None = None) -> ApiError:
-    return ApiError(400, message, sub_errors)
-
-
 def invalid_field(field: str, message: str, rejected: Any = None) -> ApiError:
     """The usual validation failure: 400 "Bad request" with one subError naming the field."""
     return ApiError(400, "Bad request", [SubError(field, message, _printable(rejected))])

@@ -102,10 +102,6 @@ class KeyLimits:
             return Refusal(DUPLICATE_MESSAGE, window_s)
         return None
 
-    def used_today(self, key: str, now: float) -> int:
-        day = self._day.get(key)
-        return day.count(now) if day else 0
-
 
 def retry_after_header(seconds: float) -> str:
     """Whole seconds, at least 1, as HTTP wants."""

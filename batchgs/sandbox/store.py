@@ -84,12 +84,6 @@ class PxStore:
                 return attr
         return None
 
-    def set_custom_attributes(self, model: str, custom: list[AttributeDef]) -> None:
-        """Replace the CUSTOM attributes of a model, keeping the DEFAULT ones."""
-        kept = [a for a in self.attributes(model) if a.origin != "CUSTOM"]
-        target = self.user_attributes if model == "user" else self.account_attributes
-        target[:] = [*kept, *custom]
-
     # ---- preferences ----------------------------------------------------------------------------
     def preferences_of(self, identify_id: str) -> dict[str, bool]:
         """All six preferences, opted-in (true) unless changed."""

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from batchgs.engine import px_requests as rq
 from batchgs.engine.imports.existing_keys import filter_safe
@@ -37,6 +36,7 @@ from batchgs.engine.optout.actions import (
 from batchgs.engine.pool import StopRun
 from batchgs.errors import QuotaExhausted
 from batchgs.run.journal import RowOutcome
+from batchgs.transport.client import needs_id_in_body
 from batchgs.transport.result import ApiResult, Outcome
 
 MAX_WRITES = 2  # the write, and one retry after a read-back mismatch
@@ -161,9 +161,11 @@ class OneUser:
         prefs = parse_preferences(answer.body)
         denied = unsubscribed = None
         if self.options.denylist:
-            answer = await self._call(
-                rq.Call("GET", f"/v1/users/denylist/{quote(identify_id, safe='')}", "read")
-            )
+            try:
+                call = rq.denylist_get(identify_id)
+            except rq.IdNotInPath as exc:  # before any write: the person is reported, nothing half-done
+                return UserResult("failed", code="unsupported-id", message=str(exc))
+            answer = await self._call(call)
             if not answer.ok:
                 return _failure(answer, "reading the denylist flag")
             denied = isinstance(answer.body, dict) and answer.body.get("denied") is True
@@ -176,7 +178,7 @@ class OneUser:
 
     async def _read_unsubscribed(self, identify_id: str) -> bool | UserResult:
         """`globalUnsubscribe` from the user record; an id a path would mangle is asked by filter."""
-        if not rq.needs_id_in_body(identify_id):
+        if not needs_id_in_body(identify_id):
             answer = await self._call(rq.USERS.get(identify_id))
             if not answer.ok:
                 return _failure(answer, "reading the user")

@@ -25,7 +25,6 @@ from batchgs.sandbox.cs.ctas import (
 from batchgs.sandbox.cs.data import (
     COMPANY_PREFIX,
     CTA_PREFIX,
-    USER_PREFIX,
     CallRecord,
     Company,
     DeletedCta,
@@ -271,12 +270,6 @@ class CsState:
             company = Company(make_gsid(COMPANY_PREFIX, self.seed, "company", len(self.companies)), name)
             self.companies[company.gsid] = company
             return company
-
-    def add_user(self, name: str, email: str) -> User:
-        with self.lock:
-            user = User(make_gsid(USER_PREFIX, self.seed, "user", len(self.users)), name, email)
-            self.users[user.gsid] = user
-            return user
 
     def set_picklist(self, **groups: Iterable[str]) -> None:
         """Replace some picklist groups by name lists, e.g. `set_picklist(types=("Risk", "Custom"))`."""
