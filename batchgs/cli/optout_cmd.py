@@ -29,6 +29,7 @@ from batchgs.config import Settings
 from batchgs.engine.optout.actions import OptOutOptions, parse_only
 from batchgs.engine.optout.input import OptOutInput, read_input
 from batchgs.engine.optout.plan import Plan
+from batchgs.engine.optout.receipt import RECEIPT_STATUSES
 from batchgs.engine.optout.run import ENTITY, DryRunReport, OptOutControl, OptOutEngine
 from batchgs.errors import ResumableStop, UsageError
 from batchgs.reports.summary import build_summary, human_summary
@@ -187,7 +188,7 @@ def _drive(engine: OptOutEngine, settings: Settings, *, yes: bool, quiet: bool, 
     if as_json:
         emit_json(summary)
     elif not quiet:
-        click.echo(human_summary(summary))
+        click.echo(optout_summary(summary))
         click.echo(receipt_line(summary))
     if quiet or as_json:
         info(f"run folder: {journal.run_dir}")
@@ -230,16 +231,33 @@ def _report_input(source: OptOutInput, *, quiet: bool) -> None:
         )
 
 
-def receipt_line(summary: dict[str, Any]) -> str:
-    counts = summary.get("receipt") or {}
+def people_line(counts: dict[str, Any], rows: int, *, dry_run: bool = False) -> str:
+    """`9 people (10 rows): opted-out 4, already-opted-out 1, not-found 2, invalid 2` — the receipt's
+    statuses, each person once; always-shown statuses even at 0 so a reader sees nothing was hidden."""
     shown = ", ".join(
         f"{name} {counts.get(name, 0):,}"
-        for name in ("opted-out", "already-opted-out", "not-found", "failed", "invalid", "pending")
-        if counts.get(name) or name in ("opted-out", "already-opted-out", "not-found", "failed")
+        for name in (*RECEIPT_STATUSES[:1], "would-opt-out", *RECEIPT_STATUSES[1:])
+        if counts.get(name)
+        or name in ("would-opt-out" if dry_run else "opted-out", "already-opted-out", "not-found", "failed")
     )
-    line = f"Receipt     {shown} -> {summary.get('receipt_csv')}"
+    people = sum(counts.get(name, 0) for name in (*RECEIPT_STATUSES, "would-opt-out"))
+    return f"{people:,} people ({rows:,} rows): {shown}"
+
+
+def optout_summary(summary: dict[str, Any]) -> str:
+    """The run's summary in the receipt's words: people per status, rows as the secondary figure."""
+    general = {k: v for k, v in summary.items() if not k.startswith("rows_") and k != "operations"}
+    counts = summary.get("receipt") or {}
+    return human_summary(general) + f"\nPeople      {people_line(counts, int(counts.get('rows', 0)))}"
+
+
+def receipt_line(summary: dict[str, Any]) -> str:
+    line = f"Receipt     {summary.get('receipt_csv')}"
     if summary.get("pending_csv"):
-        line += f"\nNot found   listed in {summary['pending_csv']} (pass it again once they exist)"
+        line += (
+            f"\nTo do later {summary['pending_csv']} (not found yet: pass it again once they exist;"
+            " pending: batchgs resume)"
+        )
     return line
 
 
@@ -247,16 +265,7 @@ def describe_dry_run(file: Path, report: DryRunReport, options: OptOutOptions) -
     data = report.as_dict(options)
     statuses = data["statuses"]
     lines = [f"Dry run: nothing was written. Opt-out of {file}: {options.describe()}"]
-    lines.append(f"  rows                {data['rows']:,}")
-    lines.append(f"  people              {data['people']:,}")
-    for label, key in (
-        ("would opt out", "would-opt-out"),
-        ("already opted out", "already-opted-out"),
-        ("not found", "not-found"),
-        ("invalid rows", "invalid"),
-        ("failed to read", "failed"),
-    ):
-        lines.append(f"  {label:<19} {statuses.get(key, 0):,}")
+    lines.append(f"  people              {people_line(statuses, data['rows'], dry_run=True)}")
     changes = ", ".join(f"{name} {n:,}" for name, n in data["changes"].items())
     lines.append(f"  changes             {changes}")
     would = [d for d in data["details"] if d["status"] == "would-opt-out"]

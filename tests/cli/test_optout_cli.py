@@ -73,7 +73,8 @@ def test_a_mixed_list_gives_an_exact_receipt_then_pending_finishes_the_job(
     assert (
         "requests.csv, row 11, column 'email': 'not-an-email' is not a valid email address" in result.stderr
     )
-    assert "Receipt     opted-out 6, already-opted-out 1, not-found 3, failed 0, invalid 2" in result.stdout
+    people = "11 people (11 rows): opted-out 5, already-opted-out 1, not-found 3, failed 0, invalid 2"
+    assert f"People      {people}" in result.stdout  # U00025 twice is one person
     for uid in ("U00003", "U00012", "U00025", "U00026", "U00038", "U00039"):
         assert _all_off(sandbox.store, uid), uid
     assert sandbox.store.preferences.get("U00024") is None  # not listed, untouched
@@ -95,7 +96,8 @@ def test_a_mixed_list_gives_an_exact_receipt_then_pending_finishes_the_job(
     assert (document["operator"], document["host"]) == (getpass.getuser(), socket.gethostname())
     assert document["base_url"] == sandbox.url and document["region"] == "custom"
     assert document["started_at"] <= document["finished_at"]
-    assert document["counts"]["opted-out"] == 6 and document["counts"]["invalid"] == 2
+    assert document["counts"]["opted-out"] == 5 and document["counts"]["invalid"] == 2
+    assert document["counts"]["people"] == 11 and document["pending_csv"]["lines"] == 3
     assert document["changes"]["preferences_off"] == list(PREFERENCE_NAMES)
 
     assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700

@@ -11,6 +11,7 @@ resume works on exactly the same targets even if users were created or renamed s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -70,6 +71,25 @@ class Plan:
     def people(self) -> int:
         """Distinct users the run will process."""
         return len(self.of_kind("user"))
+
+
+def person_key(target: Target) -> tuple[str, str]:
+    """Who a target is about: a user by identifyId (duplicates included), a person not found (or not
+    searchable) by the id or lower-cased email asked for, an invalid row by itself."""
+    if target.kind in ("user", "duplicate"):
+        return ("user", target.identify_id)
+    if target.kind == "invalid":
+        return ("row", str(target.row))
+    return ("asked", target.identify_id or target.email.strip().lower())
+
+
+def count_people(statuses: Iterable[tuple[Target, str]]) -> Counter[str]:
+    """People per status, each person counted once with the status of their first target (in file
+    order), so that the statuses add up to the number of people however often a list names them."""
+    first: dict[tuple[str, str], str] = {}
+    for target, status in statuses:
+        first.setdefault(person_key(target), status)
+    return Counter(first.values())
 
 
 def build_plan(rows: Iterable[InputRow], resolution: Resolution, *, blank_rows: int = 0) -> Plan:

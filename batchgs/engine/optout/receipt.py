@@ -7,9 +7,11 @@ receipt.csv — one line per input row and user (an email shared by two users gi
 row, identifyId, email, each preference before/after, denylist and unsubscribe before/after, what
 changed, status (opted-out, already-opted-out, not-found, failed, invalid; pending while a run is
 paused), message, time. Every cell is neutralised against spreadsheet formula injection.
-pending.csv — the not-found people as `identifyId,email,_row`, to be passed again once they exist.
+pending.csv — each person still to do, once, as `identifyId,email,_row`: not found yet (pass the file
+again once they exist) or not reached by a paused run (resume finishes them).
 receipt.json — who ran it (OS user, host), with what (batchgs version, base URL/region, options),
-when (start, end), on what (input name, size, SHA-256), the counts, and the SHA-256 of receipt.csv
+when (start, end), on what (input name, size, SHA-256), the counts (people per status, adding up to
+`people`; rows and receipt lines as secondary figures), and the SHA-256 of receipt.csv
 and pending.csv so that a later edit of either is detectable. No credential is ever written.
 """
 
@@ -20,7 +22,6 @@ import getpass
 import json
 import os
 import socket
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 from batchgs import __version__
 from batchgs.config import PX_REGIONS
 from batchgs.engine.optout.actions import PREFERENCE_NAMES, OptOutOptions, UserState
-from batchgs.engine.optout.plan import Plan, Target
+from batchgs.engine.optout.plan import Plan, Target, count_people, person_key
 from batchgs.engine.optout.user import IN_FLIGHT, UserResult, from_outcome
 from batchgs.io.write.safe_cells import neutralise
 from batchgs.run.folder import atomic_text_writer, fingerprint_file
@@ -54,6 +55,7 @@ RECEIPT_COLUMNS = (
     "time",
 )
 PENDING_COLUMNS = ("identifyId", "email", "_row")
+TO_PASS_AGAIN = ("not-found", "pending")  # the people pending.csv lists
 
 
 @dataclass
@@ -129,35 +131,38 @@ def operator() -> str:
 
 
 def write_receipt_files(journal: Journal, plan: Plan, options: OptOutOptions) -> ReceiptFiles:
+    """receipt.csv (one line per target), pending.csv (each person still to do once: not found yet, or
+    not reached by a paused run) and receipt.json whose counts are PEOPLE per status: they add up to
+    `people`, and `not-found` + `pending` is the number of lines of pending.csv."""
     run_dir = journal.run_dir
     lines: list[list[str]] = []
-    pending: list[list[str]] = []
-    seen_pending: set[tuple[str, str]] = set()
+    statuses: list[tuple[Target, str]] = []
+    pending: dict[tuple[str, str], list[str]] = {}
     status_at = RECEIPT_COLUMNS.index("status")
     for target, line in iter_lines(journal, plan):
         lines.append(line)
-        if line[status_at] == "not-found":
-            key = (target.identify_id, target.email.strip().lower())
-            if key not in seen_pending:
-                seen_pending.add(key)
-                pending.append([target.identify_id, target.email, str(target.row)])
+        statuses.append((target, line[status_at]))
+    by_person = count_people(statuses)
+    first_status: dict[tuple[str, str], str] = {}
+    for target, status in statuses:
+        key = person_key(target)
+        if first_status.setdefault(key, status) in TO_PASS_AGAIN and key not in pending:
+            pending[key] = [target.identify_id, target.email, str(target.row)]
     receipt_csv = run_dir / RECEIPT_CSV
     _write_csv(receipt_csv, RECEIPT_COLUMNS, lines)
     pending_csv: Path | None = run_dir / PENDING_CSV
     assert pending_csv is not None
     if pending:
-        _write_csv(pending_csv, PENDING_COLUMNS, pending)
+        _write_csv(pending_csv, PENDING_COLUMNS, list(pending.values()))
     else:
         pending_csv.unlink(missing_ok=True)
         pending_csv = None
-    counts = Counter(line[status_at] for line in lines)
-    people = {t.identify_id for t in plan.targets if t.kind == "user"}
     summary_counts = {
+        "people": sum(by_person.values()),
+        **{status: by_person.get(status, 0) for status in RECEIPT_STATUSES},
         "rows": plan.rows_total,
         "blank_rows": plan.blank_rows,
         "receipt_lines": len(lines),
-        "people": len(people),
-        **{status: counts.get(status, 0) for status in RECEIPT_STATUSES},
     }
     receipt_json = run_dir / RECEIPT_JSON
     _write_json(
@@ -172,6 +177,11 @@ def _file_entry(path: Path | None, lines: int) -> dict[str, Any] | None:
         return None
     fingerprint = fingerprint_file(path)
     return {"file": path.name, "sha256": fingerprint.sha256, "size": fingerprint.size, "lines": lines}
+
+
+def _pending_entry(path: Path | None, lines: int) -> dict[str, Any] | None:
+    entry = _file_entry(path, lines)
+    return None if entry is None else {**entry, "holds": list(TO_PASS_AGAIN)}
 
 
 def _receipt_document(
@@ -213,7 +223,7 @@ def _receipt_document(
         },
         "counts": counts,
         "receipt_csv": _file_entry(receipt_csv, counts["receipt_lines"]),
-        "pending_csv": _file_entry(pending_csv, pending_lines),
+        "pending_csv": _pending_entry(pending_csv, pending_lines),
         "run_dir": str(journal.run_dir),
     }
 

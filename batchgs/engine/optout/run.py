@@ -24,8 +24,8 @@ from typing import Any
 from batchgs.engine.intents import IntentLog
 from batchgs.engine.optout.actions import OptOutOptions, UserState
 from batchgs.engine.optout.input import OptOutInput, read_input
-from batchgs.engine.optout.plan import Plan, Target, build_plan, load_plan, save_plan
-from batchgs.engine.optout.receipt import write_receipt_files
+from batchgs.engine.optout.plan import Plan, Target, build_plan, count_people, load_plan, save_plan
+from batchgs.engine.optout.receipt import RECEIPT_STATUSES, write_receipt_files
 from batchgs.engine.optout.resolve import resolve_emails
 from batchgs.engine.optout.user import IN_FLIGHT, OneUser, UserResult, from_outcome, to_outcome
 from batchgs.engine.pool import Pool
@@ -59,10 +59,8 @@ class DryRunReport:
     results: dict[int, UserResult] = field(default_factory=dict)  # target number -> would-opt-out/...
 
     def as_dict(self, options: OptOutOptions) -> dict[str, Any]:
-        statuses = Counter(r.status for r in self.results.values())
-        for target in self.plan.targets:
-            if target.kind in FINAL_FOR_PLAN:
-                statuses[FINAL_FOR_PLAN[target.kind][0]] += 1
+        """People per status (as the receipt will count them), rows as the secondary figure."""
+        statuses = count_people(self._statuses())
         changes = Counter(name for r in self.results.values() for name in r.changed)
         people = [
             {
@@ -78,7 +76,7 @@ class DryRunReport:
         return {
             "dry_run": True,
             "rows": self.plan.rows_total,
-            "people": self.plan.people,
+            "people": sum(statuses.values()),
             "would_change": options.describe(),
             "statuses": dict(statuses),
             "changes": {
@@ -88,6 +86,18 @@ class DryRunReport:
             },
             "details": people,
         }
+
+    def _statuses(self) -> list[tuple[Target, str]]:
+        by_number = {
+            t.number: r.status for t in self.plan.of_kind("user") if (r := self.results.get(t.number))
+        }
+        out: list[tuple[Target, str]] = []
+        for target in self.plan.targets:
+            if target.kind in FINAL_FOR_PLAN:
+                out.append((target, FINAL_FOR_PLAN[target.kind][0]))
+            elif target.number in by_number or target.primary in by_number:
+                out.append((target, by_number.get(target.number) or by_number[target.primary]))
+        return out
 
 
 class MarkLog(IntentLog):
@@ -268,7 +278,8 @@ class OptOutEngine:
             extra={
                 "input_rows": plan.rows_total,
                 "blank_rows": plan.blank_rows,
-                "people": plan.people,
+                "people": receipt.counts["people"],
+                "statuses": {k: receipt.counts[k] for k in RECEIPT_STATUSES if receipt.counts.get(k)},
                 "receipt": receipt.counts,
                 "receipt_csv": str(receipt.receipt_csv),
                 "pending_csv": str(receipt.pending_csv) if receipt.pending_csv else None,

@@ -219,6 +219,22 @@ def receipt_without_times(run_dir: Path) -> list[dict[str, str]]:
     return [{k: v for k, v in line.items() if k != "time"} for line in read_receipt(run_dir)]
 
 
+def people_per_status(receipt: list[dict[str, str]]) -> dict[str, int]:
+    """From receipt.csv alone: each person once (a user by identifyId, someone not found by the id or
+    email asked for, an invalid row by itself) with their first line's status."""
+    first: dict[tuple[str, str], str] = {}
+    for line in receipt:
+        if line["status"] == "invalid":
+            key = ("row", line["row"])
+        else:
+            key = ("person", line["identifyId"] or line["email"].strip().lower())
+        first.setdefault(key, line["status"])
+    counts: dict[str, int] = {}
+    for status in first.values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
