@@ -28,6 +28,7 @@ from batchgs.engine.imports.importer import PX_IMPORT_ENTITIES, ImportOptions, R
 from batchgs.entities import registry
 from batchgs.errors import UsageError
 from batchgs.io.validate.file import prepare
+from batchgs.run.cleanup import discard_unconfirmed_run
 from batchgs.run.journal import Journal
 
 CS_ENTITIES = ("ctas", "cs-events")
@@ -123,6 +124,7 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
             click.echo(describe_plan(spec.name, options, plan, settings.daily_limit))
         return 0
     run_dir = Path(opts.get("run_dir") or default_run_dir(spec.name))
+    discard_unconfirmed_run(run_dir)  # an earlier refusal of this same command blocks nothing
     journal = Journal.create(
         run_dir, kind="import", entity=spec.name, input_path=file, options=options.to_journal()
     )
@@ -142,6 +144,7 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
         return run.execute(quiet=quiet, as_json=as_json)
     finally:
         journal.close()  # releases the run lock even when the run pauses with an error
+        discard_unconfirmed_run(run_dir)  # a delete refused at the prompt sent nothing: no folder left
 
 
 def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:

@@ -33,6 +33,7 @@ from batchgs.engine.optout.receipt import RECEIPT_STATUSES
 from batchgs.engine.optout.run import ENTITY, DryRunReport, OptOutControl, OptOutEngine
 from batchgs.errors import ResumableStop, UsageError
 from batchgs.reports.summary import build_summary, human_summary
+from batchgs.run.cleanup import discard_unconfirmed_run
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
 
@@ -115,6 +116,7 @@ def run_optout(ctx: click.Context, file: Path, opts: dict[str, Any]) -> int:
             click.echo(describe_dry_run(file, report, options))
         return 0
     run_dir = Path(opts.get("run_dir") or default_run_dir(ENTITY))
+    discard_unconfirmed_run(run_dir)  # an earlier refusal of this same command blocks nothing
     journal = Journal.create(
         run_dir, kind="optout", entity=ENTITY, input_path=file, options=options.to_journal()
     )
@@ -123,6 +125,7 @@ def run_optout(ctx: click.Context, file: Path, opts: dict[str, Any]) -> int:
         return _drive(engine_for(journal), settings, yes=bool(opts.get("yes")), quiet=quiet, as_json=as_json)
     finally:
         journal.close()
+        discard_unconfirmed_run(run_dir)  # refused at the prompt: nothing sent, nothing left behind
 
 
 def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
@@ -171,7 +174,7 @@ def _drive(engine: OptOutEngine, settings: Settings, *, yes: bool, quiet: bool, 
             try:
                 _confirm(plan, engine, settings, yes=yes)
             except (click.Abort, KeyboardInterrupt):
-                raise NotConfirmed("not confirmed: nothing was sent") from None
+                raise NotConfirmed("not confirmed: nothing was sent and no run folder was kept") from None
             confirming = False
             engine.commit_plan(plan)
         summary = run_with_signals(lambda stop: engine.execute(plan, stop))

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from batchgs.errors import UsageError
+from batchgs.errors import BatchgsError, UsageError
 from batchgs.run.folder import LOCK_FILE
-from batchgs.run.journal import JOURNAL_FILE
+from batchgs.run.journal import JOURNAL_FILE, Journal
 
 try:  # POSIX only; elsewhere no folder is ever seen as locked
     import fcntl
@@ -140,3 +140,25 @@ def remove(folder: RunFolder) -> Verdict:
             return "in-use"
         shutil.rmtree(folder.path)
     return "remove"
+
+
+def discard_unconfirmed_run(run_dir: Path) -> bool:
+    """Remove a run folder whose run was refused at its confirmation and sent nothing (status aborted,
+    reason not-confirmed, no row answered by the API). Such a folder holds nothing worth keeping and
+    would only block the same command with the same --run-dir. Anything else is left alone: False."""
+    if not is_run_folder(run_dir):
+        return False
+    try:
+        journal = Journal.open(run_dir)
+    except BatchgsError:  # busy or unreadable: not ours to judge
+        return False
+    try:
+        counts = journal.counts()
+        unsent = counts.succeeded == counts.failed == counts.uncertain == 0
+        refused = journal.status == "aborted" and journal.status_reason == "not-confirmed"
+    finally:
+        journal.close()
+    if not (unsent and refused):
+        return False
+    shutil.rmtree(run_dir)
+    return True

@@ -23,6 +23,19 @@ WRITE_METHODS = ("POST", "PUT", "DELETE")
 WAIT_LIMIT_S = 120.0  # generous: a busy 2-core machine must never make a test flaky
 
 
+class TtySys:
+    """`sys` as runner.confirm_count sees it, with a terminal on stdin (the typed prompt is asked)."""
+
+    class _Stdin:
+        def isatty(self) -> bool:
+            return True
+
+    stdin = _Stdin()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys, name)
+
+
 def cli_env(sandbox: SandboxThread, state_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         "GAINSIGHT_PX_API_KEY": sandbox.api_key,

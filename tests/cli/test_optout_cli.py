@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import stat
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from batchgs.cli import runner
 from batchgs.engine.optout.actions import PREFERENCE_NAMES
 from batchgs.io.write.safe_cells import neutralise
-from tests.cli.cli_helpers import cli_env, interrupt, run_cli, spawn, wait_until
+from tests.cli.cli_helpers import TtySys, cli_env, interrupt, run_cli, spawn, wait_until
 from tests.engine.optout.optout_helpers import (
     SHARED_EMAIL,
     RecordingSandbox,
@@ -193,19 +192,6 @@ def test_usage_errors_and_a_dry_run_send_no_writes(
     assert log.entries == [] and sandbox.store.preferences_of("U00025")["trackUsage"] is True
 
 
-class _TtySys:
-    """`sys` as runner.confirm_count sees it, with a terminal on stdin (the typed prompt is asked)."""
-
-    class _Stdin:
-        def isatty(self) -> bool:
-            return True
-
-    stdin = _Stdin()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(sys, name)
-
-
 def test_the_typed_count_must_match_also_in_a_production_profile(
     recording_sandbox: RecordingSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -213,7 +199,7 @@ def test_the_typed_count_must_match_also_in_a_production_profile(
     populate(sandbox.store, 30)
     env = cli_env(sandbox, tmp_path / "state")
     path = write_list(tmp_path / "list.csv", [("U00021", ""), ("U00022", ""), ("", "nobody@x.org")])
-    monkeypatch.setattr(runner, "sys", _TtySys())
+    monkeypatch.setattr(runner, "sys", TtySys())
     monkeypatch.chdir(tmp_path)
     (tmp_path / "batchgs.toml").write_text("[profiles.live]\nproduction = true\n", encoding="utf-8")
 
@@ -225,12 +211,10 @@ def test_the_typed_count_must_match_also_in_a_production_profile(
     assert (
         "Type 2 to confirm" in wrong.stderr and "confirmation did not match: nothing was sent" in wrong.stderr
     )
-    assert log.entries == []
-    status = run_cli(["status", str(tmp_path / "r1"), "--json"], env)
-    assert json.loads(status.stdout)["status"] == "aborted"
+    assert log.entries == [] and not (tmp_path / "r1").exists()  # refused: nothing sent, nothing kept
 
     right = run_cli(
-        ["--profile", "live", "optout", str(path), "--run-dir", str(tmp_path / "r2")], env, stdin="2\n"
+        ["--profile", "live", "optout", str(path), "--run-dir", str(tmp_path / "r1")], env, stdin="2\n"
     )
     assert right.exit_code == 1, right.output  # one not found
     assert _all_off(sandbox.store, "U00021") and _all_off(sandbox.store, "U00022")
