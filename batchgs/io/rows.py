@@ -29,6 +29,8 @@ class ValidatedRow:
     payload: dict[str, Any] | None  # the JSON body this row will send; None when invalid
     key: str | None = None  # identifyId / id / Gsid, when the entity has a key
     issues: list[RowIssue] = field(default_factory=list)
+    # suspicions (lost leading zeros, ...): reported in warnings.csv, never stop the row nor change it
+    warnings: list[RowIssue] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:

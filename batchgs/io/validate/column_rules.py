@@ -193,7 +193,10 @@ class _Builder:
         spec = self.spec
         if target.kind is TargetKind.STANDARD and target.column is not None:
             col = target.column
-            return Rule(col.type.value, enum=col.enum, max_length=col.max_length), None, None
+            rule = Rule(
+                col.type.value, enum=col.enum, max_length=col.max_length, varying_width=col.varying_width
+            )
+            return rule, None, None
         custom = spec.custom
         name = target.custom_name or target.field
         if custom is not None and custom.max_name_length is not None and len(name) > custom.max_name_length:
