@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Templates mark their example row with a value in this column; the reader skips such rows (never sent).
+EXAMPLE_COLUMN = "_example"
+EXAMPLE_MARK = "example row: batchgs skips it; replace it with your data or delete it"
+
 
 @dataclass(frozen=True)
 class RowIssue:

@@ -28,14 +28,13 @@ _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
 
 def suspect_columns(frame: pl.DataFrame) -> list[str]:
     """Columns holding a number cell of 16+ digits (as a number, or rendered as text in a mixed column)."""
-    found = []
-    for name, dtype in frame.schema.items():
-        column = frame.get_column(name)
-        if dtype.is_numeric() and bool((column.abs() >= BIG_NUMBER).any()):
-            found.append(name)
-        elif dtype == pl.String and bool(column.str.contains(RENDERED_BIG).any()):
-            found.append(name)
-    return found
+    return [name for name, dtype in frame.schema.items() if _has_big_number(frame.get_column(name), dtype)]
+
+
+def _has_big_number(column: pl.Series, dtype: pl.DataType) -> bool:
+    if dtype.is_numeric():
+        return bool((column.abs() >= BIG_NUMBER).any())
+    return dtype == pl.String and bool(column.str.contains(RENDERED_BIG).any())
 
 
 def with_exact_numbers(path: Path, part: str, frame: pl.DataFrame, positions: dict[str, int]) -> pl.DataFrame:

@@ -6,10 +6,10 @@ Excel itself caps a sheet at 1,048,576 rows, so memory is bounded by that, not b
 
 Types are the cells' own: text, numbers (Int64 when every number is whole), booleans, dates (Date
 when every time is midnight) and datetimes. A column with a number of 16 digits or more comes as
-text with the digits the sheet XML holds (batchgs.io.read.xlsx_digits): a float64 would change them. A column mixing types comes as text, with date cells
-rendered ISO-8601 ("2024-03-04", "2024-03-04T05:06:07"). Rows are addressed absolutely: the header
-is row 1 and the i-th data row (0-based) is row i + 2, empty rows included, so errors name the row a
-person sees in Excel.
+text with the digits the sheet XML holds (batchgs.io.read.xlsx_digits): a float64 would change them.
+A column mixing types comes as text, with date cells rendered ISO-8601 ("2024-03-04",
+"2024-03-04T05:06:07"). Rows are addressed absolutely: the header is row 1 and the i-th data row
+(0-based) is row i + 2, empty rows included, so errors name the row a person sees in Excel.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ from batchgs.io.validate.convert import AUTO, REJECT, Rule
 from batchgs.io.validate.dates import DateContext
 from batchgs.io.validate.messages import IssueContext
 
+# the documentation's product key (gainsight-api.md, templates): never a real one
+PLACEHOLDER_PRODUCT_KEY = r"(?i)\bAP-X{4,}-\d+\b"
+
 _ATTRIBUTE_TYPES = {
     "STRING": ColumnType.STRING,
     "NUMBER": ColumnType.NUMBER,
@@ -193,8 +196,13 @@ class _Builder:
         spec = self.spec
         if target.kind is TargetKind.STANDARD and target.column is not None:
             col = target.column
+            placeholder = PLACEHOLDER_PRODUCT_KEY if col.name == spec.product_key_field else None
             rule = Rule(
-                col.type.value, enum=col.enum, max_length=col.max_length, varying_width=col.varying_width
+                col.type.value,
+                enum=col.enum,
+                max_length=col.max_length,
+                varying_width=col.varying_width,
+                placeholder=placeholder,
             )
             return rule, None, None
         custom = spec.custom

@@ -53,6 +53,7 @@ class Rule:
     reject_code: str = "unknown-attribute"
     auto_dates: Literal["epoch", "iso"] = "epoch"  # AUTO: Excel date cells as epoch ms or ISO text
     varying_width: bool = False  # ID: widths legitimately differ (postal codes): never judged by length
+    placeholder: str | None = None  # a pattern of documentation placeholders refused (AP-XXXXXXXXXX-2)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,12 @@ def _too_long(text: pl.Expr, max_length: int | None) -> pl.Expr:
     return pl.when(text.str.len_chars() > max_length).then(pl.lit("too-long"))
 
 
+def _placeholder(text: pl.Expr, pattern: str | None) -> pl.Expr:
+    if pattern is None:
+        return _none()
+    return pl.when(text.str.contains(pattern)).then(pl.lit("placeholder-value"))
+
+
 def _first_code(*codes: pl.Expr) -> pl.Expr:
     return pl.coalesce(codes) if len(codes) > 1 else codes[0]
 
@@ -162,7 +169,7 @@ def convert(
     if kind == REJECT:
         return Converted(_none(), pl.when(text.is_not_null()).then(pl.lit(rule.reject_code)))
     if kind in (ColumnType.STRING, ColumnType.EMAIL):
-        code = _too_long(text, rule.max_length)
+        code = _first_code(_placeholder(text, rule.placeholder), _too_long(text, rule.max_length))
         if kind == ColumnType.EMAIL:
             code = _first_code(pl.when(~email_ok(text)).then(pl.lit("bad-email")), code)
         return Converted(text, code)
@@ -205,7 +212,9 @@ def convert(
             value = pl.when(items.list.len() > 0).then(items)
         else:
             value = pl.when(text.is_not_null()).then(pl.concat_list(text))
-        return Converted(value, _too_long(text, rule.max_length))
+        return Converted(
+            value, _first_code(_placeholder(text, rule.placeholder), _too_long(text, rule.max_length))
+        )
     if kind == AUTO:
         return _auto(source, dtype, text, dates, rule.auto_dates, facts.number_row)
     raise ValueError(f"no conversion for kind {kind!r}")

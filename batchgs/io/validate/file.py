@@ -28,7 +28,7 @@ import polars as pl
 from batchgs.entities.spec import ColumnType, EntitySpec
 from batchgs.errors import UsageError
 from batchgs.io.mapping import ColumnMapping, TargetKind, mapping_from
-from batchgs.io.rows import RowIssue, ValidatedRow
+from batchgs.io.rows import EXAMPLE_COLUMN, RowIssue, ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.io.validate.checks import Duplicates, FactCollector
 from batchgs.io.validate.column_rules import FieldPlan, compile_plans, resolve_mode
@@ -102,6 +102,7 @@ class _Facts:
     widths: dict[str, int | None] = field(default_factory=dict)
     slash: dict[str, SlashEvidence] = field(default_factory=dict)
     number_rows: dict[str, int | None] = field(default_factory=dict)
+    examples: list[int] = field(default_factory=list)  # 0-based rows marked in EXAMPLE_COLUMN: skipped
 
 
 def prepare(path: str | Path, spec: EntitySpec, options: ValidateOptions) -> Validation:
@@ -168,6 +169,11 @@ class Validation:
         self.plans: list[FieldPlan] = compiled.plans
         self.key_plan: FieldPlan | None = compiled.key_plan
         self.notices += compiled.notices
+        if EXAMPLE_COLUMN in self.headers:
+            self.notices.append(
+                f"rows with a value in column {EXAMPLE_COLUMN} are a template's example rows: "
+                "skipped, never sent"
+            )
         self._facts: _Facts | None = None
         self._compiled: dict[tuple[Any, ...], tuple[list[pl.Expr], list[pl.Expr]]] = {}
 
@@ -196,6 +202,10 @@ class Validation:
         ]
         autos = [p for p in self.plans if p.rule.kind == AUTO and p.name is not None]
         wanted = {p.name for p in (*slash, *ids, *autos, *([key] if key else [])) if p.name is not None}
+        marked = EXAMPLE_COLUMN in self.headers
+        if marked:
+            wanted.add(EXAMPLE_COLUMN)
+        examples: list[int] = []
         collector = FactCollector(
             self._alias(key) if key is not None and key.name is not None else None,
             [self._alias(p) for p in slash],
@@ -211,6 +221,10 @@ class Validation:
             ]
             if columns:
                 collector.add(batch.select(columns), rows)
+            if marked:
+                marks = batch.get_column(EXAMPLE_COLUMN).cast(pl.String)
+                hits = marks.str.strip_chars().replace("", None).is_not_null()
+                examples += [rows + int(i) for i in hits.arg_true()]
             rows += batch.height
         duplicates = collector.duplicates()
         widths = collector.id_widths()
@@ -222,6 +236,7 @@ class Validation:
             widths={p.label: widths.get(self._alias(p)) for p in ids},
             slash={p.label: collector.slash[self._alias(p)] for p in slash},
             number_rows={p.label: collector.number_rows[self._alias(p)] for p in autos},
+            examples=examples,
         )
         for plan in self.plans:
             if plan.context is not None:
@@ -252,8 +267,9 @@ class Validation:
             yield from batches(size)
 
     def row_count(self) -> int:
-        """Data rows in the file (the pre-pass counts them; no second read)."""
-        return self._collect_facts().rows
+        """Data rows in the file, without template example rows (the pre-pass counts them)."""
+        facts = self._collect_facts()
+        return facts.rows - len(facts.examples)
 
     # ----------------------------------------------------------------- checking
     def _source(self, plan: FieldPlan, batch: pl.DataFrame) -> tuple[pl.Expr, pl.DataType]:
@@ -469,7 +485,12 @@ class Validation:
         offset = 0
         for batch in self._read(size):
             frame = self._check(batch, offset)
+            examples = self._collect_facts().examples
+            first = offset
             offset += batch.height
+            if examples and first <= examples[-1]:  # template example rows are never sent
+                keep = ~frame[_ROW].is_in(examples)
+                frame, batch = frame.filter(keep), batch.filter(keep)
             yield frame, batch
 
     def batches(self, size: int = 10_000) -> Iterator[list[ValidatedRow]]:

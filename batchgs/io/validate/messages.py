@@ -91,6 +91,12 @@ def message(code: str, raw: str | None, ctx: IssueContext) -> str:
             f"{value} is a decimal number in an id column: if a tool turned the id into a number, "
             f"it was probably {integer_part!r} (fix the cell); otherwise nothing to do: it is sent as written"
         )
+    if code == "placeholder-value":
+        return (
+            f"{value} is the placeholder of the documentation and templates, not a product key: write "
+            "your product key (Gainsight PX > Administration > Products), or leave the cell empty and "
+            "pass --product-key"
+        )
     if code == "id-may-be-rounded":
         return (
             f"{value} has more than 15 digits and ends in zeros: Excel keeps only 15 digits, so if this id "
