@@ -210,6 +210,7 @@ class Settings:
     ca_bundle: str | None = None
     production: bool = False
     profile: str | None = None
+    strict_warnings: bool = False  # warnings (guesses such as lost leading zeros) refuse the row
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -243,6 +244,7 @@ def resolve(
     daily_limit: int | None = None,
     state_dir: str | Path | None = None,
     cs_base_url: str | None = None,
+    strict_warnings: bool | None = None,
     env: Mapping[str, str] | None = None,
     profile_path: Path | None = None,
 ) -> Settings:
@@ -276,4 +278,7 @@ def resolve(
         ca_bundle=env.get("BATCHGS_CA_BUNDLE") or prof.get("ca_bundle"),
         production=bool(prof.get("production", False)),
         profile=profile,
+        strict_warnings=bool(
+            strict_warnings if strict_warnings is not None else prof.get("strict_warnings", False)
+        ),
     )

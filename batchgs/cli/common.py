@@ -94,6 +94,7 @@ def settings_from(ctx: click.Context, **options: Any) -> Settings:
         rate=options.get("rate"),
         daily_limit=options.get("daily_limit"),
         state_dir=options.get("state_dir"),
+        strict_warnings=options.get("strict_warnings"),
     )
 
 

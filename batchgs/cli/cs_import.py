@@ -19,6 +19,7 @@ import click
 
 from batchgs import config
 from batchgs.cli.common import default_run_dir, emit_json, info
+from batchgs.cli.import_warnings import show_warnings
 from batchgs.cli.runner import ResumeFlags, exit_code_for, open_for_resume, resume_hint, run_with_signals
 from batchgs.config import Secret, Settings
 from batchgs.engine.imports.cs_import import CsImporter, CsImportOptions, CsRunControl
@@ -43,7 +44,10 @@ def cs_settings(ctx: click.Context, opts: Mapping[str, Any], *, events: bool = F
     `cs_per_minute`); the access key (or, for events, the shared secret) must exist."""
     root = ctx.find_root().obj or {}
     settings = config.resolve(
-        profile=root.get("profile"), cs_base_url=opts.get("base_url"), state_dir=opts.get("state_dir")
+        profile=root.get("profile"),
+        cs_base_url=opts.get("base_url"),
+        state_dir=opts.get("state_dir"),
+        strict_warnings=opts.get("strict_warnings"),
     )
     daily = opts.get("daily_limit")
     if daily is not None:
@@ -147,6 +151,7 @@ def import_options(entity: str, opts: Mapping[str, Any], settings: Settings) -> 
         entity=entity,
         mode=mode,
         strict=bool(opts.get("strict")),
+        strict_warnings=settings.strict_warnings,
         workers=min(int(opts.get("workers") or MAX_CS_WORKERS), MAX_CS_WORKERS),
         timezone=opts.get("timezone") or "UTC",
         date_format=opts.get("date_format"),
@@ -171,6 +176,7 @@ def run_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, Any]
             profile=(ctx.find_root().obj or {}).get("profile"),
             cs_base_url=opts.get("base_url"),
             state_dir=opts.get("state_dir"),
+            strict_warnings=opts.get("strict_warnings"),
         )
     else:
         settings = cs_settings(ctx, opts, events=events)
@@ -184,7 +190,9 @@ def run_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, Any]
         settings, events=events, stats=stats, wait_for_quota=bool(opts.get("wait_for_quota"))
     )
     control = CsRunControl(dry_run=dry_run, progress=not quiet, per_minute=settings.cs_per_minute)
+    spec = registry.get(entity)
     if dry_run:
+        show_warnings(file, spec, options.validate_options(), None, redact=False, quiet=quiet)
         if not events:
             control.quota_left = cs_quota_left(settings, events=False)
         importer = CsImporter(
@@ -203,6 +211,14 @@ def run_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, Any]
     )
     info(f"run folder: {run_dir}", quiet=quiet and not as_json)
     try:
+        show_warnings(
+            file,
+            spec,
+            options.validate_options(),
+            journal,
+            redact=options.redact,
+            quiet=quiet,
+        )
         return execute(
             journal,
             lambda stop: CsImporter(

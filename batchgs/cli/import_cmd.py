@@ -22,6 +22,7 @@ from batchgs.cli.common import (
     output_options,
     rate_options,
 )
+from batchgs.cli.import_warnings import show_warnings
 from batchgs.cli.px_import_run import PxRun, describe_plan, px_settings
 from batchgs.cli.runner import ResumeFlags, open_for_resume
 from batchgs.engine.imports.importer import PX_IMPORT_ENTITIES, ImportOptions, RunControl
@@ -58,6 +59,12 @@ MAX_PX_RATE = 200.0
 @click.option("--timezone", default="UTC", show_default=True, help="Zone of dates written without an offset.")
 @click.option("--date-format", metavar="FMT", help="strftime format of the date cells, e.g. %d/%m/%Y.")
 @click.option("--strict", is_flag=True, help="Send nothing if any row is invalid (exit 3).")
+@click.option(
+    "--strict-warnings",
+    is_flag=True,
+    default=None,
+    help="Treat warnings (guesses such as lost leading zeros) as errors (profile: strict_warnings = true).",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and plan; print what would be sent; send nothing.")
 @click.option(
     "--workers", type=click.IntRange(1, 256), default=64, show_default=True, help="Requests in flight."
@@ -101,6 +108,7 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
         strategy=opts.get("strategy") or "auto",
         hard_delete=bool(opts.get("hard_delete")),
         strict=bool(opts.get("strict")),
+        strict_warnings=settings.strict_warnings,
         workers=int(opts.get("workers") or 64),
         timezone=opts.get("timezone") or "UTC",
         date_format=opts.get("date_format"),
@@ -116,6 +124,7 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
             info(f"Warning: {notice}", quiet=quiet or as_json)
     control = RunControl(dry_run=bool(opts.get("dry_run")), progress=not quiet, rate=settings.rate)
     if control.dry_run:
+        show_warnings(file, spec, options.validate_options(), None, redact=False, quiet=quiet)
         run = PxRun(spec, file, options, None, settings, control, wait_for_quota=False)
         plan = run.dry_run()
         if as_json:
@@ -130,6 +139,14 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
     )
     info(f"run folder: {run_dir}", quiet=quiet and not as_json)
     try:
+        show_warnings(
+            file,
+            spec,
+            options.validate_options(),
+            journal,
+            redact=options.redact,
+            quiet=quiet,
+        )
         run = PxRun(
             spec,
             file,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from batchgs.entities import registry
+from batchgs.io.rows import EXAMPLE_COLUMN
 from batchgs.io.templates import SUFFIXES, template_header, write_template
 
 
@@ -25,8 +26,14 @@ def command(entity: str, output: Path, force: bool) -> None:
     """Write a blank template for ENTITY: header row, one example row and, in .xlsx, a "Columns"
     sheet documenting every column, dropdowns for enums and booleans, and id columns kept as text.
 
+    The example row is marked in the last column, _example: validate and import skip such rows, so
+    an example left in the file is never sent.
+
     ENTITY: users, accounts, events, preferences, ctas, cs-events.
     """
     spec = registry.get(entity)  # unknown entity: UsageError (exit 2) listing the known names
     written = write_template(spec, output, force=force)
-    click.echo(f"Wrote {written} ({len(template_header(spec))} columns, one example row to replace)")
+    click.echo(
+        f"Wrote {written} ({len(template_header(spec))} columns; row 2 is an example, marked in column "
+        f"{EXAMPLE_COLUMN}: batchgs skips it, replace it with your data)"
+    )

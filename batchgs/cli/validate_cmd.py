@@ -3,7 +3,11 @@
 Writes errors.csv (and errors.xlsx for an .xlsx input) in the run folder or at --report: the row's
 original columns unchanged, then `_row`, `_code` (the row's first problem), `_message` (every problem
 of the row, `column: message`, joined with "; ") and `_http_status` (empty), so the file can be fixed
-and fed back as is. Prints a summary grouped by code with a few examples.
+and fed back as is; warnings.csv the same way for rows sent as written but worth a look. The folder
+is `batchgs-runs/validate-ENTITY` unless --run-dir says otherwise: one folder per entity, replaced by
+the next validate, so repeated checks do not pile up copies of personal data; its summary.json
+(kind "validate") lets `batchgs status` and `batchgs clean` recognise it. Prints a summary grouped
+by code with a few examples.
 Exit 0 every row valid, 1 some invalid, 3 with --strict and some invalid, 2 unreadable input.
 """
 
@@ -12,43 +16,60 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from batchgs.cli.common import default_run_dir, emit_json, settings_from
+from batchgs.cli.common import emit_json, settings_from
 from batchgs.config import Settings
 from batchgs.entities import registry
 from batchgs.entities.spec import EntitySpec
-from batchgs.errors import BatchgsError, ExitCode, OutputFileError, StrictValidationError
+from batchgs.errors import BatchgsError, ExitCode, FatalApiError, OutputFileError, StrictValidationError
 from batchgs.io.mapping import TargetKind
-from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate.attributes import CACHE_FILE, AttributeCatalog
 from batchgs.io.validate.file import ValidateOptions, Validation, prepare
-from batchgs.reports.row_reports import ERRORS_CSV, ErrorReport
+from batchgs.reports.issue_tally import Tally, joined
+from batchgs.reports.row_reports import ERRORS_CSV, ERRORS_XLSX, WARNINGS_CSV, ErrorReport, WarningReport
+from batchgs.reports.summary import write_summary
+from batchgs.run.cleanup import DEFAULT_RUNS_ROOT
 from batchgs.run.folder import make_private_dir
 from batchgs.transport.client import px_client
 from batchgs.transport.metadata import fetch_attributes
 
-EXAMPLES_PER_CODE = 3
-
 
 # ----------------------------------------------------------------------------------------------------
-def fetch_attribute_items(settings: Settings, model: str) -> list[dict[str, Any]] | None:
-    """The subscription's attribute list for `model` ("user" | "account"), or None when it cannot be
-    read (network, permissions): validation then checks custom attributes offline and says so."""
+def fetch_attribute_items(settings: Settings, model: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """(the subscription's attribute list for `model` ("user" | "account"), None) or (None, why it
+    could not be read): validation then checks custom attributes offline and says why."""
 
     async def fetch() -> list[dict[str, Any]]:
         async with px_client(settings) as client:
             return await fetch_attributes(client, "user" if model == "user" else "account")
 
     try:
-        return asyncio.run(fetch())
-    except BatchgsError:
-        return None
+        return asyncio.run(fetch()), None
+    except FatalApiError as exc:
+        if exc.status == 401:
+            return None, (
+                "the PX API key was refused (401 Unauthorized): check GAINSIGHT_PX_API_KEY and the region "
+                "or base URL; custom attributes are checked offline"
+            )
+        if exc.status == 403:
+            return None, (
+                "the PX API key may not read the attribute catalog (403 Forbidden); "
+                "custom attributes are checked offline"
+            )
+        return None, _not_fetched(exc)
+    except BatchgsError as exc:
+        return None, _not_fetched(exc)
+
+
+def _not_fetched(exc: BatchgsError) -> str:
+    return (
+        f"the attribute catalog could not be fetched ({exc.message}): custom attributes are checked offline"
+    )
 
 
 def catalog_from_items(items: list[dict[str, Any]], run_dir: Path | None) -> AttributeCatalog:
@@ -64,7 +85,8 @@ def catalog_from_items(items: list[dict[str, Any]], run_dir: Path | None) -> Att
 def resolve_catalog(
     spec: EntitySpec, settings: Settings, run_dir: Path | None, *, offline: bool
 ) -> tuple[AttributeCatalog | None, str | None]:
-    """(catalog or None, a notice explaining offline checks). A cached attributes.json is reused."""
+    """(catalog or None, a notice explaining offline checks). A cached `run_dir/attributes.json` is
+    reused (an import's own run folder); `run_dir` None: ask the API, cache nothing (validate)."""
     model = spec.custom.metadata_model if spec.custom is not None else None
     if model is None:
         return None, None
@@ -75,49 +97,49 @@ def resolve_catalog(
         return AttributeCatalog.load(cached), None
     if not settings.px_api_key:
         return None, "no PX API key: custom attributes are not checked against the subscription (offline)"
-    items = fetch_attribute_items(settings, model)
+    items, problem = fetch_attribute_items(settings, model)
     if items is None:
-        return None, "the attribute catalog could not be fetched: custom attributes are checked offline"
+        return None, problem
     return catalog_from_items(items, run_dir), None
 
 
 @dataclass
-class Tally:
-    """Counts and examples of the invalid rows, kept small whatever the file size."""
+class Reports:
+    """Where validate wrote (or would write) its reports, and what they hold."""
 
-    rows_invalid: int = 0
-    by_code: Counter[str] = field(default_factory=Counter)
-    examples: dict[str, list[RowIssue]] = field(default_factory=dict)
-
-    def add(self, row: ValidatedRow) -> None:
-        self.rows_invalid += 1
-        for issue in row.issues:
-            self.by_code[issue.code] += 1
-            shown = self.examples.setdefault(issue.code, [])
-            if len(shown) < EXAMPLES_PER_CODE:
-                shown.append(issue)
+    errors: Tally
+    warnings: Tally
+    errors_csv: Path
+    errors_xlsx: Path | None
+    warnings_csv: Path | None
 
 
-def issue_text(issue: RowIssue) -> str:
-    return f"{issue.column}: {issue.message}" if issue.column else issue.message
-
-
-def write_errors(validation: Validation, target: Path, *, xlsx: bool) -> tuple[Tally, Path, Path | None]:
-    """Stream the invalid rows into errors.csv (and errors.xlsx); return the tally and the paths."""
-    tally = Tally()
-    report = ErrorReport(target, validation.headers, atomic=True)
-    with report:
-        for row in validation.invalid_rows():
-            tally.add(row)
-            report.add(
-                row.row, row.original, row.issues[0].code, "; ".join(issue_text(i) for i in row.issues)
-            )
+def write_reports(
+    validation: Validation, errors_target: Path, warnings_target: Path, *, xlsx: bool
+) -> Reports:
+    """One pass over the flagged rows: invalid ones into errors.csv (and errors.xlsx), rows with
+    warnings into warnings.csv (only when there are some; a stale one is removed)."""
+    errors, warnings = Tally(), Tally()
+    report = ErrorReport(errors_target, validation.headers, atomic=True)
+    warned = WarningReport(warnings_target, validation.headers, atomic=True)
+    with report, warned:
+        for row in validation.flagged_rows():
+            if row.issues:
+                errors.add(row.issues)
+                report.add(row.row, row.original, row.issues[0].code, joined(row.issues))
+            if row.warnings:
+                warnings.add(row.warnings)
+                warned.add(row.row, row.original, row.warnings[0].code, joined(row.warnings))
     xlsx_path = None
     if xlsx:
         xlsx_path = report.to_xlsx(
             report.path.with_suffix(".xlsx") if report.path.name != ERRORS_CSV else None
         )
-    return tally, report.path, xlsx_path
+    warnings_csv: Path | None = warned.path
+    if not warnings.rows:
+        warned.path.unlink(missing_ok=True)
+        warnings_csv = None
+    return Reports(errors, warnings, report.path, xlsx_path, warnings_csv)
 
 
 def first_payloads(validation: Validation, count: int) -> list[dict[str, Any]]:
@@ -131,19 +153,24 @@ def first_payloads(validation: Validation, count: int) -> list[dict[str, Any]]:
     return found
 
 
-def human_summary(
-    validation: Validation, file: Path, tally: Tally, total: int, errors_csv: Path, errors_xlsx: Path | None
-) -> str:
+def human_summary(validation: Validation, file: Path, reports: Reports, total: int) -> str:
+    errors, warnings = reports.errors, reports.warnings
     lines = [
         f"Validated {total:,} row{'s' if total != 1 else ''} of {file} "
         f"({validation.spec.name}, --mode {validation.mode}): "
-        f"{total - tally.rows_invalid:,} valid, {tally.rows_invalid:,} invalid."
+        f"{total - errors.rows:,} valid, {errors.rows:,} invalid"
+        + (f", {warnings.rows:,} with warnings." if warnings.rows else ".")
     ]
-    for code, count in tally.by_code.most_common():
-        lines.append(f"  {code}: {count:,} problem{'s' if count != 1 else ''}")
-        lines += [f"    row {i.row}, {issue_text(i)}" for i in tally.examples[code]]
-    if tally.rows_invalid:
-        lines.append(f"Errors: {errors_csv}" + (f" and {errors_xlsx}" if errors_xlsx else ""))
+    lines += errors.lines()
+    if warnings.rows:
+        lines.append(f"Warnings (rows sent as written unless --strict-warnings; {warnings.rows:,} rows):")
+        lines += warnings.lines()
+    if errors.rows:
+        lines.append(
+            f"Errors: {reports.errors_csv}" + (f" and {reports.errors_xlsx}" if reports.errors_xlsx else "")
+        )
+    if reports.warnings_csv is not None:
+        lines.append(f"Warnings: {reports.warnings_csv}")
     return "\n".join(lines)
 
 
@@ -167,9 +194,14 @@ def human_summary(
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the error report here instead of RUN_DIR/errors.csv.",
+    help="Write the error report here (warnings next to it as NAME-warnings.csv) instead of RUN_DIR.",
 )
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for errors.csv.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Folder for errors.csv and warnings.csv (default {DEFAULT_RUNS_ROOT}/validate-ENTITY, "
+    "replaced by the next validate of ENTITY; `batchgs clean` removes it).",
+)
 @click.option("--force", is_flag=True, help="Replace the --report file if it exists.")
 @click.option("--offline", is_flag=True, help="Do not read the subscription's custom attributes.")
 @click.option(
@@ -180,6 +212,12 @@ def human_summary(
     help="Print the JSON of N valid rows.",
 )
 @click.option("--strict", is_flag=True, help="Exit 3 (not 1) when any row is invalid.")
+@click.option(
+    "--strict-warnings",
+    is_flag=True,
+    default=None,
+    help="Treat warnings (guesses such as lost leading zeros) as errors (profile: strict_warnings = true).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary line and errors.")
 @click.pass_context
@@ -199,23 +237,26 @@ def command(
     offline: bool,
     show_payload: int,
     strict: bool,
+    strict_warnings: bool | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Check FILE against ENTITY offline: nothing is sent.
 
     ENTITY: users, accounts, events, preferences, ctas, cs-events. Writes errors.csv (and errors.xlsx
-    for an .xlsx input) with every invalid row, ready to fix and feed back. Exit 0 when every row is
-    valid, 1 when some are not (3 with --strict), 2 when the file cannot be read.
+    for an .xlsx input) with every invalid row, ready to fix and feed back, and warnings.csv with the
+    rows that are sent as written but worth a look (e.g. an id that may have lost leading zeros).
+    Exit 0 when every row is valid, 1 when some are not (3 with --strict), 2 when the file cannot be
+    read.
     """
     spec = registry.get(entity)
     if report is not None and not force:
         _refuse_existing(report, xlsx=file.suffix.lower() == ".xlsx")
-    settings = settings_from(ctx, product_key=product_key)
+    settings = settings_from(ctx, product_key=product_key, strict_warnings=strict_warnings)
     folder = run_dir
     if report is None and folder is None:
-        folder = default_run_dir(f"validate-{spec.name}")
-    catalog, catalog_note = resolve_catalog(spec, settings, folder, offline=offline)
+        folder = DEFAULT_RUNS_ROOT / f"validate-{spec.name}"
+    catalog, catalog_note = resolve_catalog(spec, settings, None, offline=offline)
     options = ValidateOptions(
         mode=mode or spec.default_mode,
         timezone=timezone,
@@ -224,53 +265,65 @@ def command(
         mapping_file=map_file,
         sheet=sheet,
         attributes=catalog,
+        strict_warnings=settings.strict_warnings,
     )
     with prepare(file, spec, options) as validation:
         has_custom = any(t.kind is TargetKind.CUSTOM for t in validation.mapping.targets)
         notices = [*([catalog_note] if catalog_note and has_custom else []), *validation.notices]
-        if not quiet and not as_json:
+        refused = catalog_note if catalog_note is not None and "refused" in catalog_note else None
+        if refused is not None and refused not in notices:
+            notices.insert(0, refused)  # a refused key matters even without custom columns
+        if not as_json:
             for notice in notices:
-                click.echo(f"Warning: {notice}", err=True)
+                if not quiet or notice == refused:  # -q never hides a refused key
+                    click.echo(f"Warning: {notice}", err=True)
         if report is not None:
             report.parent.mkdir(parents=True, exist_ok=True)
             target = report.with_suffix(".csv") if report.suffix.lower() == ".xlsx" else report
+            warnings_target = target.with_name(f"{target.stem}-warnings.csv")
         else:
             assert folder is not None
             make_private_dir(folder)  # errors.csv holds the rows' personal data
             target = folder / ERRORS_CSV
+            warnings_target = folder / WARNINGS_CSV
         xlsx = file.suffix.lower() == ".xlsx" or (report is not None and report.suffix.lower() == ".xlsx")
-        tally, errors_csv, errors_xlsx = write_errors(validation, target, xlsx=xlsx)
+        reports = write_reports(validation, target, warnings_target, xlsx=xlsx)
+        if folder is not None and not xlsx:
+            (folder / ERRORS_XLSX).unlink(missing_ok=True)  # from an earlier validate of an .xlsx
         total = validation.row_count()
         payloads = first_payloads(validation, show_payload)
+        result = {
+            "kind": "validate",
+            "entity": spec.name,
+            "input": str(file),
+            "mode": validation.mode,
+            "rows_total": total,
+            "rows_valid": total - reports.errors.rows,
+            "rows_invalid": reports.errors.rows,
+            "rows_warned": reports.warnings.rows,
+            "issues_by_code": dict(reports.errors.by_code.most_common()),
+            "examples": reports.errors.as_json()["examples"],
+            "warnings_by_code": dict(reports.warnings.by_code.most_common()),
+            "warning_examples": reports.warnings.as_json()["examples"],
+            "errors_csv": str(reports.errors_csv),
+            "errors_xlsx": str(reports.errors_xlsx) if reports.errors_xlsx else None,
+            "warnings_csv": str(reports.warnings_csv) if reports.warnings_csv else None,
+            "notices": notices,
+        }
+        if folder is not None:
+            write_summary(folder, {**result, "run_dir": str(folder), "status": "validated"})
         if as_json:
-            emit_json(
-                {
-                    "entity": spec.name,
-                    "input": str(file),
-                    "mode": validation.mode,
-                    "rows_total": total,
-                    "rows_valid": total - tally.rows_invalid,
-                    "rows_invalid": tally.rows_invalid,
-                    "issues_by_code": dict(tally.by_code.most_common()),
-                    "examples": {
-                        code: [{"row": i.row, "column": i.column, "message": i.message} for i in shown]
-                        for code, shown in tally.examples.items()
-                    },
-                    "errors_csv": str(errors_csv),
-                    "errors_xlsx": str(errors_xlsx) if errors_xlsx else None,
-                    "notices": notices,
-                    "payloads": payloads,
-                }
-            )
+            emit_json({**result, "payloads": payloads})
         else:
-            click.echo(human_summary(validation, file, tally, total, errors_csv, errors_xlsx))
+            click.echo(human_summary(validation, file, reports, total))
             for payload in payloads:
                 click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-    if tally.rows_invalid and strict:
-        raise StrictValidationError(f"{tally.rows_invalid:,} invalid row(s) with --strict")
+    invalid = reports.errors.rows
+    if invalid and strict:
+        raise StrictValidationError(f"{invalid:,} invalid row(s) with --strict")
     # sys.exit, not ctx.exit: the root group runs click with standalone_mode=False, which would
     # turn ctx.exit(1) into a return value and lose the exit code.
-    sys.exit(int(ExitCode.ROWS_FAILED if tally.rows_invalid else ExitCode.OK))
+    sys.exit(int(ExitCode.ROWS_FAILED if invalid else ExitCode.OK))
 
 
 def _refuse_existing(report: Path, *, xlsx: bool) -> None:

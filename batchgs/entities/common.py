@@ -24,7 +24,13 @@ def location_columns(owner: str) -> tuple[Column, ...]:
         ("coordinates.longitude", ColumnType.NUMBER, "Longitude in decimal degrees", "2.3522"),
     )
     return tuple(
-        Column(f"location.{name}", typ, description=f"{text} of the {owner}", example=example)
+        Column(
+            f"location.{name}",
+            typ,
+            description=f"{text} of the {owner}",
+            example=example,
+            varying_width=name == "postalCode",  # 8001, 02139, 75001, SW1A 1AA: never judged by length
+        )
         for name, typ, text, example in fields
     )
 

@@ -44,6 +44,7 @@ class Column:
     read_only: bool = False  # exported but never sent: import skips it with a notice
     aliases: tuple[str, ...] = ()  # extra header spellings (e.g. CS "Company" for CompanyId)
     default: str | None = None  # value sent when the column is absent or empty (events: userType USER)
+    varying_width: bool = False  # ID whose values differ in width by nature (postal codes across countries)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Templates mark their example row with a value in this column; the reader skips such rows (never sent).
+EXAMPLE_COLUMN = "_example"
+EXAMPLE_MARK = "example row: batchgs skips it; replace it with your data or delete it"
+
 
 @dataclass(frozen=True)
 class RowIssue:
@@ -29,6 +33,8 @@ class ValidatedRow:
     payload: dict[str, Any] | None  # the JSON body this row will send; None when invalid
     key: str | None = None  # identifyId / id / Gsid, when the entity has a key
     issues: list[RowIssue] = field(default_factory=list)
+    # suspicions (lost leading zeros, ...): reported in warnings.csv, never stop the row nor change it
+    warnings: list[RowIssue] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:

@@ -1,5 +1,7 @@
 """Blank, documented import templates (.xlsx, .csv, .tsv) generated from the entity specs.
 
+Row 2 is an example, marked by a value in the last column, `_example`: the reader skips such rows
+(batchgs.io.validate.file), so an example is never sent, even when left in the file.
 The .xlsx is the one people should start from: id columns are text-formatted for the whole column (so
 Excel keeps leading zeros and long ids), enums and booleans have dropdowns, dates have a date format, and
 a "Columns" sheet documents every column. Output is reproducible (fixed timestamps), so `templates/` can be
@@ -30,6 +32,7 @@ from batchgs.entities import registry
 from batchgs.entities.spec import Column, ColumnType, EntitySpec
 from batchgs.errors import OutputFileError
 from batchgs.io.entity_docs import column_docs, template_columns
+from batchgs.io.rows import EXAMPLE_COLUMN, EXAMPLE_MARK
 from batchgs.io.write.safe_cells import neutralise
 
 SUFFIXES = (".xlsx", ".csv", ".tsv")
@@ -112,8 +115,8 @@ def _delimited_bytes(spec: EntitySpec, delimiter: str) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     columns = template_columns(spec)
-    writer.writerow([col.name for col in columns])
-    writer.writerow([neutralise(col.example) for col in columns])
+    writer.writerow([*(col.name for col in columns), EXAMPLE_COLUMN])
+    writer.writerow([*(neutralise(col.example) for col in columns), EXAMPLE_MARK])
     return buffer.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8, not cp1252
 
 
@@ -156,6 +159,10 @@ def _fill_data_sheet(workbook: Workbook, sheet: Worksheet, spec: EntitySpec) -> 
             header.number_format = TEXT_FORMAT
             example.number_format = number_format
         _add_validation(workbook, sheet, col, letter)
+    marker = len(columns) + 1
+    sheet.cell(row=1, column=marker, value=EXAMPLE_COLUMN).font = _HEADER_FONT
+    sheet.cell(row=2, column=marker, value=EXAMPLE_MARK).data_type = "s"
+    sheet.column_dimensions[get_column_letter(marker)].width = 50
     sheet.freeze_panes = "A2"
 
 

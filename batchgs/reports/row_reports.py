@@ -35,6 +35,7 @@ __all__ = [
     "ErrorReport",
     "RebuiltReports",
     "SuccessReport",
+    "WarningReport",
     "build_summary",
     "human_summary",
     "rebuild_reports",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 ERRORS_CSV = "errors.csv"
+WARNINGS_CSV = "warnings.csv"
 ERRORS_XLSX = "errors.xlsx"
 SUCCESS_CSV = "success.csv"
 ERROR_COLUMNS = ("_row", "_code", "_message", "_http_status")
@@ -110,6 +112,8 @@ class ErrorReport(_CsvReport):
     `target` is the run folder (the file is `errors.csv` in it) or a file path.
     """
 
+    default_name = ERRORS_CSV
+
     def __init__(
         self,
         target: Path | str,
@@ -119,7 +123,7 @@ class ErrorReport(_CsvReport):
         redact: bool = False,
         atomic: bool = False,
     ) -> None:
-        super().__init__(target, ERRORS_CSV, raw=raw, redact=redact, atomic=atomic)
+        super().__init__(target, self.default_name, raw=raw, redact=redact, atomic=atomic)
         self.headers = [h for h in headers if h not in ERROR_COLUMNS]
         self._name_like = name_like_columns(self.headers) if redact else frozenset()
         self._write([*self.headers, *ERROR_COLUMNS])
@@ -158,6 +162,12 @@ class ErrorReport(_CsvReport):
                 tmp.unlink()
             raise
         return target
+
+
+class WarningReport(ErrorReport):
+    """warnings.csv: rows sent as written but worth a look; the same columns as errors.csv."""
+
+    default_name = WARNINGS_CSV
 
 
 class SuccessReport(_CsvReport):

@@ -3,7 +3,8 @@
 The fields of cli.md's run-folder table are always present: entity, input, status, rows_total,
 rows_invalid, rows_succeeded, rows_failed, rows_uncertain, requests, responses_429, retries,
 started_at, finished_at. Added: kind, run_dir, status_reason, rows_pending (not yet answered),
-rows_failed_transient (part of rows_failed; resume re-sends them), operations (succeeded rows per
+rows_failed_transient (part of rows_failed; resume re-sends them), rows_warned (rows with warnings,
+listed in warnings.csv, sent as written), operations (succeeded rows per
 operation), requests_per_row (requests / rows that were sent), duration_seconds (time spent running,
 summed over resumes), rows_per_second, batchgs_version.
 """
@@ -51,6 +52,7 @@ def build_summary(
         "rows_failed_transient": counts.failed_transient,
         "rows_uncertain": counts.uncertain,
         "rows_pending": max(0, total - counts.recorded),
+        "rows_warned": int(journal.get_progress("rows_warned", 0) or 0),  # sent as written, see warnings.csv
         "operations": journal.operation_counts(),
         "requests": requests,
         "responses_429": counters.get("responses_429", 0),
@@ -91,8 +93,8 @@ def human_summary(summary: Mapping[str, Any]) -> str:
         lines.append(("Status", f"{summary['status']}{reason}"))
     if "rows_total" in summary:
         parts = [f"{_n(summary, 'rows_total')} total"]
-        for name in ("succeeded", "failed", "invalid", "uncertain", "pending"):
-            if f"rows_{name}" in summary:
+        for name in ("succeeded", "failed", "invalid", "uncertain", "pending", "warned"):
+            if f"rows_{name}" in summary and (name != "warned" or summary[f"rows_{name}"]):
                 parts.append(f"{_n(summary, f'rows_{name}')} {name}")
         lines.append(("Rows", ", ".join(parts)))
     operations = summary.get("operations")

@@ -11,6 +11,7 @@ removal and held during it, so a `batchgs resume` cannot start on a folder half 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -18,9 +19,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from batchgs.errors import BatchgsError, UsageError
+from batchgs.reports.summary import SUMMARY_JSON
 from batchgs.run.folder import LOCK_FILE
 from batchgs.run.journal import JOURNAL_FILE, Journal
 
@@ -30,6 +32,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 DEFAULT_RUNS_ROOT = Path("batchgs-runs")
+_SMALL = 1 << 20  # a validate summary.json is a few kilobytes
 UNITS = {"h": 3600, "d": 86_400, "w": 7 * 86_400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$", re.IGNORECASE)
 
@@ -64,8 +67,22 @@ class RunFolder:
 
 
 def is_run_folder(path: Path) -> bool:
-    """A real folder (not a symlink) holding a batchgs journal."""
-    return path.is_dir() and not path.is_symlink() and (path / JOURNAL_FILE).is_file()
+    """A real folder (not a symlink) holding a batchgs journal, or the reports of `batchgs validate`."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    return (path / JOURNAL_FILE).is_file() or validation_summary(path) is not None
+
+
+def validation_summary(path: Path) -> dict[str, Any] | None:
+    """The summary.json of a `batchgs validate` folder (kind "validate", no journal), else None."""
+    summary = path / SUMMARY_JSON
+    if (path / JOURNAL_FILE).exists() or not summary.is_file() or summary.stat().st_size > _SMALL:
+        return None
+    try:
+        data = json.loads(summary.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("kind") == "validate" else None
 
 
 def last_activity(path: Path) -> float:

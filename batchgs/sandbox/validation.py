@@ -7,9 +7,9 @@ sends a malformed row learns exactly which column to fix.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
+from batchgs.entities.email import is_valid_email
 from batchgs.sandbox.errors import ApiError, SubError
 from batchgs.sandbox.px.model import (
     ACCOUNT_FIELDS,
@@ -24,9 +24,6 @@ from batchgs.sandbox.px.model import (
 )
 from batchgs.sandbox.store import PxStore
 
-EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
-)
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MAX_EVENT_NAME = 2000
 MAX_EVENT_ATTRIBUTES = 50
@@ -128,7 +125,7 @@ def _check_value(name: str, kind: Kind, value: Any, model: str, store: PxStore) 
             return [SubError(name, f"must be one of {', '.join(allowed)}", value)]
         return []
     if kind is Kind.EMAIL:
-        if not isinstance(value, str) or (value and not EMAIL_RE.match(value)):
+        if not isinstance(value, str) or (value and not is_valid_email(value)):
             return [SubError(name, "must be a well-formed email address", value)]
         return []
     if kind is Kind.NUMBER:

@@ -160,8 +160,8 @@ def test_typed_xlsx_and_errors_xlsx(tmp_path: Path) -> None:
     )
     sheet.append(["U1", "a@x.io", dt.datetime(2024, 7, 1, 9, 30), 3, True, 1001, "AP-1"])
     sheet.append(
-        ["U2", "b@x.io", dt.datetime(2024, 1, 1), 2.5, False, 1.23e15, "AP-1"]
-    )  # Excel made the id a number
+        ["U2", "b@x.io", dt.datetime(2024, 1, 1), 2.5, False, 1234567890123456789, "AP-1"]
+    )  # a 19-digit id as a number cell: the file holds 1.234567890123457e+18, the digits are gone
     sheet.append(["U3", "c@x.io", "2024-13-01", "lots", "perhaps", 1003, "AP-1"])
     source = tmp_path / "people.xlsx"
     book.save(source)

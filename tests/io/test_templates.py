@@ -18,9 +18,9 @@ from batchgs.entities.spec import Column, ColumnType, CustomFields, EntitySpec, 
 from batchgs.errors import OutputFileError
 from batchgs.io import templates
 from batchgs.io.entity_docs import FREE_FORM_EXAMPLES, template_columns
-from batchgs.io.rows import ValidatedRow
+from batchgs.io.rows import EXAMPLE_COLUMN, EXAMPLE_MARK, ValidatedRow
 from batchgs.io.templates import stale_templates, template_header, workbook_snapshot, write_template
-from batchgs.io.validate.file import FrameSource, ValidateOptions, prepare_source
+from batchgs.io.validate.file import FrameSource, ValidateOptions, prepare, prepare_source
 
 SPECS = registry.all_specs()
 
@@ -72,7 +72,9 @@ def test_xlsx_header_example_and_frozen_row(spec: EntitySpec, xlsx_files: dict[s
     assert book.sheetnames[:2] == [spec.name, "Columns"]
     sheet = book.worksheets[0]
     header = [c.value for c in sheet[1]]
-    assert header == template_header(spec)
+    assert header == [*template_header(spec), EXAMPLE_COLUMN]
+    assert sheet.cell(row=2, column=len(header)).value == EXAMPLE_MARK  # the example row is marked
+    header = header[:-1]
     assert sheet.freeze_panes == "A2"
     assert sheet.max_row == 2, "exactly one example row"
     expected = [c.name for c in spec.columns if not c.read_only] or [c.name for c in template_columns(spec)]
@@ -197,6 +199,10 @@ def _doc_rows(path: Path) -> list[tuple[Any, ...]]:
 
 
 def _validated(spec: EntitySpec, frame: pl.DataFrame) -> list[ValidatedRow]:
+    """The example row as data: its mark cleared and the placeholder product key replaced."""
+    frame = frame.drop(EXAMPLE_COLUMN)
+    if spec.product_key_field in frame.columns:
+        frame = frame.with_columns(pl.lit("AP-1").alias(str(spec.product_key_field)))
     validation = prepare_source(FrameSource(frame), spec, ValidateOptions(), path=f"{spec.name} template")
     return [row for batch in validation.batches() for row in batch]
 
@@ -235,6 +241,31 @@ def test_example_row_passes_validation_in_both_formats(
             assert value is not None, f"{col.name} is sent"
 
 
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_the_example_row_is_skipped_and_its_placeholder_key_refused(suffix: str, tmp_path: Path) -> None:
+    spec = registry.get("users")
+    path = write_template(spec, tmp_path / f"users{suffix}")
+    with prepare(path, spec, ValidateOptions(product_key="AP-REAL-1")) as validation:
+        assert [row for batch in validation.batches() for row in batch] == []  # never sent
+        assert validation.row_count() == 0
+        assert any("_example" in notice and "skipped" in notice for notice in validation.notices)
+    unmarked = (
+        pl.read_excel(path, engine="calamine") if suffix == ".xlsx" else _unneutralise(_read_csv(path))
+    ).drop(EXAMPLE_COLUMN)
+    validation = prepare_source(FrameSource(unmarked), spec, ValidateOptions(product_key="AP-REAL-1"))
+    issues = [(i.row, i.column, i.code, i.message) for i in validation.issues_only()]
+    assert issues == [
+        (
+            2,
+            "propertyKeys",
+            "placeholder-value",
+            "'AP-XXXXXXXXXX-2' is the placeholder of the documentation and templates, not a product key: "
+            "write your product key (Gainsight PX > Administration > Products), or leave the cell empty "
+            "and pass --product-key",
+        )
+    ]
+
+
 def test_example_payload_of_users_is_exact(xlsx_files: dict[str, Path]) -> None:
     frame = pl.read_excel(xlsx_files["users"], sheet_name="users", engine="calamine")
     payload = _validated(registry.get("users"), frame)[0].payload
@@ -249,7 +280,7 @@ def test_example_payload_of_users_is_exact(xlsx_files: dict[str, Path]) -> None:
 
 def test_neutralised_csv_example_is_sent_without_its_quote(tmp_path: Path) -> None:
     spec = registry.get("users")
-    rows = _validated(spec, _read_csv(write_template(spec, tmp_path / "users.csv")))
+    rows = _validated(spec, _read_csv(write_template(spec, tmp_path / "users.csv")))  # mark cleared
     assert rows[0].payload is not None and rows[0].payload["phone"] == "+33 1 23 45 67 89"
 
 
@@ -259,7 +290,7 @@ def test_csv_is_utf8_with_header_and_neutralised_example(tmp_path: Path) -> None
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel then reads it as UTF-8
     assert (
         raw.decode("utf-8-sig")
-        == "code,colour,motto,custom.myAttribute\r\n007,COLOUR_NUMBER_001,'=1+1,example\r\n"
+        == f"code,colour,motto,custom.myAttribute,_example\r\n007,COLOUR_NUMBER_001,'=1+1,example,{EXAMPLE_MARK}\r\n"
     )
     users = write_template(registry.get("users"), tmp_path / "users.csv").read_text(encoding="utf-8-sig")
     assert ",'+33 1 23 45 67 89," in users and "Île-de-France" in users
@@ -267,7 +298,7 @@ def test_csv_is_utf8_with_header_and_neutralised_example(tmp_path: Path) -> None
 
 def test_tsv_uses_tabs(tmp_path: Path) -> None:
     text = write_template(TOY, tmp_path / "toys.TSV").read_text(encoding="utf-8-sig")
-    assert text.splitlines()[0] == "code\tcolour\tmotto\tcustom.myAttribute"
+    assert text.splitlines()[0] == "code\tcolour\tmotto\tcustom.myAttribute\t_example"
 
 
 def test_xlsx_is_reproducible(tmp_path: Path) -> None:
@@ -342,7 +373,10 @@ def _run(*args: str) -> Any:
 def test_cli_writes_xlsx_and_csv(tmp_path: Path) -> None:
     result = _run("users", "-o", str(tmp_path / "u.xlsx"))
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"Wrote {tmp_path / 'u.xlsx'} (30 columns, one example row to replace)\n"
+    assert result.stdout == (
+        f"Wrote {tmp_path / 'u.xlsx'} (30 columns; row 2 is an example, marked in column _example: "
+        "batchgs skips it, replace it with your data)\n"
+    )
     assert openpyxl.load_workbook(tmp_path / "u.xlsx").sheetnames == ["users", "Columns"]
     result = _run("cs_events", "--output", str(tmp_path / "e.csv"))
     assert result.exit_code == 0, result.output

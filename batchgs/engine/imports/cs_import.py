@@ -47,6 +47,7 @@ class CsImportOptions:
     entity: str
     mode: str = "upsert"
     strict: bool = False
+    strict_warnings: bool = False  # warnings (guesses such as lost leading zeros) refuse the row
     workers: int = MAX_CS_WORKERS
     timezone: str = "UTC"
     date_format: str | None = None
@@ -66,6 +67,7 @@ class CsImportOptions:
             date_format=self.date_format,
             mapping_file=Path(self.mapping_file) if self.mapping_file else None,
             sheet=self.sheet,
+            strict_warnings=self.strict_warnings,
         )
 
     def event_target(self) -> EventTarget:

@@ -55,6 +55,7 @@ class ImportOptions:
     strategy: str = "auto"
     hard_delete: bool = False
     strict: bool = False
+    strict_warnings: bool = False  # warnings (guesses such as lost leading zeros) refuse the row
     workers: int = 64
     timezone: str = "UTC"
     date_format: str | None = None
@@ -72,6 +73,7 @@ class ImportOptions:
             product_key=self.product_key,
             mapping_file=Path(self.mapping_file) if self.mapping_file else None,
             sheet=self.sheet,
+            strict_warnings=self.strict_warnings,
             attributes=attributes,
         )
 

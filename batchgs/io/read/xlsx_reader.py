@@ -5,10 +5,11 @@ bench/read_xlsx.py), and reads formulas as their cached values. The whole sheet 
 Excel itself caps a sheet at 1,048,576 rows, so memory is bounded by that, not by a stream.
 
 Types are the cells' own: text, numbers (Int64 when every number is whole), booleans, dates (Date
-when every time is midnight) and datetimes. A column mixing types comes as text, with date cells
-rendered ISO-8601 ("2024-03-04", "2024-03-04T05:06:07"). Rows are addressed absolutely: the header
-is row 1 and the i-th data row (0-based) is row i + 2, empty rows included, so errors name the row a
-person sees in Excel.
+when every time is midnight) and datetimes. A column with a number of 16 digits or more comes as
+text with the digits the sheet XML holds (batchgs.io.read.xlsx_digits): a float64 would change them.
+A column mixing types comes as text, with date cells rendered ISO-8601 ("2024-03-04",
+"2024-03-04T05:06:07"). Rows are addressed absolutely: the header is row 1 and the i-th data row
+(0-based) is row i + 2, empty rows included, so errors name the row a person sees in Excel.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from defusedxml import ElementTree
 
 from batchgs.errors import InputFileError
 from batchgs.io.read.headers import blank_column_error, excel_column_letter, plan_headers
+from batchgs.io.read.xlsx_digits import with_exact_numbers
 from batchgs.io.read.xlsx_safety import XlsxScan
 
 # fastexcel logs "Could not determine dtype for column N" for every empty column; that is expected.
@@ -100,6 +102,9 @@ def read_sheet(path: Path, sheet: str | None, scan: XlsxScan) -> XlsxSheet:
             f"sheet {name!r} has a header row but no data rows", path=display, hint="add rows below row 1"
         )
     part = _sheet_parts(path).get(name)
+    if part is not None:  # before any cast: 16+ digit numbers get the file's own digits
+        kept_positions = {fe_names[i]: positions[i] for i in plan.keep}
+        frame = with_exact_numbers(path, part, frame, kept_positions)
     if mixed:
         has_booleans = scan.boolean_parts if part is None else {part} & scan.boolean_parts
         frame = _refine_mixed(reader, name, frame, bool_cells=bool(has_booleans))

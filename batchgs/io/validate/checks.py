@@ -15,6 +15,8 @@ import polars as pl
 
 from batchgs.io.validate.dates import SlashEvidence, slash_parts
 
+PLAIN_NUMBER_PATTERN = r"^-?(?:0|[1-9]\d{0,14})(?:\.\d+)?$"  # sent as a JSON number ("007" stays text)
+
 _ROW = "__batchgs_row"
 MIN_PADDED_SHARE = 0.5
 DUPLICATE_PARTITIONS = 16  # the fixed width must cover at least half the all-digit values
@@ -49,10 +51,18 @@ class Duplicates:
 class FactCollector:
     """Feed batches of (key text, date texts, id texts) columns; read the facts at the end."""
 
-    def __init__(self, key: str | None, slash_columns: list[str], id_columns: list[str]) -> None:
+    def __init__(
+        self,
+        key: str | None,
+        slash_columns: list[str],
+        id_columns: list[str],
+        auto_columns: list[str] | None = None,
+    ) -> None:
         self.key = key
         self.slash = {name: SlashEvidence() for name in slash_columns}
         self.ids = {name: IdLengths() for name in id_columns}
+        # AUTO columns (event and offline custom attributes): the first row sending a plain number
+        self.number_rows: dict[str, int | None] = dict.fromkeys(auto_columns or ())
         self._hashes: list[pl.Series] = []  # one UInt64 per row (null: no key), rows in file order
         self._hashed_rows = 0
 
@@ -90,6 +100,11 @@ class FactCollector:
                 evidence.day_first_row = int(day["row"][0])
             if month.height and evidence.month_first_row is None:
                 evidence.month_first_row = int(month["row"][0])
+        for name, number_row in self.number_rows.items():
+            if number_row is None:
+                hits = frame.filter(pl.col(name).str.contains(PLAIN_NUMBER_PATTERN)).select(_ROW).head(1)
+                if hits.height:
+                    self.number_rows[name] = int(hits[_ROW][0])
         for name, lengths in self.ids.items():
             digits = frame.select(pl.col(name)).filter(pl.col(name).str.contains(r"^\d+$"))
             if not digits.height:

@@ -19,6 +19,9 @@ from batchgs.io.validate.convert import AUTO, REJECT, Rule
 from batchgs.io.validate.dates import DateContext
 from batchgs.io.validate.messages import IssueContext
 
+# the documentation's product key (gainsight-api.md, templates): never a real one
+PLACEHOLDER_PRODUCT_KEY = r"(?i)\bAP-X{4,}-\d+\b"
+
 _ATTRIBUTE_TYPES = {
     "STRING": ColumnType.STRING,
     "NUMBER": ColumnType.NUMBER,
@@ -193,7 +196,15 @@ class _Builder:
         spec = self.spec
         if target.kind is TargetKind.STANDARD and target.column is not None:
             col = target.column
-            return Rule(col.type.value, enum=col.enum, max_length=col.max_length), None, None
+            placeholder = PLACEHOLDER_PRODUCT_KEY if col.name == spec.product_key_field else None
+            rule = Rule(
+                col.type.value,
+                enum=col.enum,
+                max_length=col.max_length,
+                varying_width=col.varying_width,
+                placeholder=placeholder,
+            )
+            return rule, None, None
         custom = spec.custom
         name = target.custom_name or target.field
         if custom is not None and custom.max_name_length is not None and len(name) > custom.max_name_length:

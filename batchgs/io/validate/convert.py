@@ -15,7 +15,9 @@ from typing import Literal
 
 import polars as pl
 
+from batchgs.entities.email import EMAIL_SHAPE, MAX_ADDRESS, MAX_DOMAIN, MAX_LOCAL, is_valid_email
 from batchgs.entities.spec import ColumnType
+from batchgs.io.validate.checks import PLAIN_NUMBER_PATTERN
 from batchgs.io.validate.dates import (
     FAST_FORMATS,
     DateContext,
@@ -29,12 +31,14 @@ from batchgs.io.write.safe_cells import FORMULA_TRIGGERS
 AUTO = "auto"  # custom attribute without a catalog / event attribute: number, boolean or text
 REJECT = "reject"  # a column that cannot be sent (unknown attribute, name too long): any value is an issue
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 SCIENTIFIC_PATTERN = r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$"
-PLAIN_NUMBER_PATTERN = r"^-?(?:0|[1-9]\d{0,14})(?:\.\d+)?$"  # no leading zeros: "007" stays text
 FORMULA_START = "^[" + "".join(re.escape(c) for c in FORMULA_TRIGGERS) + "]"  # as safe_cells decides
 SIGNED_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"  # never neutralised: plain numbers
 EXCEL_DIGITS_LIMIT = 1e15  # Excel keeps 15 significant digits: a longer number id is already damaged
+# numbers written with separators or a decimal comma: text to the API, a number to the person
+FORMATTED_NUMBER = r"^[+-]?(?:\d{1,3}(?:[,.' \x{a0}\x{202f}]\d{3})+(?:[.,]\d+)?|\d+,\d+)$"
+DECIMAL_TEXT_ID = r"^\d+\.0+$"  # 123.0: how a tool writes a number id it read as a float
+ROUNDED_ID = r"^[1-9]\d{14}0+$"  # 16+ digits ending in zeros after the 15th: what Excel's rounding leaves
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
 
@@ -48,6 +52,8 @@ class Rule:
     max_length: int | None = None
     reject_code: str = "unknown-attribute"
     auto_dates: Literal["epoch", "iso"] = "epoch"  # AUTO: Excel date cells as epoch ms or ISO text
+    varying_width: bool = False  # ID: widths legitimately differ (postal codes): never judged by length
+    placeholder: str | None = None  # a pattern of documentation placeholders refused (AP-XXXXXXXXXX-2)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class ColumnFacts:
 
     slash: SlashEvidence | None = None
     id_width: int | None = None  # the zero-padded width of an id column, when it has one
+    number_row: int | None = None  # AUTO: the first row (0-based) whose cell is sent as a number
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class Converted:
     value: pl.Expr  # the payload value (typed), null when empty or invalid
     code: pl.Expr  # null or a problem code
     tag: pl.Expr | None = None  # AUTO: "n" number, "b" boolean, "s" text (value is text)
+    warning: pl.Expr | None = None  # null or a warning code: a suspicion, the value is sent as is
 
 
 def as_instance(dtype: pl.DataType | type[pl.DataType]) -> pl.DataType:
@@ -127,6 +135,12 @@ def _too_long(text: pl.Expr, max_length: int | None) -> pl.Expr:
     return pl.when(text.str.len_chars() > max_length).then(pl.lit("too-long"))
 
 
+def _placeholder(text: pl.Expr, pattern: str | None) -> pl.Expr:
+    if pattern is None:
+        return _none()
+    return pl.when(text.str.contains(pattern)).then(pl.lit("placeholder-value"))
+
+
 def _first_code(*codes: pl.Expr) -> pl.Expr:
     return pl.coalesce(codes) if len(codes) > 1 else codes[0]
 
@@ -155,15 +169,14 @@ def convert(
     if kind == REJECT:
         return Converted(_none(), pl.when(text.is_not_null()).then(pl.lit(rule.reject_code)))
     if kind in (ColumnType.STRING, ColumnType.EMAIL):
-        code = _too_long(text, rule.max_length)
+        code = _first_code(_placeholder(text, rule.placeholder), _too_long(text, rule.max_length))
         if kind == ColumnType.EMAIL:
-            code = _first_code(
-                pl.when(text.is_not_null() & ~text.str.contains(EMAIL_PATTERN)).then(pl.lit("bad-email")),
-                code,
-            )
+            code = _first_code(pl.when(~email_ok(text)).then(pl.lit("bad-email")), code)
         return Converted(text, code)
     if kind == ColumnType.ID:
-        return Converted(text, _id_code(source, dtype, text, facts.id_width, rule.max_length))
+        width = None if rule.varying_width else facts.id_width
+        code, warning = _id_checks(source, dtype, text, width, rule.max_length)
+        return Converted(text, code, warning=warning)
     if kind == ColumnType.ENUM:
         if hints.canonical_enum:
             return Converted(text, _none())
@@ -199,9 +212,11 @@ def convert(
             value = pl.when(items.list.len() > 0).then(items)
         else:
             value = pl.when(text.is_not_null()).then(pl.concat_list(text))
-        return Converted(value, _too_long(text, rule.max_length))
+        return Converted(
+            value, _first_code(_placeholder(text, rule.placeholder), _too_long(text, rule.max_length))
+        )
     if kind == AUTO:
-        return _auto(source, dtype, text, dates, rule.auto_dates)
+        return _auto(source, dtype, text, dates, rule.auto_dates, facts.number_row)
     raise ValueError(f"no conversion for kind {kind!r}")
 
 
@@ -211,21 +226,50 @@ def is_fast_date(rule: Rule, dtype: pl.DataType) -> bool:
     return kind in (ColumnType.DATETIME, ColumnType.DATE) and isinstance(as_instance(dtype), pl.String)
 
 
-def _id_code(
+def email_ok(text: pl.Expr) -> pl.Expr:
+    """batchgs.entities.email's definition on a whole column (null text counts as fine).
+
+    The shape and the lengths run in Polars; only addresses with non-ASCII characters (their domain
+    must encode with IDNA) go through the Python definition itself, one by one.
+    """
+    domain = text.str.extract(r"@([^@]*)$", 1)
+    local = text.str.slice(0, text.str.len_chars() - domain.str.len_chars() - 1)
+    shaped = (
+        text.str.contains(EMAIL_SHAPE)
+        & (text.str.len_chars() <= MAX_ADDRESS)
+        & (local.str.len_chars() <= MAX_LOCAL)
+        & (domain.str.len_chars() <= MAX_DOMAIN)
+    )
+    unusual = pl.when(shaped & text.str.contains(r"[^\x00-\x7F]")).then(text)
+    checked = unusual.map_elements(is_valid_email, return_dtype=pl.Boolean, skip_nulls=True)
+    return text.is_null() | (shaped & checked.fill_null(True))
+
+
+def _id_checks(
     source: pl.Expr, dtype: pl.DataType, text: pl.Expr, width: int | None, max_length: int | None
-) -> pl.Expr:
+) -> tuple[pl.Expr, pl.Expr | None]:
+    """(error code, warning code) of an id cell.
+
+    Errors are certain damage only: scientific notation (`1.23457E+19`: the digits are gone) and
+    numbers past Excel's 15 significant digits that reached us as numbers (the .xlsx reader turns
+    those it can read exactly into text). Guesses are warnings: a value shorter than the column's
+    zero-padded width, a decimal number in an id column, 16+ digits ending in zeros after the 15th.
+    """
     if dtype.is_numeric():
         damaged = source.abs() >= EXCEL_DIGITS_LIMIT
-        if dtype.is_float():
-            damaged = damaged | (source != source.round(0))
+        decimal = (source != source.round(0)) if dtype.is_float() else pl.lit(False)
     else:
         damaged = text.str.contains(SCIENTIFIC_PATTERN)
-    codes: list[pl.Expr] = [pl.when(damaged).then(pl.lit("excel-damaged-id"))]
+        decimal = text.str.contains(DECIMAL_TEXT_ID)
+    code = _first_code(pl.when(damaged).then(pl.lit("excel-damaged-id")), _too_long(text, max_length))
+    warnings: list[pl.Expr] = [
+        pl.when(decimal).then(pl.lit("id-looks-like-a-number")),
+        pl.when(text.str.contains(ROUNDED_ID)).then(pl.lit("id-may-be-rounded")),
+    ]
     if width is not None:
         lost = text.str.contains(r"^\d+$") & (text.str.len_chars() < width)
-        codes.append(pl.when(lost).then(pl.lit("excel-lost-leading-zeros")))
-    codes.append(_too_long(text, max_length))
-    return _first_code(*codes)
+        warnings.append(pl.when(lost).then(pl.lit("excel-lost-leading-zeros")))
+    return code, _first_code(*warnings)
 
 
 def _number(source: pl.Expr, dtype: pl.DataType, text: pl.Expr, *, whole: bool) -> Converted:
@@ -265,9 +309,19 @@ def _boolean(source: pl.Expr, dtype: pl.DataType, text: pl.Expr) -> pl.Expr:
 
 
 def _auto(
-    source: pl.Expr, dtype: pl.DataType, text: pl.Expr, dates: DateContext, date_style: str
+    source: pl.Expr,
+    dtype: pl.DataType,
+    text: pl.Expr,
+    dates: DateContext,
+    date_style: str,
+    number_row: int | None = None,
 ) -> Converted:
-    """Offline custom attributes and event attributes: plain numbers and true/false keep their type."""
+    """Offline custom attributes and event attributes: plain numbers and true/false keep their type.
+
+    `number_row`: a row of this column that sends a number; then a cell such as `1,000` (sent as
+    text, since the API takes JSON numbers without separators) is warned about: the column's type
+    drifts from row to row.
+    """
     parsed = typed_dates(source, dtype, dates) if isinstance(dtype, pl.Datetime | pl.Date) else None
     if parsed is not None:
         if date_style == "iso":
@@ -286,7 +340,12 @@ def _auto(
         .then(pl.lit("b"))
         .otherwise(pl.lit("s"))
     )
-    return Converted(text, _none(), tag)
+    drift = None
+    if number_row is not None:
+        drift = pl.when((tag == "s") & text.str.contains(FORMATTED_NUMBER)).then(
+            pl.lit("mixed-number-format")
+        )
+    return Converted(text, _none(), tag, drift)
 
 
 def decode_auto(value: str, tag: str) -> object:

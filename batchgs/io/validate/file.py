@@ -28,11 +28,12 @@ import polars as pl
 from batchgs.entities.spec import ColumnType, EntitySpec
 from batchgs.errors import UsageError
 from batchgs.io.mapping import ColumnMapping, TargetKind, mapping_from
-from batchgs.io.rows import RowIssue, ValidatedRow
+from batchgs.io.rows import EXAMPLE_COLUMN, RowIssue, ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.io.validate.checks import Duplicates, FactCollector
 from batchgs.io.validate.column_rules import FieldPlan, compile_plans, resolve_mode
 from batchgs.io.validate.convert import (
+    AUTO,
     ColumnFacts,
     Hints,
     as_instance,
@@ -66,6 +67,7 @@ class ValidateOptions:
     mapping_file: Path | None = None  # TOML --map file
     sheet: str | None = None  # worksheet of an .xlsx
     attributes: AttributeCatalog | None = None  # None = offline: custom attributes pass as text/number
+    strict_warnings: bool = False  # warnings (suspicions such as lost leading zeros) count as errors
 
 
 class TableLike(Protocol):
@@ -99,6 +101,8 @@ class _Facts:
     first_sorted: list[int] = field(default_factory=list)
     widths: dict[str, int | None] = field(default_factory=dict)
     slash: dict[str, SlashEvidence] = field(default_factory=dict)
+    number_rows: dict[str, int | None] = field(default_factory=dict)
+    examples: list[int] = field(default_factory=list)  # 0-based rows marked in EXAMPLE_COLUMN: skipped
 
 
 def prepare(path: str | Path, spec: EntitySpec, options: ValidateOptions) -> Validation:
@@ -165,6 +169,11 @@ class Validation:
         self.plans: list[FieldPlan] = compiled.plans
         self.key_plan: FieldPlan | None = compiled.key_plan
         self.notices += compiled.notices
+        if EXAMPLE_COLUMN in self.headers:
+            self.notices.append(
+                f"rows with a value in column {EXAMPLE_COLUMN} are a template's example rows: "
+                "skipped, never sent"
+            )
         self._facts: _Facts | None = None
         self._compiled: dict[tuple[Any, ...], tuple[list[pl.Expr], list[pl.Expr]]] = {}
 
@@ -186,12 +195,22 @@ class Validation:
             return self._facts
         key = self.key_plan if self.spec.unique_key_in_file else None
         slash = [p for p in self.plans if self._wants_slash(p)]
-        ids = [p for p in self.plans if p.rule.kind == ColumnType.ID and p.name is not None]
-        wanted = {p.name for p in (*slash, *ids, *([key] if key else [])) if p.name is not None}
+        ids = [
+            p
+            for p in self.plans
+            if p.rule.kind == ColumnType.ID and p.name is not None and not p.rule.varying_width
+        ]
+        autos = [p for p in self.plans if p.rule.kind == AUTO and p.name is not None]
+        wanted = {p.name for p in (*slash, *ids, *autos, *([key] if key else [])) if p.name is not None}
+        marked = EXAMPLE_COLUMN in self.headers
+        if marked:
+            wanted.add(EXAMPLE_COLUMN)
+        examples: list[int] = []
         collector = FactCollector(
             self._alias(key) if key is not None and key.name is not None else None,
             [self._alias(p) for p in slash],
             [self._alias(p) for p in ids],
+            [self._alias(p) for p in autos],
         )
         rows = 0
         for batch in self._read(PREPASS_BATCH, sorted(wanted)):
@@ -202,6 +221,10 @@ class Validation:
             ]
             if columns:
                 collector.add(batch.select(columns), rows)
+            if marked:
+                marks = batch.get_column(EXAMPLE_COLUMN).cast(pl.String)
+                hits = marks.str.strip_chars().replace("", None).is_not_null()
+                examples += [rows + int(i) for i in hits.arg_true()]
             rows += batch.height
         duplicates = collector.duplicates()
         widths = collector.id_widths()
@@ -212,11 +235,16 @@ class Validation:
             first_sorted=sorted(duplicates.first_rows),
             widths={p.label: widths.get(self._alias(p)) for p in ids},
             slash={p.label: collector.slash[self._alias(p)] for p in slash},
+            number_rows={p.label: collector.number_rows[self._alias(p)] for p in autos},
+            examples=examples,
         )
         for plan in self.plans:
             if plan.context is not None:
                 plan.context = replace(
-                    plan.context, slash=facts.slash.get(plan.label), id_width=facts.widths.get(plan.label)
+                    plan.context,
+                    slash=facts.slash.get(plan.label),
+                    id_width=facts.widths.get(plan.label),
+                    number_row=facts.number_rows.get(plan.label),
                 )
         self._facts = facts
         return facts
@@ -239,8 +267,9 @@ class Validation:
             yield from batches(size)
 
     def row_count(self) -> int:
-        """Data rows in the file (the pre-pass counts them; no second read)."""
-        return self._collect_facts().rows
+        """Data rows in the file, without template example rows (the pre-pass counts them)."""
+        facts = self._collect_facts()
+        return facts.rows - len(facts.examples)
 
     # ----------------------------------------------------------------- checking
     def _source(self, plan: FieldPlan, batch: pl.DataFrame) -> tuple[pl.Expr, pl.DataType]:
@@ -310,10 +339,17 @@ class Validation:
                 else text_of(source, dtype)
             )
             column_facts = ColumnFacts(
-                slash=facts.slash.get(plan.label), id_width=facts.widths.get(plan.label)
+                slash=facts.slash.get(plan.label),
+                id_width=facts.widths.get(plan.label),
+                number_row=facts.number_rows.get(plan.label),
             )
             converted = convert(plan.rule, source, dtype, self.dates, column_facts, hints.get(index), text)
             value, code = converted.value, converted.code
+            if converted.warning is not None:
+                if self.options.strict_warnings:  # --strict-warnings: a suspicion blocks the row
+                    code = pl.coalesce(code, converted.warning)
+                else:
+                    exprs.append(converted.warning.cast(pl.String).alias(f"w{index}"))
             if plan.fill is not None:
                 if plan.rule.kind == ColumnType.STRING_LIST:
                     fill = pl.lit(pl.Series([[plan.fill]], dtype=pl.List(pl.String))).first()
@@ -353,7 +389,11 @@ class Validation:
         dup = pl.when(pl.col(_ROW).is_in(duplicated)).then(pl.lit("duplicate-key")) if duplicated else None
         frame = frame.with_columns((dup if dup is not None else pl.lit(None, pl.String)).alias("c_dup"))
         codes = [c for c in frame.columns if c.startswith("c")]
-        return frame.with_columns(invalid=pl.any_horizontal(pl.col(codes).is_not_null()))
+        warnings = [c for c in frame.columns if c.startswith("w")]
+        return frame.with_columns(
+            invalid=pl.any_horizontal(pl.col(codes).is_not_null()),
+            warned=pl.any_horizontal(pl.col(warnings).is_not_null()) if warnings else pl.lit(False),
+        )
 
     def _recheck_dates(self, batch: pl.DataFrame, frame: pl.DataFrame, index: int) -> pl.DataFrame:
         """Cells the fast date formats rejected go through the general parser (usually none)."""
@@ -420,6 +460,17 @@ class Validation:
             )
         return issues
 
+    def _warnings(self, row: dict[str, Any], original: dict[str, str]) -> list[RowIssue]:
+        number = spreadsheet_row(row[_ROW])
+        found: list[RowIssue] = []
+        for i, plan in enumerate(self.plans):
+            code = row.get(f"w{i}")
+            if code is not None:
+                raw = plan.constant if plan.name is None else original.get(plan.label, "").strip()
+                assert plan.context is not None
+                found.append(RowIssue(number, plan.label, code, message(code, raw, plan.context)))
+        return found
+
     def _originals(self, batch: pl.DataFrame) -> list[dict[str, str]]:
         texts = batch.select(
             _original_text(pl.col(name), batch.schema[name]).fill_null("").alias(name)
@@ -434,7 +485,12 @@ class Validation:
         offset = 0
         for batch in self._read(size):
             frame = self._check(batch, offset)
+            examples = self._collect_facts().examples
+            first = offset
             offset += batch.height
+            if examples and first <= examples[-1]:  # template example rows are never sent
+                keep = ~frame[_ROW].is_in(examples)
+                frame, batch = frame.filter(keep), batch.filter(keep)
             yield frame, batch
 
     def batches(self, size: int = 10_000) -> Iterator[list[ValidatedRow]]:
@@ -449,27 +505,40 @@ class Validation:
             out: list[ValidatedRow] = []
             for row, original in zip(frame.iter_rows(named=True), originals, strict=True):
                 issues = self._issues(row, original, first_keys) if row["invalid"] else []
+                warnings = self._warnings(row, original) if row["warned"] else []
                 payload = None
                 if not issues:
                     values = [row[c] for c in value_cols]
                     tags = [row[c] if c is not None else None for c in tag_cols]
                     payload = build_payload(paths, values, tags)
-                out.append(ValidatedRow(spreadsheet_row(row[_ROW]), original, payload, row["k"], issues))
+                number = spreadsheet_row(row[_ROW])
+                out.append(ValidatedRow(number, original, payload, row["k"], issues, warnings))
             yield out
 
     def invalid_rows(self, size: int = FAST_BATCH) -> Iterator[ValidatedRow]:
         """Only the invalid rows (payload None), with their originals: what errors.csv needs."""
+        for row in self.flagged_rows(size):
+            if row.issues:
+                yield row
+
+    def flagged_rows(self, size: int = FAST_BATCH) -> Iterator[ValidatedRow]:
+        """The rows with issues (invalid: payload None) or only warnings (payload not built), in order.
+
+        One pass for errors.csv and warnings.csv alike: `row.issues` non-empty means invalid.
+        """
         first_keys: dict[int, str] = {}
         for frame, batch in self._walk(size):
             self._first_keys(frame, first_keys)
-            mask = frame["invalid"]
+            mask = frame["invalid"] | frame["warned"]
             if not mask.any():
                 continue
             bad, batch = frame.filter(mask), batch.filter(mask)
             for row, original in zip(bad.iter_rows(named=True), self._originals(batch), strict=True):
-                issues = self._issues(row, original, first_keys)
-                if issues:
-                    yield ValidatedRow(spreadsheet_row(row[_ROW]), original, None, row["k"], issues)
+                issues = self._issues(row, original, first_keys) if row["invalid"] else []
+                warnings = self._warnings(row, original) if row["warned"] else []
+                if issues or warnings:
+                    number = spreadsheet_row(row[_ROW])
+                    yield ValidatedRow(number, original, None, row["k"], issues, warnings)
 
     def issues_only(self, size: int = FAST_BATCH) -> Iterator[RowIssue]:
         """Every issue of every row, in file order, without building payloads."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from batchgs.entities.email import email_problem
 from batchgs.entities.spec import ColumnType
 from batchgs.io.validate.convert import REJECT, TRUE_WORDS, Rule
 from batchgs.io.validate.dates import ISO_PATTERN, DateContext, SlashEvidence
@@ -28,6 +29,7 @@ class IssueContext:
     dates: DateContext
     slash: SlashEvidence | None = None
     id_width: int | None = None
+    number_row: int | None = None  # AUTO: first row (0-based) of the column sent as a number
     problem: str | None = None  # why a REJECT column cannot be sent
     fill_hint: str | None = None  # e.g. "or pass --product-key"
 
@@ -61,7 +63,10 @@ def message(code: str, raw: str | None, ctx: IssueContext) -> str:
             else ""
         )
     if code == "bad-email":
-        return f"{value} is not an email address"
+        problem = email_problem(raw or "")
+        return f"{value} is not an email address" + (
+            f" ({problem})" if problem and not problem.startswith("must be") else ""
+        )
     if code == "bad-enum":
         return f"{value} is not one of {', '.join(rule.enum)}"
     if code == "too-long":
@@ -76,12 +81,48 @@ def message(code: str, raw: str | None, ctx: IssueContext) -> str:
     if code == "excel-lost-leading-zeros":
         width = ctx.id_width or 0
         return (
-            f"{value} is shorter than the other {width}-digit values of this column: Excel probably dropped "
-            f"leading zeros (was it {(raw or '').zfill(width)!r}?)"
+            f"{value} is shorter than the other {width}-digit values of this column: if Excel dropped "
+            f"leading zeros it was {(raw or '').zfill(width)!r} (fix the cell); if {value} is right, "
+            "nothing to do: it is sent as written"
+        )
+    if code == "id-looks-like-a-number":
+        integer_part = (raw or "").split(".")[0]
+        return (
+            f"{value} is a decimal number in an id column: if a tool turned the id into a number, "
+            f"it was probably {integer_part!r} (fix the cell); otherwise nothing to do: it is sent as written"
+        )
+    if code == "placeholder-value":
+        return (
+            f"{value} is the placeholder of the documentation and templates, not a product key: write "
+            "your product key (Gainsight PX > Administration > Products), or leave the cell empty and "
+            "pass --product-key"
+        )
+    if code == "id-may-be-rounded":
+        return (
+            f"{value} has more than 15 digits and ends in zeros: Excel keeps only 15 digits, so if this id "
+            "went through Excel as a number its last digits may be lost (check it against the source); "
+            "otherwise nothing to do: it is sent as written"
+        )
+    if code == "mixed-number-format":
+        row = spreadsheet_row(ctx.number_row or 0)
+        plain = re.sub(r"[^\d.,+-]", "", raw or "")
+        return (
+            f"{value} is sent as text while row {row} of this column sends a number: "
+            f"write it without thousands separators and with a . for decimals (e.g. "
+            f"{_plain_number(plain)!r}) to send a number"
         )
     if code == "unknown-attribute":
         return ctx.problem or f"unknown custom attribute {ctx.field!r}"
     return f"{value} is not valid ({code})"
+
+
+def _plain_number(text: str) -> str:
+    """`1,000` → `1000`, `1.234,5` → `1234.5`, `3,5` → `3.5`: a guess for the message only."""
+    last = max(text.rfind(","), text.rfind("."))
+    tail = text[last + 1 :] if last >= 0 else ""
+    if last >= 0 and len(tail) != 3:
+        return text[:last].replace(",", "").replace(".", "") + "." + tail
+    return text.replace(",", "").replace(".", "")
 
 
 def _ambiguous(value: str, slash: SlashEvidence | None) -> str:

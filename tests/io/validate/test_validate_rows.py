@@ -265,16 +265,79 @@ def test_typed_excel_cells_give_the_same_payload_as_text() -> None:
     }
 
 
-def test_lost_leading_zeros_in_a_zero_padded_id_column() -> None:
+def warnings_of(frame: pl.DataFrame, entity: str = "users", **options: Any) -> list[tuple[int, str, str]]:
+    validation = prepare_source(FrameSource(frame), registry.get(entity), ValidateOptions(**options))
+    found = [(w.row, str(w.column), w.code) for row in validation.flagged_rows(size=2) for w in row.warnings]
+    full = [(w.row, str(w.column), w.code) for b in validation.batches(3) for row in b for w in row.warnings]
+    assert found == full, "flagged_rows finds exactly the warnings batches() finds"
+    return found
+
+
+def test_lost_leading_zeros_is_a_warning_and_the_value_is_sent_as_written() -> None:
     ids = ["000123", "004567", "012345", "4568", "ABC"]
-    payloads, issues = run(
-        "users", {"identifyId": ids, "accountId": ["1", "2", "3", "4", "5"]}, mode="update"
-    )
-    assert issues == [(5, "identifyId", "excel-lost-leading-zeros")]
+    frame = pl.DataFrame({"identifyId": ids, "accountId": ["1", "2", "3", "4", "5"]})
+    payloads, issues = run("users", frame, mode="update")
+    assert issues == []
+    assert payloads[5] == {"identifyId": "4568", "accountId": "4"}
+    assert warnings_of(frame, mode="update") == [(5, "identifyId", "excel-lost-leading-zeros")]
+    # --strict-warnings: the suspicion blocks the row, as an error with the same code
+    payloads, issues = run("users", frame, mode="update", strict_warnings=True)
+    assert issues == [(5, "identifyId", "excel-lost-leading-zeros")] and 5 not in payloads
+
+
+def test_postal_codes_are_never_judged_by_length() -> None:
+    codes = ["02139", "10001", "8001", "2000", "0150", "75001", "SW1A 1AA", "1010-123", "H3Z 2Y7", "100-0001"]
+    frame = pl.DataFrame({"identifyId": [f"U{i}" for i in range(len(codes))], "location.postalCode": codes})
+    payloads, issues = run("users", frame, mode="update")
+    assert issues == [] and warnings_of(frame, mode="update") == []
+    assert [payloads[i + 2]["location"]["postalCode"] for i in range(len(codes))] == codes
     typed = pl.DataFrame({"identifyId": ["U1", "U2", "U3"], "location.postalCode": [75001, 1234, 69002]})
     payloads, issues = run("users", typed, mode="update")
-    assert payloads[2]["location"] == {"postalCode": "75001"}
-    assert issues == []  # 75001 and 69002 are not zero-padded: no evidence of a fixed width
+    assert payloads[3]["location"] == {"postalCode": "1234"} and issues == []
+
+
+def test_certain_damage_stays_an_error_and_decimal_ids_are_warnings() -> None:
+    frame = pl.DataFrame(
+        {
+            "identifyId": ["1.23457E+19", "123.0", "U3", "1234567890123450000"],
+            "accountId": ["A", "B", "123.00", "1234567890123456789"],
+        }
+    )
+    payloads, issues = run("users", frame, mode="update")
+    assert issues == [(2, "identifyId", "excel-damaged-id")]
+    assert payloads[3] == {"identifyId": "123.0", "accountId": "B"}
+    assert payloads[5] == {"identifyId": "1234567890123450000", "accountId": "1234567890123456789"}
+    assert warnings_of(frame, mode="update") == [
+        (3, "identifyId", "id-looks-like-a-number"),
+        (4, "accountId", "id-looks-like-a-number"),
+        (5, "identifyId", "id-may-be-rounded"),
+    ]
+
+
+def test_a_formatted_number_among_numbers_of_an_event_attribute_is_a_warning() -> None:
+    frame = pl.DataFrame(
+        {
+            "eventName": ["signup"] * 4,
+            "identifyId": ["U1", "U2", "U3", "U4"],
+            "propertyKey": ["AP-1"] * 4,
+            "attributes.seats": ["100", "1,000", "2 500", "7"],
+            "attributes.label": ["a", "1,000", "b", "c"],  # no number in the column: no drift
+        }
+    )
+    payloads, issues = run("events", frame)
+    assert issues == []
+    assert payloads[3]["attributes"] == {"seats": "1,000", "label": "1,000"}  # sent as written
+    found = warnings_of(frame, "events")
+    assert found == [
+        (3, "attributes.seats", "mixed-number-format"),
+        (4, "attributes.seats", "mixed-number-format"),
+    ]
+    validation = prepare_source(FrameSource(frame), registry.get("events"), ValidateOptions())
+    first = next(validation.flagged_rows()).warnings[0]
+    assert first.message == (
+        "'1,000' is sent as text while row 2 of this column sends a number: write it without thousands "
+        "separators and with a . for decimals (e.g. '1000') to send a number"
+    )
 
 
 # -- required fields per mode ---------------------------------------------------------------------
