@@ -90,7 +90,11 @@ CS_KEYS = (
 )
 @click.option("--page-size", type=click.IntRange(1, 1000), hidden=True, help="Smaller pages (tests).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
-@click.option("--raw", is_flag=True, help="Do not neutralise formula-like cells (CSV/XLSX).")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Keep formula-like text unguarded (CSV: no leading '; XLSX: no quote-prefix style).",
+)
 @click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 BOM (Excel then detects UTF-8).")
 @click.option("--deleted", is_flag=True, help="ctas: the CTAs deleted in the last 15 days.")
 @connection_options

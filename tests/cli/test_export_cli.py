@@ -13,6 +13,7 @@ import pytest
 
 from batchgs.cli import cs_export
 from batchgs.entities import registry
+from batchgs.io.write.safe_cells import is_formula_like
 from tests.cli.cli_helpers import cli_env, run_cli
 from tests.engine.export.export_helpers import FORMULAS, add_formula_users, csv_header, read_csv, seeded_store
 
@@ -140,26 +141,37 @@ def test_sort_on_create_date_keeps_the_order_across_slices(users_sandbox, tmp_pa
         assert json.loads((run_dir / "summary.json").read_text())["parts"] > 1
 
 
-def test_formulas_neutralised_in_csv_and_xlsx_unless_raw(users_sandbox, tmp_path: Path) -> None:
+def test_formulas_get_a_quote_in_csv_and_the_quote_prefix_style_in_xlsx_unless_raw(
+    users_sandbox, tmp_path: Path
+) -> None:
+    """CSV keeps the OWASP `'`; XLSX keeps the exact text (`+41 44 123 45 67`, not `'+41...`) in a
+    quotePrefix cell, which a spreadsheet shows as typed and keeps as text when edited."""
+    phone = "+41 44 123 45 67"
+    users_sandbox.call(lambda: users_sandbox.store.users["user-000001"].update(phone=phone))
     env = cli_env(users_sandbox, tmp_path / "state")
     cells: dict[str, list[Any]] = {}
     for name, extra in (("safe", []), ("raw", ["--raw"])):
         for suffix in ("csv", "xlsx"):
             out = tmp_path / f"{name}.{suffix}"
             result = run_cli(
-                ["export", "users", "-o", str(out), "--columns", "identifyId,firstName", "-q", *extra], env
+                ["export", "users", "-o", str(out), "--columns", "identifyId,firstName,phone", "-q", *extra],
+                env,
             )
             assert result.exit_code == 0
             if suffix == "csv":
-                cells[f"{name}.csv"] = [r["firstName"] for r in read_csv(out)]
+                rows = read_csv(out)
+                cells[f"{name}.csv"] = [r["firstName"] for r in rows] + [r["phone"] for r in rows]
             else:
-                sheet = openpyxl.load_workbook(out, read_only=True).worksheets[0]
-                values = list(sheet.iter_rows(min_row=2, values_only=True))
-                cells[f"{name}.xlsx"] = [v[1] for v in values]
-                assert all(isinstance(v[0], str) for v in values)  # ids are text cells
+                sheet = openpyxl.load_workbook(out).worksheets[0]
+                values = [[(c.value, c.quotePrefix) for c in row] for row in sheet.iter_rows(min_row=2)]
+                cells[f"{name}.xlsx"] = [v[1] for v in values] + [v[2] for v in values]
+                assert all(isinstance(v[0][0], str) for v in values)  # ids are text cells
     for formula in FORMULAS:
-        assert "'" + formula in cells["safe.csv"] and "'" + formula in cells["safe.xlsx"]
-        assert formula in cells["raw.csv"] and formula in cells["raw.xlsx"]
+        assert "'" + formula in cells["safe.csv"] and formula in cells["raw.csv"]
+        assert (formula, True) in cells["safe.xlsx"] and (formula, False) in cells["raw.xlsx"]
+    assert "'" + phone in cells["safe.csv"] and (phone, True) in cells["safe.xlsx"]
+    assert not any(str(value).startswith("'") for value, _ in cells["safe.xlsx"])
+    assert all(not quoted for value, quoted in cells["safe.xlsx"] if value and not is_formula_like(value))
     assert not any(c.startswith("=") for c in cells["safe.csv"])
 
 
