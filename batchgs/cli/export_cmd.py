@@ -33,6 +33,7 @@ from batchgs.cli.cs_import import resumable_hint
 from batchgs.cli.px_import_run import px_settings
 from batchgs.cli.runner import ResumeFlags, run_with_signals
 from batchgs.config import Settings
+from batchgs.engine.export.assemble import custom_types_of
 from batchgs.engine.export.ctas import check_output
 from batchgs.engine.export.entities import (
     CS_EXPORT_ENTITIES,
@@ -41,6 +42,7 @@ from batchgs.engine.export.entities import (
     get_export_entity,
 )
 from batchgs.engine.export.exporter import Exporter, ExportProgress, ExportResult
+from batchgs.engine.export.fields import check_fields, fields_model
 from batchgs.engine.export.options import (
     ExportOptions,
     check_filters,
@@ -54,6 +56,7 @@ from batchgs.reports.row_reports import ErrorReport
 from batchgs.reports.summary import build_summary, human_summary, write_summary
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
+from batchgs.transport.metadata import fetch_attributes
 
 CS_KEYS = (
     "output", "force", "filter", "columns", "sort", "deleted", "raw", "run_dir", "base_url", "rate",
@@ -90,7 +93,11 @@ CS_KEYS = (
 )
 @click.option("--page-size", type=click.IntRange(1, 1000), hidden=True, help="Smaller pages (tests).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
-@click.option("--raw", is_flag=True, help="Do not neutralise formula-like cells (CSV/XLSX).")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Keep formula-like text unguarded (CSV: no leading '; XLSX: no quote-prefix style).",
+)
 @click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 BOM (Excel then detects UTF-8).")
 @click.option("--deleted", is_flag=True, help="ctas: the CTAs deleted in the last 15 days.")
 @connection_options
@@ -163,9 +170,28 @@ def build_options(entity: ExportEntity, opts: Mapping[str, Any], settings: Setti
     )
 
 
+def checked_fields(entity: ExportEntity, options: ExportOptions, settings: Settings) -> ExportOptions:
+    """--filter/--sort/--columns fields checked against the attribute list before a run folder exists
+    (exit 2, did-you-mean). When the list cannot be read (a refused key, the quota), the run itself
+    meets the same answer and reports it as a paused run; it checks the fields again then."""
+    model = fields_model(entity, options)
+    if model is None:
+        return check_fields(entity, options, None)
+
+    async def read() -> list[dict[str, Any]]:
+        async with px_client(settings) as client:
+            return await fetch_attributes(client, model)
+
+    try:
+        attributes = asyncio.run(read())
+    except ResumableStop:
+        return options
+    return check_fields(entity, options, custom_types_of(attributes, deleted=True))
+
+
 def run_px_export(ctx: click.Context, entity: ExportEntity, opts: dict[str, Any]) -> int:
     settings = px_settings(ctx, opts)
-    options = build_options(entity, opts, settings)
+    options = checked_fields(entity, build_options(entity, opts, settings), settings)
     quiet, as_json = bool(opts.get("quiet")), bool(opts.get("as_json"))
     run_dir = Path(opts.get("run_dir") or default_run_dir(f"{entity.name}-export"))
     journal = Journal.create(

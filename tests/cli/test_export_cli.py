@@ -4,6 +4,7 @@ formula neutralisation, ctas handed to the CS export, and an export → edit →
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from batchgs.cli import cs_export
 from batchgs.entities import registry
+from batchgs.io.write.safe_cells import is_formula_like
 from tests.cli.cli_helpers import cli_env, run_cli
 from tests.engine.export.export_helpers import FORMULAS, add_formula_users, csv_header, read_csv, seeded_store
 
@@ -95,12 +97,12 @@ def test_filter_or_sort_columns_and_json_summary(users_sandbox, tmp_path: Path) 
     env = cli_env(users_sandbox, tmp_path / "state")
     out = tmp_path / "some.csv"
     args = ["export", "users", "-o", str(out), "--filter", "customAttributes.plan==team;type==USER"]
-    args += ["--filter", "score>95", "--columns", "identifyId,email,location,customAttributes.plan,nope"]
+    args += ["--filter", "score>95", "--columns", "identifyId,email,location,customAttributes.plan"]
     args += ["--sort", "lastName;-createDate", "--json", "--run-dir", str(tmp_path / "r")]
     result = run_cli(args, env)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["status"] == "completed" and summary["unknown_columns"] == ["nope"]
+    assert summary["status"] == "completed" and summary["unknown_columns"] == []
     expected = [
         u
         for u in store.users.values()
@@ -113,7 +115,70 @@ def test_filter_or_sort_columns_and_json_summary(users_sandbox, tmp_path: Path) 
     assert summary["rows_exported"] == len(expected) and summary["total_hits"] == len(expected)
     locations = [c.name for c in registry.get("users").columns if c.name.startswith("location.")]
     assert len(locations) == 12  # a documented column is there even when no record has a value
-    assert csv_header(out) == ["identifyId", "email", *locations, "customAttributes.plan", "nope"]
+    assert csv_header(out) == ["identifyId", "email", *locations, "customAttributes.plan"]
+
+
+@pytest.mark.parametrize(
+    ("entity", "args", "message", "hint"),
+    [
+        ("users", ["--filter", "plan==Gold"], "users have no field 'plan'", "'customAttributes.plan'"),
+        ("users", ["--columns", "identifyId,emial"], "users have no field 'emial'", "'email'"),
+        ("users", ["--sort", "-lastName;creationDate"], "no field 'creationDate'", "'createDate'"),
+        ("users", ["--filter", "signUpDate>=03/04/2024"], "is not a date PX can compare", "ISO date"),
+        ("users", ["--filter", "customAttributes.trialEndDate<31.12.2026"], "not a date", "ISO"),
+        ("users", ["--filter", "score>high"], "score is a number, 'high' is not", None),
+        ("users", ["--filter", "customAttributes.isBeta==yes"], "is true or false", None),
+        ("accounts", ["--filter", "tier==gold"], "accounts have no field 'tier'", "'customAttributes.tier'"),
+        ("preferences", ["--filter", "emial~*@example.com"], "users have no field 'emial'", "'email'"),
+        ("preferences", ["--columns", "identifyId,trackusage,surveyz"], "no field 'surveyz'", "'surveys'"),
+    ],
+)
+def test_unknown_fields_and_unreadable_values_are_usage_errors_before_anything_is_written(
+    users_sandbox, tmp_path: Path, entity: str, args: list[str], message: str, hint: str | None
+) -> None:
+    """Issue 22 item 5: a typo in --filter/--sort/--columns used to return every user, no user or an
+    empty column with exit 0. Now: exit 2, one line naming the field, a did-you-mean, no file, no run
+    folder, and nothing but the attribute list asked from the API."""
+    env = cli_env(users_sandbox, tmp_path / "state")
+    out, run_dir = tmp_path / "out.csv", tmp_path / "run"
+    before = users_sandbox.stats()["requests_total"]
+    result = run_cli(["export", entity, "-o", str(out), "--run-dir", str(run_dir), *args], env)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: ") and message in result.output.splitlines()[0], result.output
+    assert "Traceback" not in result.output
+    if hint is not None:
+        assert f"Hint: did you mean {hint}?" in result.output or hint in result.output, result.output
+    assert not out.exists() and not run_dir.exists()
+    assert users_sandbox.stats()["requests_total"] - before <= 1  # the attribute list, no list page
+
+
+def test_history_columns_are_checked_against_the_fetched_records(users_sandbox, tmp_path: Path) -> None:
+    """Histories have no complete field list before the fetch: an unknown --columns name is refused
+    once the records are in, still before the file is written (exit 2, no output)."""
+    env = cli_env(users_sandbox, tmp_path / "state")
+    out = tmp_path / "events.csv"
+    result = run_cli(["export", "events", "-o", str(out), "--columns", "eventId,identifyld", "-q"], env)
+    assert result.exit_code == 2, result.output
+    assert "--columns identifyld: events records have no such field" in result.output
+    assert "did you mean 'identifyId'?" in result.output and not out.exists()
+
+
+def test_iso_dates_and_known_fields_still_filter(users_sandbox, tmp_path: Path) -> None:
+    """The check refuses nothing valid: an ISO date-time on a custom DATE_TIME attribute becomes epoch
+    ms; a column name spelt with another case still selects its column."""
+    store = users_sandbox.store
+    cutoff = sorted(u["customAttributes"]["trialEndDate"] for u in store.users.values())[150]
+    day = dt.datetime.fromtimestamp(cutoff / 1000, tz=dt.UTC)
+    iso = day.strftime("%Y-%m-%dT%H:%M:%S.") + f"{cutoff % 1000:03d}Z"
+    env = cli_env(users_sandbox, tmp_path / "state")
+    out = tmp_path / "trial.csv"
+    args = ["export", "users", "-o", str(out), "--filter", f"customAttributes.trialEndDate>={iso}"]
+    result = run_cli([*args, "--columns", "IDENTIFYID,customAttributes.trialEndDate", "-q"], env)
+    assert result.exit_code == 0, result.output
+    expected = {
+        u["identifyId"] for u in store.users.values() if u["customAttributes"]["trialEndDate"] >= cutoff
+    }
+    assert {r["identifyId"] for r in read_csv(out)} == expected and 0 < len(expected) < len(store.users)
 
 
 def test_sort_on_create_date_keeps_the_order_across_slices(users_sandbox, tmp_path: Path) -> None:
@@ -140,31 +205,41 @@ def test_sort_on_create_date_keeps_the_order_across_slices(users_sandbox, tmp_pa
         assert json.loads((run_dir / "summary.json").read_text())["parts"] > 1
 
 
-def test_formulas_neutralised_in_csv_and_xlsx_unless_raw(users_sandbox, tmp_path: Path) -> None:
+def test_formulas_get_a_quote_in_csv_and_the_quote_prefix_style_in_xlsx_unless_raw(
+    users_sandbox, tmp_path: Path
+) -> None:
+    """CSV keeps the OWASP `'`; XLSX keeps the exact text (`+41 44 123 45 67`, not `'+41...`) in a
+    quotePrefix cell, which a spreadsheet shows as typed and keeps as text when edited."""
+    phone = "+41 44 123 45 67"
+    users_sandbox.call(lambda: users_sandbox.store.users["user-000001"].update(phone=phone))
     env = cli_env(users_sandbox, tmp_path / "state")
     cells: dict[str, list[Any]] = {}
     for name, extra in (("safe", []), ("raw", ["--raw"])):
         for suffix in ("csv", "xlsx"):
             out = tmp_path / f"{name}.{suffix}"
             result = run_cli(
-                ["export", "users", "-o", str(out), "--columns", "identifyId,firstName", "-q", *extra], env
+                ["export", "users", "-o", str(out), "--columns", "identifyId,firstName,phone", "-q", *extra],
+                env,
             )
             assert result.exit_code == 0
             if suffix == "csv":
-                cells[f"{name}.csv"] = [r["firstName"] for r in read_csv(out)]
+                rows = read_csv(out)
+                cells[f"{name}.csv"] = [r["firstName"] for r in rows] + [r["phone"] for r in rows]
             else:
-                sheet = openpyxl.load_workbook(out, read_only=True).worksheets[0]
-                values = list(sheet.iter_rows(min_row=2, values_only=True))
-                cells[f"{name}.xlsx"] = [v[1] for v in values]
-                assert all(isinstance(v[0], str) for v in values)  # ids are text cells
+                sheet = openpyxl.load_workbook(out).worksheets[0]
+                values = [[(c.value, c.quotePrefix) for c in row] for row in sheet.iter_rows(min_row=2)]
+                cells[f"{name}.xlsx"] = [v[1] for v in values] + [v[2] for v in values]
+                assert all(isinstance(v[0][0], str) for v in values)  # ids are text cells
     for formula in FORMULAS:
-        assert "'" + formula in cells["safe.csv"] and "'" + formula in cells["safe.xlsx"]
-        assert formula in cells["raw.csv"] and formula in cells["raw.xlsx"]
+        assert "'" + formula in cells["safe.csv"] and formula in cells["raw.csv"]
+        assert (formula, True) in cells["safe.xlsx"] and (formula, False) in cells["raw.xlsx"]
+    assert "'" + phone in cells["safe.csv"] and (phone, True) in cells["safe.xlsx"]
+    assert not any(str(value).startswith("'") for value, _ in cells["safe.xlsx"])
+    assert all(not quoted for value, quoted in cells["safe.xlsx"] if value and not is_formula_like(value))
     assert not any(c.startswith("=") for c in cells["safe.csv"])
 
 
 def test_xlsx_has_date_cells_and_csv_a_bom_on_request(users_sandbox, tmp_path: Path) -> None:
-    import datetime as dt
 
     env = cli_env(users_sandbox, tmp_path / "state")
     out = tmp_path / "u.xlsx"

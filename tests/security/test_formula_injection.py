@@ -59,16 +59,42 @@ def _xlsx_cells(path: Path) -> list[Any]:
         book.close()
 
 
-def _assert_xlsx_safe(path: Path, *, raw: bool = False) -> None:
+def _xlsx_text_cells(path: Path) -> list[tuple[str, bool]]:
+    """Every text cell with its quotePrefix style (the xlsx guard: the value itself stays exact)."""
+    book = openpyxl.load_workbook(path)
+    try:
+        return [
+            (c.value, bool(c.quotePrefix))
+            for sheet in book.worksheets
+            for row in sheet.iter_rows()
+            for c in row
+            if isinstance(c.value, str)
+        ]
+    finally:
+        book.close()
+
+
+def _assert_report_xlsx_safe(path: Path) -> None:
+    """errors.xlsx is errors.csv as a workbook: its cells carry the CSV's `'` (all text cells)."""
     with zipfile.ZipFile(path) as book:
         xml = b"".join(book.read(n) for n in book.namelist() if n.startswith("xl/worksheets/"))
     assert not re.search(rb"<f[ >]", xml), "a formula element in a worksheet"
     texts = [c for c in _xlsx_cells(path) if isinstance(c, str)]
-    dangerous = [c for c in texts if is_formula_like(c)]
+    assert [c for c in texts if is_formula_like(c)] == []
+
+
+def _assert_xlsx_safe(path: Path, *, raw: bool = False) -> None:
+    with zipfile.ZipFile(path) as book:
+        xml = b"".join(book.read(n) for n in book.namelist() if n.startswith("xl/worksheets/"))
+    assert not re.search(rb"<f[ >]", xml), "a formula element in a worksheet"
+    formula_like = [(text, quoted) for text, quoted in _xlsx_text_cells(path) if is_formula_like(text)]
+    assert formula_like, "the file holds the payloads as text"
     if raw:
-        assert dangerous, "--raw keeps the text as it is (still a text cell, never a formula)"
+        assert not any(quoted for _, quoted in formula_like), "--raw keeps the cells as they are"
     else:
-        assert dangerous == [], dangerous
+        unguarded = [text for text, quoted in formula_like if not quoted]
+        assert unguarded == [], unguarded
+    assert not any(text.startswith("'") for text, _ in _xlsx_text_cells(path)), "no visible quote"
 
 
 # -- the export writers ------------------------------------------------------------------------------
@@ -94,7 +120,7 @@ def test_spreadsheet_writers_neutralise_cells_and_headers(tmp_path: Path, suffix
     else:
         _assert_xlsx_safe(out)
         cells = _xlsx_cells(out)
-        assert "'=HEADER()" in cells and neutralise(PAYLOADS[0]) in cells and -3.5 in cells
+        assert "=HEADER()" in cells and PAYLOADS[0] in cells and -3.5 in cells
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
@@ -154,7 +180,7 @@ def test_errors_and_success_reports_are_neutralised(sandbox_factory, tmp_path: P
     assert len(errors) == 1 + len(PAYLOADS) and len(success) == 1 + len(PAYLOADS)
     assert {r["identifyId"] for r in read_csv(run_dir / "success.csv")} >= {"'@u0", "'+u1", "'-u2", "'=u3"}
     if suffix == ".xlsx":
-        _assert_xlsx_safe(run_dir / "errors.xlsx")
+        _assert_report_xlsx_safe(run_dir / "errors.xlsx")
     # validate writes the same kind of report
     report = tmp_path / "validate" / "errors.csv"
     checked = run_cli(

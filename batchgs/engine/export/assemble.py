@@ -21,8 +21,6 @@ from batchgs.errors import Interrupted
 from batchgs.io.flatten import ColumnPlan
 from batchgs.io.write.formats import open_writer
 
-_PARQUET_TYPES = {"DATE_TIME": "datetime", "NUMBER": "number", "BOOLEAN": "boolean", "STRING": "string"}
-
 
 @dataclass
 class Layout:
@@ -102,14 +100,12 @@ def assemble(
     return writer.rows_written
 
 
-def parquet_type(metadata_type: str) -> str:
-    return _PARQUET_TYPES.get(metadata_type.upper(), "string")
-
-
-def custom_types_of(attributes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """apiName → type of the custom attributes that still exist (/v1/admin/model/*/attributes)."""
+def custom_types_of(attributes: Iterable[Mapping[str, Any]], *, deleted: bool = False) -> dict[str, str]:
+    """apiName → type of the custom attributes (/v1/admin/model/*/attributes) that still exist, or
+    of every one when `deleted` (a filter may still name a deleted attribute's old values)."""
     return {
         str(a["apiName"]): str(a.get("type") or "STRING")
         for a in attributes
-        if str(a.get("origin", "")).upper() == "CUSTOM" and str(a.get("state", "")).upper() != "DELETED"
+        if str(a.get("origin", "")).upper() == "CUSTOM"
+        and (deleted or str(a.get("state", "")).upper() != "DELETED")
     }

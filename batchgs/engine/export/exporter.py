@@ -23,13 +23,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from batchgs.engine.export import fetch as export_fetch
-from batchgs.engine.export.assemble import Layout, assemble, custom_types_of, layout
+from batchgs.engine.export.assemble import Layout, assemble, column_plan, custom_types_of, layout
 from batchgs.engine.export.entities import EXPORT_ENTITIES, ExportEntity
+from batchgs.engine.export.fields import FieldCatalog, check_fields, fields_model, refuse_unknown_columns
 from batchgs.engine.export.ids import read_chunk, read_ids, write_chunks
 from batchgs.engine.export.options import ExportOptions, sort_direction
 from batchgs.engine.export.slices import (
@@ -92,10 +93,11 @@ class Exporter:
     ) -> None:
         self.client = client
         self.entity = entity
-        self.options = options
         self.journal = journal
         self.run_dir = journal.run_dir
         self.state = ExportState.load(journal)
+        planned_filters = self.state.info.get("filters")
+        self.options = options if planned_filters is None else replace(options, filters=list(planned_filters))
         self.stop = stop_event or asyncio.Event()
         self.on_progress = on_progress
         self.in_flight = asyncio.Semaphore(max(1, options.workers))
@@ -198,9 +200,17 @@ class Exporter:
     async def _plan(self) -> None:
         entity, options, info = self.entity, self.options, self.state.info
         parts: list[Part]
-        if entity.metadata_model:
-            attributes = await fetch_attributes(self.client, entity.metadata_model)
-            info["custom_types"] = custom_types_of(attributes)
+        model = fields_model(entity, options)
+        if model:
+            attributes = await fetch_attributes(self.client, model)
+            if entity.metadata_model:
+                info["custom_types"] = custom_types_of(attributes)
+            # the CLI checked them already when it could read the attribute list; a library caller
+            # gets the same usage error before any list request
+            self.options = options = check_fields(entity, options, custom_types_of(attributes, deleted=True))
+        else:
+            self.options = options = check_fields(entity, options, None)
+        info["filters"] = options.filters  # as checked (ISO dates as epoch ms): what resume sends
         if entity.paging == "page-number":
             parts = [Part(id=0, order=[0], kind="pages")]
         elif entity.windowed:
@@ -369,7 +379,13 @@ class Exporter:
         for part in self.state.leaves("main"):
             seen.update(part.keys)
         custom = self.state.info.get("custom_types")
-        return layout(self.entity, seen, custom, self.options.columns)
+        shape = layout(self.entity, seen, custom, self.options.columns)
+        if shape.unknown and not FieldCatalog.of(self.entity).closed:
+            # open catalogs (histories, page lists): known only now, still before anything is written;
+            # a closed catalog checked the names before the run (a known field no record has: empty)
+            available = column_plan(self.entity, custom).order(seen)
+            raise refuse_unknown_columns(self.entity.name, shape.unknown, available)
+        return shape
 
     async def _write(self, shape: Layout) -> int:
         parts = self.state.leaves("main", descending=bool(self.state.info.get("descending")))

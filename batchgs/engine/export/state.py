@@ -67,10 +67,6 @@ class ExportState:
     def pending(self, stage: str = "main") -> list[Part]:
         return [p for p in self.leaves(stage) if p.status == "pending"]
 
-    def stage_done(self, stage: str) -> bool:
-        leaves = self.leaves(stage)
-        return bool(leaves) and all(p.status == "done" for p in leaves)
-
     def totals(self, stage: str = "main") -> dict[str, int]:
         leaves = self.leaves(stage)
         return {

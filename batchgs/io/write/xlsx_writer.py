@@ -9,7 +9,10 @@ What it writes:
   as booleans, dates (epoch ms in `date_columns`) as real date cells (serial numbers with the
   `yyyy-mm-dd hh:mm:ss.000` format, UTC), ids as text cells with the text format `@`, other text as
   inline strings (no shared-strings table, whose memory would grow with the data).
-- Text a spreadsheet would run as a formula gets a leading `'` unless `raw`.
+- Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) keeps its exact value and gets
+  the cell style `quotePrefix` unless `raw`: Excel and LibreOffice show it as typed and keep it text
+  when the cell is edited (a text cell in .xlsx is never run as a formula anyway; the style guards the
+  edit). No visible `'` is added, unlike CSV, where the `'` is the only protection there is (OWASP).
 - A bold, frozen header row on every sheet. Past `rows_per_sheet` rows (1,048,576, Excel's limit,
   header included) or `sheet_bytes` of sheet XML (kept under 2 GB so no ZIP64 is ever needed) the
   rows continue on a new sheet with the same header: Sheet1, Sheet2, ...
@@ -29,7 +32,7 @@ from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
 from batchgs.io.write.base import RecordWriter, id_text, plain_text, to_epoch_ms
-from batchgs.io.write.safe_cells import FORMULA_TRIGGERS, neutralise
+from batchgs.io.write.safe_cells import FORMULA_TRIGGERS, is_formula_like
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767
@@ -44,9 +47,12 @@ _NEEDS_ESCAPE = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 STYLE_DATE, STYLE_TEXT, STYLE_HEADER = 1, 2, 3
+# quotePrefix twins of general text, id text and the header (formula-like text, not `raw`)
+STYLE_QUOTED, STYLE_QUOTED_TEXT, STYLE_QUOTED_HEADER = 4, 5, 6
 # the `<t` of inline text stays open: `_text` closes it, with xml:space="preserve" when needed
 _TEXT_MID = ' t="inlineStr"><is><t'
 _ID_MID = ' s="2" t="inlineStr"><is><t'
+_QUOTED_MID = {_TEXT_MID: f' s="{STYLE_QUOTED}"{_TEXT_MID}', _ID_MID: f' s="{STYLE_QUOTED_TEXT}"{_TEXT_MID}'}
 _TRIGGERS = FORMULA_TRIGGERS
 _RENDER_ROWS = 2_000  # rows rendered into one string (bounds memory for huge batches)
 _LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, Excel's last date
@@ -187,7 +193,7 @@ class XlsxWriter(RecordWriter):
         )
         selected = ' tabSelected="1"' if first else ""
         header = "".join(
-            f'<c r="{column_letter(i)}1" t="inlineStr" s="{STYLE_HEADER}">'
+            f'<c r="{column_letter(i)}1" t="inlineStr" s="{self._header_style(name)}">'
             f"<is><t{self._text(name)}</t></is></c>"
             for i, name in enumerate(self.columns)
         )
@@ -209,12 +215,16 @@ class XlsxWriter(RecordWriter):
             return 24
         return max(10, min(50, len(name) + 3))
 
+    def _header_style(self, name: str) -> int:
+        return STYLE_QUOTED_HEADER if not self.raw and is_formula_like(name) else STYLE_HEADER
+
     def _text(self, text: str) -> str:
-        """The end of an opened `<t` tag and the cell's text: neutralised, escaped, truncated."""
+        """The end of an opened `<t` tag and the cell's text: escaped, truncated (never altered
+        otherwise: formula-like text is marked by the cell's quotePrefix style, see `_render`)."""
         if len(text) > EXCEL_MAX_TEXT:
             self.truncated_cells += 1
             text = text[:EXCEL_MAX_TEXT]
-        escaped = xml_text(text if self.raw else neutralise(text))
+        escaped = xml_text(text)
         if text[:1].isspace() or text[-1:].isspace():
             return ' xml:space="preserve">' + escaped
         return ">" + escaped
@@ -223,7 +233,7 @@ class XlsxWriter(RecordWriter):
         """The XML of consecutive rows starting at spreadsheet row `first_row`."""
         out: list[str] = []
         append = out.append
-        text = self._text
+        text, raw = self._text, self.raw
         cells = [
             (letter, kind, _ID_MID if kind == "id" else _TEXT_MID)
             for letter, kind in zip(self._letters, self._kinds, strict=True)
@@ -243,7 +253,7 @@ class XlsxWriter(RecordWriter):
                         )
                         continue
                 if t is str:
-                    # the fast test first; `_text` neutralises, escapes and truncates the rest
+                    # the fast test first; `_text` escapes and truncates the rest
                     if (
                         v.startswith(_TRIGGERS)
                         or "&" in v
@@ -256,11 +266,16 @@ class XlsxWriter(RecordWriter):
                         or len(v) > EXCEL_MAX_TEXT
                     ):
                         cell = text(v)
+                        if not raw and is_formula_like(v):
+                            text_mid = _QUOTED_MID[text_mid]
                     else:
                         append(f'<c r="{letter}{r}"{text_mid}>{v}</t></is></c>')
                         continue
                 elif kind == "id":
-                    cell = text(id_text(v))
+                    as_text = id_text(v)
+                    cell = text(as_text)
+                    if not raw and is_formula_like(as_text):
+                        text_mid = _QUOTED_MID[text_mid]
                 elif t is int and -_MAX_EXACT_INT < v < _MAX_EXACT_INT:
                     append(f'<c r="{letter}{r}"><v>{v}</v></c>')
                     continue
@@ -377,11 +392,14 @@ _STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4">'
+    '<cellXfs count="7">'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1" quotePrefix="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" quotePrefix="1"/>'
     "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"

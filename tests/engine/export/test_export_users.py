@@ -73,7 +73,8 @@ def test_25000_users_in_every_format_exactly_once_with_every_field(sandbox_facto
         "Datetime"
     )
     assert frame.schema["identifyId"] == pl.String and frame.schema["aptrinsicId"] == pl.String
-    assert_rows_match(frame.to_dicts(), store.users, "identifyId", date_columns=USER_DATES, neutralised=True)
+    # XLSX keeps formula-like text exact (the cell's quotePrefix style guards it, not a visible `'`)
+    assert_rows_match(frame.to_dicts(), store.users, "identifyId", date_columns=USER_DATES, neutralised=False)
 
     out_parquet = tmp_path / "users.parquet"
     run = run_library(sandbox, state, tmp_path / "r-pq", options_for("users", out_parquet, slices=4))

@@ -109,7 +109,7 @@ def test_csv_round_trip(tmp_path: Path) -> None:
     }
     assert second["email"] is None and second["signUpDate"] is None
     assert second["accountId"] == "0042" and second["globalUnsubscribe"] == "false"
-    assert second["customAttributes.plan"] == '\'=HYPERLINK("http://evil")'
+    assert second["customAttributes.plan"] == '\'=HYPERLINK("http://evil")'  # CSV: the OWASP quote
 
 
 def test_csv_bom_for_excel(tmp_path: Path) -> None:
@@ -170,7 +170,8 @@ def test_xlsx_round_trip_in_openpyxl_with_typed_cells(tmp_path: Path) -> None:
     assert first["location.coordinates.latitude"] == 48.8566
     second = dict(zip(COLUMNS, rows[2], strict=True))
     assert second["email"] is None and second["signUpDate"] is None and second["globalUnsubscribe"] is False
-    assert second["customAttributes.plan"] == '\'=HYPERLINK("http://evil")'
+    assert second["customAttributes.plan"] == '=HYPERLINK("http://evil")'  # exact, in a quotePrefix cell
+    assert ws.cell(row=3, column=COLUMNS.index("customAttributes.plan") + 1).quotePrefix
     assert ws["A2"].number_format == "@" and ws["B3"].number_format == "@" and ws["B2"].data_type == "s"
     assert ws["F2"].is_date and "yyyy" in ws["F2"].number_format
     assert ws["A1"].font.b
@@ -276,12 +277,31 @@ def _text_cells(path: Path) -> list[Any]:
     return _first_column(path)
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-def test_formula_like_text_is_neutralised_in_spreadsheets(tmp_path: Path, suffix: str) -> None:
-    path = tmp_path / f"f{suffix}"
+def test_formula_like_text_gets_a_quote_in_csv(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
     with open_writer(path, ["t"]) as out:
         out.write_batch([{"t": v} for v in FORMULAS + SAFE_NUMBERS])
     assert _text_cells(path) == ["'" + v for v in FORMULAS] + SAFE_NUMBERS
+
+
+def _quote_prefixed(path: Path) -> list[tuple[Any, bool]]:
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet is not None
+    return [(c.value, bool(c.quotePrefix)) for row in sheet.iter_rows(min_row=2) for c in row]
+
+
+def test_formula_like_text_keeps_its_value_with_the_quote_prefix_style_in_xlsx(tmp_path: Path) -> None:
+    """A text cell in .xlsx never runs as a formula: the value stays exact (no visible `'`), the
+    quotePrefix style keeps it text when someone edits the cell."""
+    path = tmp_path / "f.xlsx"
+    with open_writer(path, ["t"]) as out:
+        out.write_batch([{"t": v} for v in FORMULAS + SAFE_NUMBERS + ["plain"]])
+    assert _quote_prefixed(path) == [(v, True) for v in FORMULAS] + [(v, False) for v in SAFE_NUMBERS] + [
+        ("plain", False)
+    ]
+    with open_writer(tmp_path / "ids.xlsx", ["identifyId"], id_columns={"identifyId"}) as out:
+        out.write_batch([{"identifyId": "=evil"}, {"identifyId": "-0012"}, {"identifyId": 7.0}])
+    assert _quote_prefixed(tmp_path / "ids.xlsx") == [("=evil", True), ("-0012", False), ("7", False)]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
@@ -295,6 +315,7 @@ def test_raw_keeps_formula_like_text(tmp_path: Path, suffix: str) -> None:
         assert cells[:4] == FORMULAS[:4]
     else:
         assert cells == FORMULAS
+        assert not any(quoted for _, quoted in _quote_prefixed(path))
         # a text cell, never a formula cell
         assert b"<f>" not in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
 
