@@ -24,7 +24,9 @@ from batchgs.transport.share_local import LocalShareBoard, list_local_pools
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-STALE_MARGIN = 2.0  # seconds past a window before a silent job's record (and claim) is dropped
+# Seconds past a window before a silent job's record (and claim) is dropped: longer than TICK +
+# TICK_TIMEOUT, after which a job that lost the board has stopped granting (see share.py).
+STALE_MARGIN = 3.0
 
 
 def describe_coordinator(url: str) -> str:

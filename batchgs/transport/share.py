@@ -15,7 +15,9 @@ once (always safe); a job below it raises only into what the others' claims leav
 joins late therefore gets its share once the others' old slots have expired — about one window plus
 a tick or two. A job that ends publishes `limit 0` and its record lives one more window (its last
 slots still count); a job that dies stops its heartbeat and its record expires after `stale_after`
-(longer than a window, so its last requests are out of every window when its claim goes).
+(longer than a window, so its last requests are out of every window when its claim goes). A job that
+cannot reach the board for `TICK_TIMEOUT` stops granting at once, well before the others may take its
+share, and stops the run (exit 4) after `LOST_AFTER`: never unthrottled.
 
 Durations are measured on each job's own clock and times on the board are the board's clock (the
 Redis server's TIME), so machines whose clocks differ still keep the invariant.
@@ -39,6 +41,7 @@ from batchgs.errors import CoordinatorLost
 from batchgs.transport.limiter import SlidingWindowLimiter
 
 TICK = 0.1  # seconds between two re-plans of a job (a late joiner ramps up in these steps)
+TICK_TIMEOUT = 1.0  # a tick slower than this counts as failed: the job holds its grants at once
 LOST_AFTER = 5.0  # seconds of failed ticks before a run stops (exit 4); it sends nothing meanwhile
 log = logging.getLogger(__name__)
 
@@ -245,8 +248,8 @@ class ShareKeeper:
         while True:
             await asyncio.sleep(self.tick_seconds)
             try:
-                record = await self.board.tick(self._input())
-            except Exception as exc:  # the board is unreachable or broken: hold every grant
+                record = await asyncio.wait_for(self.board.tick(self._input()), TICK_TIMEOUT)
+            except Exception as exc:  # the board is unreachable, slow or broken: hold every grant
                 self._on_failure(exc)
                 continue
             self._failing_since = None

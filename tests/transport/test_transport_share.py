@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from batchgs.transport.share import JobRecord, TickInput, fair_shares, plan_tick
 
 WINDOW = 1.0
-STALE = 3.0
+STALE = 4.0
 
 
 def me(job: str, want: int = 200, live: int = 0, *, ending: bool = False) -> TickInput:
