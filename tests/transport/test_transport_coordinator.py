@@ -126,26 +126,28 @@ def test_a_coordinator_lost_mid_run_stops_the_run_and_nothing_more_is_sent(
     killed: dict[str, float] = {}
 
     async def main() -> BaseException:
-        async with serve(make_app([web.get("/v1/x", ok)], recorder)) as url:
-            async with px_client(settings_for(url, tmp_path / "state", redis_server.url)) as client:
+        async with (
+            serve(make_app([web.get("/v1/x", ok)], recorder)) as url,
+            px_client(settings_for(url, tmp_path / "state", redis_server.url)) as client,
+        ):
 
-                async def worker() -> None:
-                    while True:
-                        await client.request("GET", "/v1/x")
+            async def worker() -> None:
+                while True:
+                    await client.request("GET", "/v1/x")
 
-                workers = [asyncio.create_task(worker()) for _ in range(8)]
-                deadline = time.monotonic() + DEADLINE
-                while len(recorder.arrivals) < 30:
-                    assert time.monotonic() < deadline
-                    await asyncio.sleep(0.01)
-                redis_server.stop()  # SIGKILL: the coordinator is gone
-                killed["at"] = time.monotonic()
-                killed["in_flight"] = client.limiter.stats().in_flight
-                done, _pending = await asyncio.wait(workers, timeout=DEADLINE)
-                assert len(done) == len(workers)
-                errors = [task.exception() for task in done]
-                assert all(isinstance(e, CoordinatorLost) for e in errors), errors
-                return errors[0]  # type: ignore[return-value]
+            workers = [asyncio.create_task(worker()) for _ in range(8)]
+            deadline = time.monotonic() + DEADLINE
+            while len(recorder.arrivals) < 30:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            redis_server.stop()  # SIGKILL: the coordinator is gone
+            killed["at"] = time.monotonic()
+            killed["in_flight"] = client.limiter.stats().in_flight
+            done, _pending = await asyncio.wait(workers, timeout=DEADLINE)
+            assert len(done) == len(workers)
+            errors = [task.exception() for task in done]
+            assert all(isinstance(e, CoordinatorLost) for e in errors), errors
+            return errors[0]  # type: ignore[return-value]
 
     error = asyncio.run(asyncio.wait_for(main(), DEADLINE * 2))
     assert "stopped rather than send" in str(error)
