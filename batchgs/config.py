@@ -211,6 +211,8 @@ class Settings:
     production: bool = False
     profile: str | None = None
     strict_warnings: bool = False  # warnings (guesses such as lost leading zeros) refuse the row
+    coordinator: Secret | None = None  # redis://... shared by several machines; may hold a password
+    key_rate: int = PX_MAX_RATE  # the PX key's own limit per second, divided among the jobs using it
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -263,6 +265,10 @@ def resolve(
             f"--rate must be between 1 and {PX_MAX_RATE} requests per second, not {chosen_rate:g}"
         )
     state = state_dir or env.get("BATCHGS_STATE_DIR") or prof.get("state_dir")
+    coordinator = env.get("BATCHGS_COORDINATOR") or prof.get("coordinator")
+    key_rate = _int_setting(env.get("BATCHGS_KEY_RATE") or prof.get("key_rate") or PX_MAX_RATE, "key_rate")
+    if not 0 < key_rate <= PX_MAX_RATE:
+        raise ConfigError(f"key_rate must be between 1 and {PX_MAX_RATE} requests per second, not {key_rate}")
     return Settings(
         px_base_url=check_base_url(str(px_url)),
         px_api_key=_secret_from(env, "GAINSIGHT_PX_API_KEY", prof, "api_key"),
@@ -281,4 +287,13 @@ def resolve(
         strict_warnings=bool(
             strict_warnings if strict_warnings is not None else prof.get("strict_warnings", False)
         ),
+        coordinator=Secret(str(coordinator)) if coordinator else None,
+        key_rate=key_rate,
     )
+
+
+def _int_setting(value: object, name: str) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None

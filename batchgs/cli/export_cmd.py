@@ -57,6 +57,7 @@ from batchgs.reports.summary import build_summary, human_summary, write_summary
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
 from batchgs.transport.metadata import fetch_attributes
+from batchgs.transport.coordination import run_label
 
 CS_KEYS = (
     "output", "force", "filter", "columns", "sort", "deleted", "raw", "run_dir", "base_url", "rate",
@@ -325,7 +326,8 @@ def _execute(
             count_requests()
 
     async def go(stop: asyncio.Event) -> ExportResult:
-        async with px_client(settings, stats=stats, wait_for_quota=wait_for_quota) as client:
+        label = run_label(journal)
+        async with px_client(settings, stats=stats, wait_for_quota=wait_for_quota, label=label) as client:
             exporter = Exporter(client, entity, options, journal, stop_event=stop, on_progress=on_progress)
             return await exporter.run()
 

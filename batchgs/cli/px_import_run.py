@@ -26,7 +26,7 @@ from batchgs.errors import QuotaExhausted, ResumableStop, UsageError
 from batchgs.reports.summary import human_summary
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
-from batchgs.transport.ledger import QuotaLedger
+from batchgs.transport.coordination import quota_left, run_label
 
 LARGE_DELETE = 1_000
 LARGE_OPT_IN = 1_000  # preference imports past this size ask on a production profile
@@ -77,10 +77,8 @@ class PxRun:
 
     def _quota_left(self) -> int | None:
         key = self.settings.require_px_key()
-        with QuotaLedger(
-            self.settings.state_dir, key.fingerprint(), "px", self.settings.daily_limit
-        ) as ledger:
-            return ledger.left()
+        settings = self.settings
+        return quota_left(settings, key.fingerprint(), "px", settings.daily_limit, settings.px_base_url)
 
     def _importer(self, stop: asyncio.Event | None) -> Importer:
         return Importer(
@@ -89,7 +87,11 @@ class PxRun:
             options=self.options,
             journal=self.journal,
             client_factory=lambda: px_client(
-                self.settings, stats=self.stats, rate=self.control.rate, wait_for_quota=self.wait_for_quota
+                self.settings,
+                stats=self.stats,
+                rate=self.control.rate,
+                wait_for_quota=self.wait_for_quota,
+                label=run_label(self.journal),
             ),
             control=self.control,
             attributes=self.catalog,

@@ -1,26 +1,37 @@
 """`batchgs status RUN_DIR [--json]`: a run's progress and counts, read from its journal.
 
 Works on a run another process is driving (the journal is opened without the run lock, read-only).
+While the run is running, its share of the key's rate comes from the shared limiter's board (the
+state folder, or the coordinator) where the job is named by its run folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from batchgs.cli.common import emit_json
+from batchgs.cli.common import emit_json, settings_from
 from batchgs.cli.runner import resume_hint
+from batchgs.errors import BatchgsError
 from batchgs.reports.summary import build_summary, human_summary
 from batchgs.run.cleanup import validation_summary
 from batchgs.run.journal import Journal
+from batchgs.transport.coordination import share_of_run
 
 
 @click.command("status")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def command(run_dir: str, as_json: bool) -> None:
-    """Print the progress and counts of the run in RUN_DIR."""
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    help="Folder of the shared limiter (env BATCHGS_STATE_DIR).",
+)
+@click.pass_context
+def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | None) -> None:
+    """Print the progress and counts of the run in RUN_DIR (and its share of the key while it runs)."""
     checked = validation_summary(Path(run_dir))
     if checked is not None:  # a `batchgs validate` folder: nothing was sent, there is nothing to resume
         if as_json:
@@ -35,9 +46,36 @@ def command(run_dir: str, as_json: bool) -> None:
             journal, rows_total=recorded_total if isinstance(recorded_total, int) else None
         )
         summary["options"] = journal.meta.options
+    share = _share(ctx, run_dir, state_dir) if summary["status"] == "running" else None
+    if share is not None:
+        summary["share"] = share
     if as_json:
         emit_json(summary)
         return
     click.echo(human_summary(summary))
+    if share is not None:
+        unit = "s" if share["window_s"] == 1 else f"{share['window_s']:g} s"
+        click.echo(
+            f"Share      {share['requests_per_window']} requests/{unit} of the key's {share['key_rate']} "
+            f"({share['jobs']} job(s) on this key)"
+        )
     if summary["status"] in ("paused", "running") and summary.get("rows_pending", 0) >= 0:
         click.echo(f"Resume     {resume_hint(run_dir)}")
+
+
+def _share(ctx: click.Context, run_dir: str, state_dir: str | None) -> dict[str, Any] | None:
+    """The run's share now, or None (not running here, or the board cannot be read: status still works)."""
+    try:
+        found = share_of_run(settings_from(ctx, state_dir=state_dir), Path(run_dir))
+    except BatchgsError:
+        return None
+    if found is None:
+        return None
+    job, board = found
+    return {
+        "requests_per_window": job.limit,
+        "wants": job.want,
+        "window_s": board.window,
+        "key_rate": board.capacity,
+        "jobs": sum(1 for other in board.jobs if not other.ending),
+    }

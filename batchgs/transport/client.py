@@ -29,7 +29,8 @@ from batchgs import __version__
 from batchgs.config import Secret, Settings, check_base_url, scrub_secrets
 from batchgs.errors import ConfigError, FatalApiError, QuotaExhausted, ResumableStop, UsageError
 from batchgs.transport.classify import Api, Classification, Decision, classify
-from batchgs.transport.ledger import QuotaLease, QuotaLedger
+from batchgs.transport.coordination import KeySharing, open_sharing
+from batchgs.transport.ledger import Ledger, QuotaLease
 from batchgs.transport.limiter import SlidingWindowLimiter, cs_limiter, px_limiter
 from batchgs.transport.result import ApiResult, Outcome
 from batchgs.transport.retry import RetryPolicy
@@ -150,7 +151,8 @@ class ApiClient:
         api: Api,
         secret_headers: Mapping[str, Secret],
         limiter: SlidingWindowLimiter,
-        ledger: QuotaLedger | None = None,
+        ledger: Ledger | None = None,
+        sharing: KeySharing | None = None,
         policy: RetryPolicy | None = None,
         stats: TransportStats | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
@@ -163,7 +165,8 @@ class ApiClient:
         self.base_url = URL(check_base_url(base_url))
         self.api: Api = api
         self.limiter = limiter
-        self.ledger = ledger
+        self.sharing = sharing
+        self.ledger = sharing.ledger if sharing is not None else ledger
         self.policy = policy or RetryPolicy()
         self.stats = stats if stats is not None else TransportStats()
         self.wait_for_quota = wait_for_quota
@@ -172,10 +175,12 @@ class ApiClient:
         self._timeout = timeout or aiohttp.ClientTimeout(total=180, connect=30, sock_connect=15, sock_read=90)
         self._ca_bundle = ca_bundle
         self._connections = connections
-        self._quota = QuotaLease(ledger, chunk=quota_chunk) if ledger is not None else None
+        self._quota = QuotaLease(self.ledger, chunk=quota_chunk) if self.ledger is not None else None
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
+        if self.sharing is not None:  # before any request: unreachable means exit 2, nothing sent
+            await self.sharing.start()
         ssl_context: ssl.SSLContext | bool = True  # the system trust store; verification is never off
         if self._ca_bundle:
             try:
@@ -204,9 +209,14 @@ class ApiClient:
             await self._session.close()
             self._session = None
         if self._quota is not None:
-            self._quota.close()
+            await self._quota.aclose()
+            self._quota = None
         if self.ledger is not None:
-            self.ledger.close()
+            await self.ledger.aclose()
+            self.ledger = None
+        if self.sharing is not None:
+            await self.sharing.aclose()
+            self.sharing = None
 
     def summary(self) -> dict[str, Any]:
         """Transport counters plus the limiter's state, for summary.json and progress lines."""
@@ -217,6 +227,7 @@ class ApiClient:
             "rate_current": round(limiter.current_rate, 3),
             "rate_pauses": limiter.pauses,
             "paused_seconds": round(limiter.paused_seconds, 3),
+            "rate_share": limiter.share,
         }
 
     def url_for(self, path: str, params: Params | None = None) -> URL:
@@ -427,19 +438,32 @@ def px_client(
     rate: float | None = None,
     wait_for_quota: bool = False,
     use_ledger: bool = True,
+    share: bool | None = None,
+    label: str = "",
     timeout: aiohttp.ClientTimeout | None = None,
 ) -> ApiClient:
-    """A client for Gainsight PX with the settings' key, rate (or `rate`), daily limit and CA bundle."""
+    """A client for Gainsight PX with the settings' key, rate (or `rate`), daily limit and CA bundle.
+    Its limiter shares the key's rate with every other job on the key (`share`, default: unless the
+    caller brings its own limiter), through the state folder or the coordinator."""
     key = settings.require_px_key()
-    ledger = (
-        QuotaLedger(settings.state_dir, key.fingerprint(), "px", settings.daily_limit) if use_ledger else None
+    chosen = limiter or px_limiter(rate or settings.rate)
+    sharing = open_sharing(
+        settings,
+        fingerprint=key.fingerprint(),
+        scope="px",
+        base_url=settings.px_base_url,
+        limiter=chosen,
+        daily_limit=settings.daily_limit,
+        use_ledger=use_ledger,
+        share=limiter is None if share is None else share,
+        label=label,
     )
     return ApiClient(
         settings.px_base_url,
         api="px",
         secret_headers={"X-APTRINSIC-API-KEY": key},
-        limiter=limiter or px_limiter(rate or settings.rate),
-        ledger=ledger,
+        limiter=chosen,
+        sharing=sharing,
         policy=policy,
         stats=stats,
         timeout=timeout,
@@ -458,6 +482,8 @@ def cs_client(
     per_minute: int | None = None,
     wait_for_quota: bool = False,
     use_ledger: bool = True,
+    share: bool | None = None,
+    label: str = "",
     timeout: aiohttp.ClientTimeout | None = None,
 ) -> ApiClient:
     """A client for Gainsight CS: the `accesskey` header, or with `events=True` the Events Framework's
@@ -475,17 +501,24 @@ def cs_client(
         raise ConfigError(
             f"no Gainsight CS {'shared secret' if events else 'access key'}", hint=f"export {var}=..."
         )
-    ledger = (
-        QuotaLedger(settings.state_dir, secret.fingerprint(), "cs", settings.cs_daily_limit)
-        if use_ledger
-        else None
+    chosen = limiter or cs_limiter(per_minute or settings.cs_per_minute)
+    sharing = open_sharing(
+        settings,
+        fingerprint=secret.fingerprint(),
+        scope="cs",
+        base_url=settings.cs_base_url,
+        limiter=chosen,
+        daily_limit=settings.cs_daily_limit,
+        use_ledger=use_ledger,
+        share=limiter is None if share is None else share,
+        label=label,
     )
     return ApiClient(
         settings.cs_base_url,
         api="cs",
         secret_headers={name: secret},
-        limiter=limiter or cs_limiter(per_minute or settings.cs_per_minute),
-        ledger=ledger,
+        limiter=chosen,
+        sharing=sharing,
         policy=policy,
         stats=stats,
         timeout=timeout,

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from batchgs.errors import QuotaExhausted
 
@@ -47,7 +48,8 @@ def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
 
 
-def _open(path: Path, *, create: bool) -> sqlite3.Connection:
+def open_state_db(path: Path, *, create: bool, schema: str = _SCHEMA) -> sqlite3.Connection:
+    """A SQLite file of the state folder shared by processes: owner-only, WAL, a long busy timeout."""
     if create:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
@@ -59,13 +61,30 @@ def _open(path: Path, *, create: bool) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             if create:
-                conn.executescript(_SCHEMA)
+                conn.executescript(schema)
             break
         except sqlite3.OperationalError:
             if attempt == 49:
                 raise
             time.sleep(0.05)
     return conn
+
+
+def exhausted_error(
+    n: int, available_at: float, *, used: int, daily_limit: int, scope: str, key: str
+) -> QuotaExhausted:
+    """The one message for a spent daily quota, whichever ledger counted it."""
+    if math.isinf(available_at):
+        return QuotaExhausted(
+            f"{n} requests are more than the daily limit of {daily_limit}",
+            hint="raise --daily-limit if your subscription allows more, or split the work",
+        )
+    return QuotaExhausted(
+        f"daily request quota reached: {used:,} of {daily_limit:,} requests used in the rolling "
+        f"24 hours ({scope.upper()} key {key[:8]})",
+        available_at=available_at,
+        hint=f"capacity returns at {_when(available_at)}; resume then, or use --wait-for-quota",
+    )
 
 
 def _live_after(now: float) -> float:
@@ -93,7 +112,7 @@ class QuotaLedger:
         self._clock = clock
         self._sleep = sleep
         self._guard = threading.Lock()
-        self._conn = _open(self.path, create=True)
+        self._conn = open_state_db(self.path, create=True)
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO limits VALUES (?, ?, ?, ?) ON CONFLICT (key, scope) DO UPDATE "
@@ -179,18 +198,45 @@ class QuotaLedger:
             )
         return True, now
 
-    def exhausted(self, n: int, available_at: float) -> QuotaExhausted:
-        used = self.used()
-        if math.isinf(available_at):
-            return QuotaExhausted(
-                f"{n} requests are more than the daily limit of {self.daily_limit}",
-                hint="raise --daily-limit if your subscription allows more, or split the work",
+    def reserve_upto(self, n: int) -> tuple[int, float]:
+        """Atomically reserve min(n, left) requests, at least 1: (how many, now), or (0, when 1 fits)."""
+        now = self._clock()
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM usage WHERE key = ? AND scope = ? AND minute <= ?",
+                (self.fingerprint, self.scope, _live_after(now)),
             )
-        return QuotaExhausted(
-            f"daily request quota reached: {used:,} of {self.daily_limit:,} requests used in the rolling "
-            f"24 hours ({self.scope.upper()} key {self.fingerprint[:8]})",
-            available_at=available_at,
-            hint=f"capacity returns at {_when(available_at)}; resume then, or use --wait-for-quota",
+            size = min(n, max(1, self.daily_limit - self._used(conn, now)))
+            if self._used(conn, now) + size > self.daily_limit:
+                return 0, self._available_at(conn, now, 1)
+            conn.execute(
+                "INSERT INTO usage VALUES (?, ?, ?, ?) ON CONFLICT (key, scope, minute) "
+                "DO UPDATE SET count = count + excluded.count",
+                (self.fingerprint, self.scope, int(now // BUCKET), size),
+            )
+        return size, now
+
+    # The async face shared with the Redis ledger (`share_redis.RedisLedger`); SQLite answers at once.
+    async def reserve_upto_async(self, n: int) -> tuple[int, float]:
+        return self.reserve_upto(n)
+
+    async def refund_async(self, n: int, at: float) -> None:
+        self.refund(n, at)
+
+    async def left_async(self) -> int:
+        return self.left()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def exhausted(self, n: int, available_at: float) -> QuotaExhausted:
+        return exhausted_error(
+            n,
+            available_at,
+            used=self.used(),
+            daily_limit=self.daily_limit,
+            scope=self.scope,
+            key=self.fingerprint,
         )
 
     def reserve(self, n: int = 1, *, wait: bool = False) -> None:
@@ -215,54 +261,71 @@ class QuotaLedger:
             )
 
 
+class Ledger(Protocol):
+    """What `QuotaLease` needs: the SQLite `QuotaLedger` or the Redis `share_redis.RedisLedger`."""
+
+    daily_limit: int
+
+    async def reserve_upto_async(self, n: int) -> tuple[int, float]: ...
+
+    async def refund_async(self, n: int, at: float) -> None: ...
+
+    async def left_async(self) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+    def exhausted(self, n: int, available_at: float) -> QuotaExhausted: ...
+
+
 class QuotaLease:
     """Hands out the ledger's quota one request at a time while reserving it in small chunks, so that
-    a busy run touches the shared file once per `chunk` requests. Unused reservations are refunded on
+    a busy run touches the shared ledger once per `chunk` requests. Unused reservations are refunded on
     `close()`; a crash leaves them counted, which is safe (at most `chunk` too many)."""
 
-    def __init__(self, ledger: QuotaLedger, *, chunk: int = 20) -> None:
+    def __init__(self, ledger: Ledger, *, chunk: int = 20) -> None:
         self.ledger = ledger
         self.chunk = max(1, chunk)
         self._held = 0
         self._held_at = 0.0
-
-    def _refill(self) -> tuple[bool, float]:
-        size = min(self.chunk, max(1, self.ledger.left()))
-        ok, at = self.ledger.try_reserve(size)
-        if not ok and size > 1:
-            ok, at = self.ledger.try_reserve(1)
-            size = 1
-        if ok:
-            self._return_held()
-            self._held, self._held_at = size, at
-        return ok, at
+        self._refilling = asyncio.Lock()
 
     def take(self) -> None:
-        """One request's worth of quota, or QuotaExhausted."""
+        """One request's worth of quota, or QuotaExhausted (SQLite ledger, outside an event loop)."""
         if self._held <= 0:
-            ok, at = self._refill()
-            if not ok:
+            assert isinstance(self.ledger, QuotaLedger)
+            got, at = self.ledger.reserve_upto(self.chunk)
+            if not got:
                 raise self.ledger.exhausted(1, at)
+            self._held, self._held_at = got, at
         self._held -= 1
 
     async def take_async(self, *, wait: bool = False) -> None:
         """Like `take`; with `wait`, sleep (without blocking the loop) until the window frees."""
         while True:
-            try:
-                self.take()
+            if self._held > 0:
+                self._held -= 1
                 return
-            except QuotaExhausted as exc:
-                if not wait or exc.available_at is None:
-                    raise
-                await asyncio.sleep(max(0.05, exc.available_at - time.time()))
+            async with self._refilling:
+                if self._held > 0:
+                    continue
+                got, at = await self.ledger.reserve_upto_async(self.chunk)
+                if got:
+                    self._held, self._held_at = got, at
+                    continue
+            exc = self.ledger.exhausted(1, at)
+            if not wait or exc.available_at is None:
+                raise exc
+            await asyncio.sleep(max(0.05, exc.available_at - time.time()))
 
-    def _return_held(self) -> None:
+    def close(self) -> None:
         if self._held > 0:
+            assert isinstance(self.ledger, QuotaLedger)
             self.ledger.refund(self._held, self._held_at)
         self._held = 0
 
-    def close(self) -> None:
-        self._return_held()
+    async def aclose(self) -> None:
+        held, self._held = self._held, 0
+        await self.ledger.refund_async(held, self._held_at)
 
 
 @dataclass(frozen=True)
@@ -281,7 +344,7 @@ def list_ledger_entries(state_dir: Path, *, now: float | None = None) -> list[Le
     if not path.exists():
         return []
     now = time.time() if now is None else now
-    conn = _open(path, create=False)
+    conn = open_state_db(path, create=False)
     try:
         limits = conn.execute("SELECT key, scope, daily_limit FROM limits ORDER BY scope, key").fetchall()
         entries = []

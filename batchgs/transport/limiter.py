@@ -18,6 +18,10 @@ requests granted before the slowdown belong to the same episode and do not lower
 The rate at which the last 429 came is remembered for a while: the climb is quick up to just below it
 and slow (a fifth of the step) past it, so a budget shared with another client is probed gently
 instead of being hit again every few seconds.
+
+Shared: when several batchgs jobs use one key, `transport.share` gives this limiter a `share` (slots
+per window) on top of its own rate; the share may drop to 0 (wait), and `fail(exc)` makes every waiting
+and later `acquire` raise `exc` (the coordinator is lost: stop rather than send unthrottled).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class LimiterStats:
     rate_limited: int  # 429s reported to the limiter
     paused_seconds: float
     in_flight: int
+    share: int | None  # slots per window granted by the jobs sharing the key; None = not shared
 
 
 @dataclass(frozen=True)
@@ -110,12 +115,42 @@ class SlidingWindowLimiter:
         self._pauses = 0
         self._rate_limited = 0
         self._paused_seconds = 0.0
+        self._share: int | None = None
+        self._failure: BaseException | None = None
+
+    # -- sharing the key with other jobs -----------------------------------------------------------
+    def set_share(self, slots: int | None) -> None:
+        """At most `slots` requests per window from now on (None: only this limiter's own rate).
+        Lowering applies to the next grant; slots already live keep counting until they expire."""
+        self._share = None if slots is None else max(0, int(slots))
+        self._changed.set()
+
+    @property
+    def share(self) -> int | None:
+        return self._share
+
+    def fail(self, error: BaseException) -> None:
+        """Every waiting and later `acquire` raises `error`; slots already granted finish normally."""
+        self._failure = error
+        self._changed.set()
+
+    def live_slots(self) -> int:
+        """Slots that may still be seen by the server in the current window (granted, in flight, or
+        answered less than a window ago): what this job holds of the key's rate right now."""
+        now = self._clock()
+        return sum(1 for at in self._expiries if at > now) + len(self._in_flight)
+
+    @property
+    def rate_now(self) -> float:
+        """Requests per window allowed now: the adaptive rate, capped by the share."""
+        return self.current_rate if self._share is None else min(self.current_rate, float(self._share))
 
     # -- granting ---------------------------------------------------------------------------------
     @property
     def limit(self) -> int:
-        """Requests allowed per window at the current rate."""
-        return max(1, math.floor(self.current_rate))
+        """Requests allowed per window at the current rate (0 while a share of 0 holds every grant)."""
+        own = max(1, math.floor(self.current_rate))
+        return own if self._share is None else min(own, self._share)
 
     def _recover(self, now: float) -> None:
         if self.current_rate >= self.configured_rate or now < self._paused_until:
@@ -134,7 +169,7 @@ class SlidingWindowLimiter:
 
     def _refill(self, now: float) -> None:
         if now > self._refilled_at:
-            per_second = self.current_rate / self.span
+            per_second = self.rate_now / self.span
             self._tokens = min(float(self.burst), self._tokens + (now - self._refilled_at) * per_second)
             self._refilled_at = now
 
@@ -159,13 +194,17 @@ class SlidingWindowLimiter:
                 return None
             return heapq.nsmallest(excess, self._expiries)[-1] - now + 1e-6
         if self._tokens < 1.0 - 1e-9:
-            return (1.0 - self._tokens) * self.span / self.current_rate + 1e-6
+            if self.rate_now <= 0:
+                return None
+            return (1.0 - self._tokens) * self.span / self.rate_now + 1e-6
         return 0.0
 
     async def acquire(self) -> Grant:
         """Wait for a slot. Always `release` it (the client does, in a finally)."""
         async with self._lock:
             while True:
+                if self._failure is not None:
+                    raise self._failure
                 now = self._clock()
                 self._recover(now)
                 self._refill(now)
@@ -251,6 +290,7 @@ class SlidingWindowLimiter:
             rate_limited=self._rate_limited,
             paused_seconds=self._paused_seconds,
             in_flight=len(self._in_flight),
+            share=self._share,
         )
 
 
