@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from batchgs.entities import registry
+from batchgs.io.loader_config import ENTITY_TYPES as LOADER_ENTITY_TYPES
 from batchgs.io.templates import SUFFIXES, template_header, write_template
 
 
@@ -26,7 +27,17 @@ def command(entity: str, output: Path, force: bool) -> None:
     sheet documenting every column, dropdowns for enums and booleans, and id columns kept as text.
 
     ENTITY: users, accounts, events, preferences, ctas, cs-events.
+
+    Coming from Gainsight's px-data-loader? No template needed: your files and config.json work as
+    they are, e.g. `batchgs import users users.csv --map config.json` (README: Coming from
+    px-data-loader).
     """
     spec = registry.get(entity)  # unknown entity: UsageError (exit 2) listing the known names
     written = write_template(spec, output, force=force)
     click.echo(f"Wrote {written} ({len(template_header(spec))} columns, one example row to replace)")
+    if spec.name in LOADER_ENTITY_TYPES:
+        click.echo(
+            "Coming from px-data-loader? Your files and config.json work as they are: "
+            f"batchgs import {spec.name} FILE --map config.json",
+            err=True,
+        )

@@ -27,7 +27,7 @@ ENTITY_TYPES = {
 DATA_CENTERS = {"US": "us", "EU": "eu", "US2": "us2"}
 DEV_BASE_URL = "https://api-dev.aptrinsic.com"  # the loader's DEV data center; batchgs has no region for it
 API_KEY_WARNING = (
-    "{path} holds an apiKey: batchgs never reads, sends or copies it. A key written in a file is easily "
+    "{path} holds an apiKey: batchgs never uses, sends or copies it. A key written in a file is easily "
     "shared or committed by mistake: remove it from the file (and rotate it if the file was shared). "
     "batchgs takes the key from GAINSIGHT_PX_API_KEY, or a batchgs.toml profile's api_key_env / "
     "api_key_command."

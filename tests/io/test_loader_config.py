@@ -148,3 +148,27 @@ def test_file_defaults_are_the_weakest_source(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError):
         config.resolve(env={}, profile_path=none, file_defaults=FileDefaults(region="mars"))
+
+
+def test_user_preferences_section_maps_for_preferences(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, fieldMapping={"USER_PREFERENCES": {"identifyId": "User_Id", "trackUsage": "track_usage"}}
+    )
+    mapping = mapping_from(["User_Id", "track_usage"], registry.get("preferences"), path)
+    assert describe(mapping) == {"User_Id": "identifyId", "track_usage": "trackUsage"}
+
+
+def test_the_readme_toml_example_works(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("**A TOML map**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "people-map.toml"
+    path.write_text(example, encoding="utf-8")
+    headers = ["Customer Number", "Tier", "Old Column", "Notes", "Internal ref", "Email"]
+    mapping = mapping_from(headers, registry.get("users"), path)
+    assert describe(mapping) == {
+        "Customer Number": "identifyId",
+        "Tier": "customAttributes.tier",
+        "Email": "email",
+        "location.countryCode (constant)": "location.countryCode",
+    }
+    assert set(mapping.ignored) == {"Old Column", "Notes", "Internal ref"}

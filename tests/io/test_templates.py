@@ -343,6 +343,10 @@ def test_cli_writes_xlsx_and_csv(tmp_path: Path) -> None:
     result = _run("users", "-o", str(tmp_path / "u.xlsx"))
     assert result.exit_code == 0, result.output
     assert result.stdout == f"Wrote {tmp_path / 'u.xlsx'} (30 columns, one example row to replace)\n"
+    assert result.stderr == (
+        "Coming from px-data-loader? Your files and config.json work as they are: "
+        "batchgs import users FILE --map config.json\n"
+    )
     assert openpyxl.load_workbook(tmp_path / "u.xlsx").sheetnames == ["users", "Columns"]
     result = _run("cs_events", "--output", str(tmp_path / "e.csv"))
     assert result.exit_code == 0, result.output
