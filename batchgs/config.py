@@ -193,6 +193,16 @@ def load_profile(name: str | None, *, path: Path | None = None) -> dict[str, Any
 
 
 @dataclass(frozen=True)
+class FileDefaults:
+    """Connection defaults brought by a `--map` file (a px-data-loader config.json): the weakest source,
+    below options, environment and profile, so a profile pointing at a sandbox is never redirected."""
+
+    region: str | None = None
+    base_url: str | None = None  # only when the file names a host batchgs has no region for
+    product_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a command needs to talk to Gainsight. Built once per command by `resolve`."""
 
@@ -249,15 +259,24 @@ def resolve(
     strict_warnings: bool | None = None,
     env: Mapping[str, str] | None = None,
     profile_path: Path | None = None,
+    file_defaults: FileDefaults | None = None,
 ) -> Settings:
-    """Merge options > environment > profile > defaults into one `Settings`."""
+    """Merge options > environment > profile > `file_defaults` > defaults into one `Settings`."""
     env = os.environ if env is None else env
+    fallback = file_defaults or FileDefaults()
     profile = profile or env.get("BATCHGS_PROFILE") or None
     prof = load_profile(profile, path=profile_path)
-    region = region or env.get("GAINSIGHT_PX_REGION") or prof.get("region") or "us"
+    chosen_region = region or env.get("GAINSIGHT_PX_REGION") or prof.get("region")
+    region = chosen_region or fallback.region or "us"
     if region not in PX_REGIONS:
         raise ConfigError(f"unknown region {region!r}", hint=f"use one of {', '.join(PX_REGIONS)}")
-    px_url = base_url or env.get("GAINSIGHT_PX_BASE_URL") or prof.get("base_url") or PX_REGIONS[region]
+    px_url = (
+        base_url
+        or env.get("GAINSIGHT_PX_BASE_URL")
+        or prof.get("base_url")
+        or (None if chosen_region else fallback.base_url)
+        or PX_REGIONS[region]
+    )
     cs_url = cs_base_url or env.get("GAINSIGHT_CS_BASE_URL") or prof.get("cs_base_url")
     chosen_rate = float(rate if rate is not None else prof.get("rate", PX_DEFAULT_RATE))
     if not 0 < chosen_rate <= PX_MAX_RATE:
@@ -272,7 +291,10 @@ def resolve(
     return Settings(
         px_base_url=check_base_url(str(px_url)),
         px_api_key=_secret_from(env, "GAINSIGHT_PX_API_KEY", prof, "api_key"),
-        product_key=product_key or env.get("GAINSIGHT_PX_PRODUCT_KEY") or prof.get("product_key"),
+        product_key=product_key
+        or env.get("GAINSIGHT_PX_PRODUCT_KEY")
+        or prof.get("product_key")
+        or fallback.product_key,
         rate=chosen_rate,
         daily_limit=int(daily_limit if daily_limit is not None else prof.get("daily_limit", PX_DAILY_LIMIT)),
         cs_base_url=check_base_url(str(cs_url)) if cs_url else None,

@@ -95,7 +95,27 @@ def settings_from(ctx: click.Context, **options: Any) -> Settings:
         daily_limit=options.get("daily_limit"),
         state_dir=options.get("state_dir"),
         strict_warnings=options.get("strict_warnings"),
+        file_defaults=options.get("file_defaults"),
     )
+
+
+def map_file_defaults(map_file: str | Path | None) -> tuple[config.FileDefaults | None, str | None]:
+    """(connection defaults, time zone) a `--map` px-data-loader config.json brings; (None, None) for a
+    TOML map or none. Warns once, on stderr, when the config holds an apiKey (never used)."""
+    if not map_file:
+        return None, None
+    from batchgs.io.loader_config import sniff_loader_config
+
+    loader = sniff_loader_config(map_file)
+    if loader is None:
+        return None, None
+    warning = loader.api_key_warning()
+    if warning:
+        info(f"Warning: {warning}")
+    defaults = config.FileDefaults(
+        region=loader.region, base_url=loader.base_url, product_key=loader.product_key
+    )
+    return defaults, loader.timezone
 
 
 def default_run_dir(kind: str) -> Path:

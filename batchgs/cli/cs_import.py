@@ -136,6 +136,8 @@ def _refuse_foreign_options(entity: str, opts: Mapping[str, Any]) -> None:
     for name, flag in PX_ONLY_VALUES.items():
         if opts.get(name):
             raise UsageError(f"{flag} is for Gainsight PX; {entity} goes to the CS tenant of --base-url")
+    if opts.get("extra_columns") == "attributes":
+        raise UsageError(f"--extra-columns attributes is for events, not {entity}")
     if entity != "cs-events":
         for name in EVENT_OPTIONS:
             if opts.get(name):

@@ -19,6 +19,7 @@ from batchgs.cli.common import (
     default_run_dir,
     emit_json,
     info,
+    map_file_defaults,
     output_options,
     rate_options,
 )
@@ -55,8 +56,23 @@ MAX_PX_RATE = 200.0
     help="Upsert: PUT then POST on 404, POST then PUT on duplicate, or learn the existing keys first.",
 )
 @click.option("--sheet", help="Worksheet of an .xlsx (default: the first).")
-@click.option("--map", "map_file", type=click.Path(exists=True, dir_okay=False), help="TOML column mapping.")
-@click.option("--timezone", default="UTC", show_default=True, help="Zone of dates written without an offset.")
+@click.option(
+    "--map",
+    "map_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Column mapping: a TOML map, or the config.json of Gainsight's PX data loader.",
+)
+@click.option(
+    "--timezone",
+    help="Zone of dates written without an offset (default: the --map config.json's timezone, else UTC).",
+)
+@click.option(
+    "--extra-columns",
+    type=click.Choice(["refuse", "attributes"]),
+    default="refuse",
+    show_default=True,
+    help="events: send columns that are no API field as event attributes instead of refusing the file.",
+)
 @click.option("--date-format", metavar="FMT", help="strftime format of the date cells, e.g. %d/%m/%Y.")
 @click.option("--strict", is_flag=True, help="Send nothing if any row is invalid (exit 3).")
 @click.option(
@@ -101,7 +117,8 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
     for name in ("topic", "event_name", "event_version", "tenant_id"):
         if opts.get(name):
             raise UsageError(f"--{name.replace('_', '-')} is for cs-events only")
-    settings = px_settings(ctx, opts)
+    file_defaults, map_timezone = map_file_defaults(opts.get("map_file"))
+    settings = px_settings(ctx, {**opts, "file_defaults": file_defaults})
     options = ImportOptions(
         entity=spec.name,
         mode=mode,
@@ -110,10 +127,11 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
         strict=bool(opts.get("strict")),
         strict_warnings=settings.strict_warnings,
         workers=int(opts.get("workers") or 64),
-        timezone=opts.get("timezone") or "UTC",
+        timezone=opts.get("timezone") or map_timezone or "UTC",
         date_format=opts.get("date_format"),
         product_key=settings.product_key,
         mapping_file=str(Path(opts["map_file"]).resolve()) if opts.get("map_file") else None,
+        extra_columns=opts.get("extra_columns") or "refuse",
         sheet=opts.get("sheet"),
         redact=bool(opts.get("redact")),
         base_url=settings.px_base_url,

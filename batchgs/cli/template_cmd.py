@@ -8,6 +8,7 @@ import click
 
 from batchgs.entities import registry
 from batchgs.io.rows import EXAMPLE_COLUMN
+from batchgs.io.loader_config import ENTITY_TYPES as LOADER_ENTITY_TYPES
 from batchgs.io.templates import SUFFIXES, template_header, write_template
 
 
@@ -30,6 +31,10 @@ def command(entity: str, output: Path, force: bool) -> None:
     an example left in the file is never sent.
 
     ENTITY: users, accounts, events, preferences, ctas, cs-events.
+
+    Coming from Gainsight's px-data-loader? No template needed: your files and config.json work as
+    they are, e.g. `batchgs import users users.csv --map config.json` (README: Coming from
+    px-data-loader).
     """
     spec = registry.get(entity)  # unknown entity: UsageError (exit 2) listing the known names
     written = write_template(spec, output, force=force)
@@ -37,3 +42,9 @@ def command(entity: str, output: Path, force: bool) -> None:
         f"Wrote {written} ({len(template_header(spec))} columns; row 2 is an example, marked in column "
         f"{EXAMPLE_COLUMN}: batchgs skips it, replace it with your data)"
     )
+    if spec.name in LOADER_ENTITY_TYPES:
+        click.echo(
+            "Coming from px-data-loader? Your files and config.json work as they are: "
+            f"batchgs import {spec.name} FILE --map config.json",
+            err=True,
+        )

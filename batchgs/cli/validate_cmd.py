@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from batchgs.cli.common import emit_json, settings_from
+from batchgs.cli.common import emit_json, map_file_defaults, settings_from
 from batchgs.config import Settings
 from batchgs.entities import registry
 from batchgs.entities.spec import EntitySpec
@@ -179,14 +179,27 @@ def human_summary(validation: Validation, file: Path, reports: Reports, total: i
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--sheet", metavar="NAME", help="Worksheet of an .xlsx (default: the first).")
 @click.option(
-    "--map", "map_file", type=click.Path(dir_okay=False, path_type=Path), help="TOML column mapping."
+    "--map",
+    "map_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Column mapping: a TOML map, or the config.json of Gainsight's PX data loader.",
 )
 @click.option(
     "--mode",
     type=click.Choice(["upsert", "insert", "update", "delete"]),
     help="users/accounts: upsert (default), insert, update, delete. Decides the required columns.",
 )
-@click.option("--timezone", default="UTC", show_default=True, help="Zone of dates written without an offset.")
+@click.option(
+    "--timezone",
+    help="Zone of dates written without an offset (default: the --map config.json's timezone, else UTC).",
+)
+@click.option(
+    "--extra-columns",
+    type=click.Choice(["refuse", "attributes"]),
+    default="refuse",
+    show_default=True,
+    help="events: take columns that are no API field as event attributes instead of refusing the file.",
+)
 @click.option("--date-format", metavar="FMT", help="strftime format of the date cells, e.g. %d/%m/%Y.")
 @click.option(
     "--product-key", metavar="AP-...", help="PX product key for creates (env GAINSIGHT_PX_PRODUCT_KEY)."
@@ -228,7 +241,8 @@ def command(
     sheet: str | None,
     map_file: Path | None,
     mode: str | None,
-    timezone: str,
+    timezone: str | None,
+    extra_columns: str,
     date_format: str | None,
     product_key: str | None,
     report: Path | None,
@@ -252,17 +266,21 @@ def command(
     spec = registry.get(entity)
     if report is not None and not force:
         _refuse_existing(report, xlsx=file.suffix.lower() == ".xlsx")
-    settings = settings_from(ctx, product_key=product_key, strict_warnings=strict_warnings)
+    file_defaults, map_timezone = map_file_defaults(map_file)
+    settings = settings_from(
+        ctx, product_key=product_key, strict_warnings=strict_warnings, file_defaults=file_defaults
+    )
     folder = run_dir
     if report is None and folder is None:
         folder = DEFAULT_RUNS_ROOT / f"validate-{spec.name}"
     catalog, catalog_note = resolve_catalog(spec, settings, None, offline=offline)
     options = ValidateOptions(
         mode=mode or spec.default_mode,
-        timezone=timezone,
+        timezone=timezone or map_timezone or "UTC",
         date_format=date_format,
         product_key=settings.product_key,
         mapping_file=map_file,
+        extra_columns=extra_columns,
         sheet=sheet,
         attributes=catalog,
         strict_warnings=settings.strict_warnings,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from batchgs.entities import registry
 from batchgs.entities.spec import Column, ColumnType, CustomFields, EntitySpec
+from batchgs.io.header_synonyms import AMBIGUOUS, synonyms_for
 
 BOOLEAN_VALUES = ("true", "false")
 BOOLEAN_HELP = "true, false (also yes/no, y/n, 1/0, any case)"
@@ -198,7 +199,22 @@ def render_entity(spec: EntitySpec) -> str:
             )
             + " |"
         )
+    lines += _synonym_lines(spec)
     return "\n".join(lines) + "\n"
+
+
+def _synonym_lines(spec: EntitySpec) -> list[str]:
+    """The entity's header synonyms and ambiguous headers, from the one table in io/header_synonyms."""
+    table = synonyms_for(spec.name)
+    if not table:
+        return []
+    lines = ["", "Other headers taken for a field (when the header is no field name itself):", ""]
+    lines += [f"- `{name}`: " + ", ".join(f"`{h}`" for h in headers) for name, headers in table.items()]
+    ambiguous = AMBIGUOUS.get(spec.name, {})
+    if ambiguous:
+        refused = ", ".join(f"`{h}` ({' or '.join(fields)})" for h, fields in ambiguous.items())
+        lines.append(f"- refused as ambiguous: {refused}; rename the column or map it with `--map`")
+    return lines
 
 
 def render_entities_markdown(specs: Sequence[EntitySpec] | None = None) -> str:
@@ -210,7 +226,10 @@ def render_entities_markdown(specs: Sequence[EntitySpec] | None = None) -> str:
         "<!-- Generated from batchgs/entities by `python -m batchgs.io.entity_docs docs/entities.md`"
         " (`make templates`). Do not edit by hand. -->",
         "",
-        "Headers match API field names case-insensitively, ignoring spaces, `_` and `-`. Columns whose "
+        "Headers match API field names case-insensitively, ignoring spaces, `_` and `-`; a header that "
+        "is no field name may be one of the other headers listed under its entity (`User ID`, `Job Title`, "
+        "...), and one that could mean several fields is refused. `--map FILE` renames columns (a TOML map "
+        "or the config.json of Gainsight's PX data loader; see the README). Columns whose "
         "header starts with `_` are never sent. Empty cells are left out of the request. Blank templates: "
         "`batchgs template ENTITY -o FILE.xlsx` or the files in `templates/`.",
         "",

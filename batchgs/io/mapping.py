@@ -1,18 +1,20 @@
 """Headers → API fields.
 
 Without a map file, a header matches an API field case-insensitively, ignoring spaces, `_` and `-`
-(`Identify ID` → identifyId). Prefixed headers fill nested objects: `custom.<apiName>` /
-`customAttributes.<apiName>` → customAttributes, `attributes.<name>` → event attributes,
-`location.<field>` → location. A TOML map file (`--map`) renames headers, adds constants and ignores
-columns. Headers starting with `_` are never sent, so an errors.csv (with `_row`, `_code`, ...) can be
-fixed and fed back as is. Unknown headers are a file-level error listing them all with a suggestion;
-read-only fields (exported but not writable) are skipped with a notice.
+(`Identify ID` → identifyId), else the headers real exports carry (io/header_synonyms.py: `User ID`,
+`Job Title`, `Time Zone`, ...); a header that could mean several fields is refused with the choices.
+Prefixed headers fill nested objects: `custom.<apiName>` / `customAttributes.<apiName>` →
+customAttributes, `attributes.<name>` → event attributes, `location.<field>` → location. A TOML map
+file (`--map`) renames headers, adds constants and ignores columns; Gainsight's PX data loader
+config.json works as a map too (io/loader_config.py: columns it does not list are ignored, as the
+loader does). Headers starting with `_` are never sent, so an errors.csv (with `_row`, `_code`, ...)
+can be fixed and fed back as is. Unknown headers are a file-level error listing them all with a
+suggestion (io/suggest.py), except on events with `extra_columns="attributes"`, where they become
+attributes; read-only fields (exported but not writable) are skipped with a notice.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from batchgs.entities.spec import Column, EntitySpec
-from batchgs.errors import InputFileError
+from batchgs.errors import InputFileError, UsageError
+from batchgs.io.header_synonyms import ambiguous_fields, synonym_field
+from batchgs.io.loader_config import sniff_loader_config
+from batchgs.io.names import normalise
+from batchgs.io.suggest import FieldSuggester
 
-_SEPARATORS = re.compile(r"[\s_\-]+")
-
-
-def normalise(name: str) -> str:
-    """The matching form of a header or field: lower case, without spaces, `_` and `-`."""
-    return _SEPARATORS.sub("", name.strip().lower())
+__all__ = ["ColumnMapping", "MapFile", "Target", "TargetKind", "describe", "map_headers", "normalise"]
+EXTRA_COLUMNS = ("refuse", "attributes")
 
 
 class TargetKind(StrEnum):
@@ -46,6 +48,7 @@ class Target:
     kind: TargetKind
     column: Column | None = None  # the spec column for STANDARD targets
     constant: str | None = None  # value of a map-file constant (no file column behind it)
+    as_text: bool = False  # a custom value sent as the text written (loader configs: event attributes)
 
     @property
     def field(self) -> str:
@@ -59,12 +62,13 @@ class Target:
 
 @dataclass(frozen=True)
 class MapFile:
-    """The content of a `--map` TOML file."""
+    """The content of a `--map` file: a TOML map, or a px-data-loader config.json (`from_loader`)."""
 
     columns: dict[str, str] = field(default_factory=dict)  # "Header" = "apiField" ("" = ignore)
     constants: dict[str, str] = field(default_factory=dict)  # field = value, for every row
     ignore: tuple[str, ...] = ()  # headers never sent
     path: str = ""
+    from_loader: bool = False  # loader semantics: unlisted columns and read-only fields are ignored
 
 
 @dataclass
@@ -143,13 +147,14 @@ def _constant_text(name: str, value: Any, where: str) -> str:
 class _Resolver:
     """Resolves one header (or map-file field name) against a spec."""
 
-    def __init__(self, spec: EntitySpec) -> None:
+    def __init__(self, spec: EntitySpec, custom_suggestions: Iterable[str] = ()) -> None:
         self.spec = spec
         self.by_name: dict[str, Column] = {}
         for col in spec.columns:
             for spelling in (col.name, *col.aliases):
                 self.by_name.setdefault(normalise(spelling), col)
         self.read_only_prefixes = tuple(c.name.lower() + "." for c in spec.columns if c.read_only)
+        self.suggester = FieldSuggester(spec, custom_suggestions)
 
     def resolve(self, header: str) -> Target | Column | None:
         """A Target, the read-only Column it names, or None when unknown."""
@@ -159,6 +164,9 @@ class _Resolver:
             parts = tuple(part.strip() for part in name.split("."))
             return Target(header, parts, TargetKind.FREE) if all(parts) else None
         col = self.by_name.get(normalise(name))
+        if col is None:
+            synonym = synonym_field(spec.name, name)
+            col = spec.find_column(synonym) if synonym is not None else None
         if col is not None:
             if col.read_only:
                 return col
@@ -180,16 +188,16 @@ class _Resolver:
             return spec.find_column(prefix) or Column(prefix, read_only=True)
         return None
 
-    def did_you_mean(self, header: str, extra: Iterable[str] = ()) -> str | None:
-        candidates = {normalise(c.name): c.name for c in self.spec.writable_columns}
-        for col in self.spec.writable_columns:
-            for alias in col.aliases:
-                candidates.setdefault(normalise(alias), col.name)
-        for name in extra:  # "custom.plan" is also found from a bare "plan"
-            candidates.setdefault(normalise(name), name)
-            candidates.setdefault(normalise(name.split(".", 1)[-1]), name)
-        close = difflib.get_close_matches(normalise(header), list(candidates), n=1, cutoff=0.6)
-        return candidates[close[0]] if close else None
+    def did_you_mean(self, header: str) -> str | None:
+        return self.suggester.suggest(header)
+
+
+def read_map_file(path: str | Path, spec: EntitySpec) -> MapFile:
+    """A `--map` file for `spec`: a px-data-loader config.json (recognised by content) or a TOML map."""
+    loader = sniff_loader_config(path)
+    if loader is None:
+        return load_map_file(path)
+    return MapFile(columns=loader.columns_for(spec.name), path=loader.path, from_loader=True)
 
 
 def map_headers(
@@ -199,16 +207,21 @@ def map_headers(
     *,
     path: str | None = None,
     custom_names: Iterable[str] = (),
+    extra_columns: str = "refuse",
 ) -> ColumnMapping:
-    """Decide where every header goes. Raises InputFileError for unknown or clashing columns.
+    """Decide where every header goes. Raises InputFileError for unknown, ambiguous or clashing columns.
 
     `custom_names` (known custom attribute apiNames) only improves the did-you-mean of unknown headers.
+    `extra_columns="attributes"` (events only) sends unknown headers as event attributes.
     """
     map_file = map_file or MapFile()
-    resolver = _Resolver(spec)
+    if extra_columns not in EXTRA_COLUMNS:
+        raise UsageError(f"--extra-columns must be one of {', '.join(EXTRA_COLUMNS)}")
+    if extra_columns == "attributes" and (spec.custom is None or spec.custom.payload_field != "attributes"):
+        raise UsageError(f"--extra-columns attributes is for events, not {spec.name}")
     custom_names = list(custom_names)
     prefix = spec.custom.header_prefixes[0] if spec.custom and spec.custom.header_prefixes else ""
-    custom_suggestions = [prefix + name for name in custom_names] if prefix else []
+    resolver = _Resolver(spec, [prefix + name for name in custom_names] if prefix else [])
     renames = {normalise(k): v for k, v in map_file.columns.items()}
     exact_renames = dict(map_file.columns)
     ignore = {normalise(h) for h in map_file.ignore}
@@ -216,6 +229,8 @@ def map_headers(
     ignored: list[str] = []
     notices: list[str] = []
     unknown: list[str] = []
+    unlisted: list[str] = []
+    ambiguous: list[str] = []
     read_only: list[str] = []
     used_renames: set[str] = set()
     for position, header in enumerate(headers, start=1):
@@ -237,27 +252,50 @@ def map_headers(
                 ignored.append(header)
                 continue
             resolved = resolver.resolve(rename)
+            if isinstance(resolved, Column) and map_file.from_loader:
+                ignored.append(header)  # the loader sends read-only fields; the API ignores them
+                read_only.append(header)
+                continue
             if resolved is None or not isinstance(resolved, Target):
                 why = "a read-only field" if resolved is not None else "not a field of " + spec.name
+                section = "fieldMapping" if map_file.from_loader else "[columns]"
                 raise InputFileError(
-                    f"mapping file: [columns] {header!r} = {rename!r}: {rename!r} is {why}",
+                    f"mapping file: {section} {header!r} = {rename!r}: {rename!r} is {why}",
                     path=map_file.path or None,
-                    hint=_did_you_mean_hint(resolver.did_you_mean(rename, custom_suggestions)),
+                    hint=_did_you_mean_hint(resolver.did_you_mean(rename)),
                 )
-            targets.append(Target(header, resolved.path, resolved.kind, resolved.column))
+            as_text = map_file.from_loader and resolved.path[0] == "attributes"
+            targets.append(Target(header, resolved.path, resolved.kind, resolved.column, as_text=as_text))
+            continue
+        if map_file.from_loader:
+            ignored.append(header)  # the loader ignores columns its fieldMapping does not list
+            unlisted.append(header)
             continue
         resolved = resolver.resolve(header)
-        if resolved is None:
+        if resolved is None and ambiguous_fields(spec.name, header):
+            ambiguous.append(header)
+        elif resolved is None and extra_columns == "attributes" and spec.custom is not None:
+            targets.append(Target(header, (spec.custom.payload_field, header.strip()), TargetKind.CUSTOM))
+        elif resolved is None:
             unknown.append(header)
         elif isinstance(resolved, Column):
             ignored.append(header)
             read_only.append(header)
         else:
             targets.append(resolved)
+    if ambiguous:
+        raise InputFileError(
+            "ambiguous "
+            + ("column" if len(ambiguous) == 1 else "columns")
+            + f" for {spec.name}: "
+            + ", ".join(f"{h!r} could be {' or '.join(ambiguous_fields(spec.name, h))}" for h in ambiguous),
+            path=path,
+            hint="rename the column to the API field it holds, or map it with --map",
+        )
     if unknown:
         described = []
         for header in unknown:
-            guess = resolver.did_you_mean(header, custom_suggestions)
+            guess = resolver.did_you_mean(header)
             described.append(f"{header!r} (did you mean {guess!r}?)" if guess else repr(header))
         what = "column" if len(unknown) == 1 else "columns"
         raise InputFileError(
@@ -265,6 +303,8 @@ def map_headers(
             path=path,
             hint=_unknown_hint(spec),
         )
+    if unlisted:
+        notices.append(f"column(s) not in the loader config's fieldMapping, ignored: {', '.join(unlisted)}")
     if read_only:
         notices.append(f"read-only column(s) skipped, never sent: {', '.join(read_only)}")
     for header in map_file.columns:
@@ -277,7 +317,7 @@ def map_headers(
             raise InputFileError(
                 f"mapping file: [constants] {name!r}: {name!r} is {why}",
                 path=map_file.path or None,
-                hint=_did_you_mean_hint(resolver.did_you_mean(name, custom_suggestions)),
+                hint=_did_you_mean_hint(resolver.did_you_mean(name)),
             )
         targets.append(
             Target(f"{name} (constant)", resolved.path, resolved.kind, resolved.column, constant=value)
@@ -315,6 +355,8 @@ def _unknown_hint(spec: EntitySpec) -> str:
     parts = ["rename the column to an API field", 'map it with --map (TOML [columns] "Header" = "field")']
     if spec.custom is not None and spec.custom.header_prefixes:
         parts.append(f"use {spec.custom.header_prefixes[0]}<name> for a custom field")
+    if spec.custom is not None and spec.custom.payload_field == "attributes":
+        parts.append("pass --extra-columns attributes to send unknown columns as event attributes")
     parts.append("or start its header with _ to ignore it")
     return ", ".join(parts)
 
@@ -326,10 +368,13 @@ def mapping_from(
     *,
     path: str | None = None,
     custom_names: Iterable[str] = (),
+    extra_columns: str = "refuse",
 ) -> ColumnMapping:
-    """`map_headers` with the map file loaded from `map_path` (None: no map file)."""
-    map_file = load_map_file(map_path) if map_path is not None else None
-    return map_headers(headers, spec, map_file, path=path, custom_names=custom_names)
+    """`map_headers` with the map file read from `map_path` (None: no map file)."""
+    map_file = read_map_file(map_path, spec) if map_path is not None else None
+    return map_headers(
+        headers, spec, map_file, path=path, custom_names=custom_names, extra_columns=extra_columns
+    )
 
 
 def describe(mapping: ColumnMapping) -> Mapping[str, str]:

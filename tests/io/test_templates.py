@@ -377,6 +377,10 @@ def test_cli_writes_xlsx_and_csv(tmp_path: Path) -> None:
         f"Wrote {tmp_path / 'u.xlsx'} (30 columns; row 2 is an example, marked in column _example: "
         "batchgs skips it, replace it with your data)\n"
     )
+    assert result.stderr == (
+        "Coming from px-data-loader? Your files and config.json work as they are: "
+        "batchgs import users FILE --map config.json\n"
+    )
     assert openpyxl.load_workbook(tmp_path / "u.xlsx").sheetnames == ["users", "Columns"]
     result = _run("cs_events", "--output", str(tmp_path / "e.csv"))
     assert result.exit_code == 0, result.output

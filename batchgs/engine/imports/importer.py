@@ -61,6 +61,7 @@ class ImportOptions:
     date_format: str | None = None
     product_key: str | None = None
     mapping_file: str | None = None
+    extra_columns: str = "refuse"  # events: "attributes" sends unknown columns as event attributes
     sheet: str | None = None
     redact: bool = False
     base_url: str | None = None  # where the run sends: a resume goes to the same place
@@ -72,6 +73,7 @@ class ImportOptions:
             date_format=self.date_format,
             product_key=self.product_key,
             mapping_file=Path(self.mapping_file) if self.mapping_file else None,
+            extra_columns=self.extra_columns,
             sheet=self.sheet,
             strict_warnings=self.strict_warnings,
             attributes=attributes,

@@ -178,6 +178,8 @@ class _Builder:
             required = self._requirement(col.name, col.required)
             if col.name == self.spec.product_key_field:
                 hint = "or pass --product-key"
+        elif target.as_text:
+            fill = ""  # the loader sends an empty attribute cell as "", so a loader config does too
         context = IssueContext(
             field=target.field, rule=rule, dates=self.dates, problem=problem, fill_hint=hint
         )
@@ -207,6 +209,8 @@ class _Builder:
             return rule, None, None
         custom = spec.custom
         name = target.custom_name or target.field
+        if target.as_text:  # a loader config's event attribute: sent as written, like the loader does
+            return Rule(ColumnType.STRING.value), None, None
         if custom is not None and custom.max_name_length is not None and len(name) > custom.max_name_length:
             problem = f"attribute name is {len(name)} characters, at most {custom.max_name_length}"
             return Rule(REJECT, reject_code="too-long"), problem, None

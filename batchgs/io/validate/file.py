@@ -64,7 +64,8 @@ class ValidateOptions:
     timezone: str = "UTC"  # for date cells and texts without an offset
     date_format: str | None = None  # strftime format tried before the standard forms
     product_key: str | None = None  # fills propertyKeys / propertyKey where the file has none
-    mapping_file: Path | None = None  # TOML --map file
+    mapping_file: Path | None = None  # --map: a TOML map or a px-data-loader config.json
+    extra_columns: str = "refuse"  # "attributes": unknown columns of an events file become attributes
     sheet: str | None = None  # worksheet of an .xlsx
     attributes: AttributeCatalog | None = None  # None = offline: custom attributes pass as text/number
     strict_warnings: bool = False  # warnings (suspicions such as lost leading zeros) count as errors
@@ -131,6 +132,7 @@ def prepare_source(
         options.mapping_file,
         path=path,
         custom_names=catalog.names() if catalog is not None else (),
+        extra_columns=options.extra_columns,
     )
     return Validation(source, spec, replace(options, mode=mode), mapping, path=path)
 
