@@ -59,6 +59,7 @@ class PxRun:
         yes: bool = False,
         allow_large_delete: bool = False,
         confirmed: bool = False,
+        plan_dir: Path | None = None,
     ) -> None:
         self.spec = spec
         self.input_path = input_path
@@ -70,6 +71,7 @@ class PxRun:
         self.yes = yes
         self.allow_large_delete = allow_large_delete
         self.confirmed = confirmed
+        self.plan_dir = plan_dir
         self.stats = TransportStats()
         control.quota_left, control.daily_limit = self._quota_left(), settings.daily_limit
         run_dir = journal.run_dir if journal is not None else None
@@ -94,6 +96,7 @@ class PxRun:
             control=self.control,
             attributes=self.catalog,
             stop_event=stop,
+            plan_dir=self.plan_dir,
         )
 
     def dry_run(self) -> dict[str, Any]:
@@ -192,7 +195,7 @@ def describe_plan(entity: str, options: ImportOptions, plan: dict[str, Any], dai
     if plan.get("rows_invalid") is not None:
         lines.append(f"  invalid rows        {plan['rows_invalid']:,}  (see validate for details)")
     lines.append(f"  rows to send        {plan['rows_to_send']:,}")
-    for name in ("creates", "updates", "deletes"):
+    for name in ("creates", "updates", "deletes", "unchanged"):
         if plan.get(name) is not None:
             lines.append(f"  {name:<19} {plan[name]:,}")
     requests = plan["requests_estimate"]
@@ -202,6 +205,9 @@ def describe_plan(entity: str, options: ImportOptions, plan: dict[str, Any], dai
         lines.append(f"  quota left now      {plan['quota_left']:,}")
     lines.append(f"  time at the rate    {_duration(plan['eta_seconds'])}")
     lines.extend(f"  note: {note}" for note in plan.get("notes", []))
+    if plan.get("fields_most_changed"):
+        most = ", ".join(f"{name} {count:,}" for name, count in plan["fields_most_changed"].items())
+        lines.append(f"  most changed        {most}")
     return "\n".join(lines)
 
 

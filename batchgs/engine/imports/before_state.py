@@ -55,15 +55,11 @@ class BeforeState:
     def key_field(self) -> str:
         return self.collection.key_field
 
-    async def prepare(self, client: Any, keys: Iterable[str]) -> ReadPlan | None:
-        """Choose how to read (the plan shows it); in scroll mode read everything now."""
-        if not self.read:
-            return None
-        if self.store.complete:
-            self.plan = ReadPlan("scroll", 0, 0, 0)  # a resumed run that already read every record
-            return None
-        wanted = sorted(set(keys))
-        self.plan = await plan_reads(client, self.collection, wanted)
+    async def prepare(self, client: Any, key_count: int) -> ReadPlan | None:
+        """Choose how to read `key_count` keys (the plan shows it)."""
+        if not self.read or self.store.complete:
+            return None  # inserts read nothing; a resumed run may have read everything already
+        self.plan = await plan_reads(client, self.collection, key_count)
         return self.plan
 
     async def read_everything(self, client: Any, keys: Iterable[str]) -> int:

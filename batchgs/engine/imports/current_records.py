@@ -31,7 +31,7 @@ LOOKUP_CHUNK = 100
 MAX_CURSORS = 8
 PAGES_PER_CURSOR = 4  # below this many pages per cursor, another cursor saves nothing
 _FILTER_UNSAFE = frozenset(";,*?=<>!~&\t\r\n")
-Sink = Callable[[list[tuple[str, Record | None]]], None]
+Sink = Callable[[list[tuple[str, Record | None]]], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,28 +81,18 @@ class ReadPlan:
         )
 
 
-def lookup_cost(keys: Iterable[str]) -> int:
-    safe = unsafe = 0
-    for key in keys:
-        if filter_safe(key):
-            safe += 1
-        else:
-            unsafe += 1
-    return math.ceil(safe / LOOKUP_CHUNK) + unsafe
-
-
-async def plan_reads(client: Any, collection: Collection, keys: Sequence[str]) -> ReadPlan:
-    """Probe the collection's size (one request) and choose the cheaper way to read `keys`."""
+async def plan_reads(client: Any, collection: Collection, key_count: int) -> ReadPlan:
+    """Probe the collection's size (one request) and choose the cheaper way to read `key_count` keys."""
     first = await client.request("GET", collection.path, params={"pageSize": "1"})
     raise_for_result(first, what=f"GET {collection.path}")
     total = int(first.body.get("totalHits") or 0) if isinstance(first.body, Mapping) else 0
-    lookup = lookup_cost(keys)
+    lookup_cost = math.ceil(key_count / LOOKUP_CHUNK)
     pages = math.ceil(total / PAGE)
-    cursors = max(1, min(MAX_CURSORS, pages // PAGES_PER_CURSOR, len(keys) // PAGE or 1))
+    cursors = max(1, min(MAX_CURSORS, pages // PAGES_PER_CURSOR, key_count // PAGE or 1))
     scroll_cost = pages + cursors
-    if scroll_cost < lookup:
-        return ReadPlan("scroll", len(keys), total, 1 + scroll_cost, cursors)
-    return ReadPlan("lookup", len(keys), total, 1 + lookup)
+    if scroll_cost < lookup_cost:
+        return ReadPlan("scroll", key_count, total, 1 + scroll_cost, cursors)
+    return ReadPlan("lookup", key_count, total, 1 + lookup_cost)
 
 
 def key_ranges(keys: Sequence[str], count: int) -> list[tuple[str | None, str | None]]:
@@ -141,7 +131,7 @@ async def read_all(client: Any, collection: Collection, wanted: set[str], sink: 
 
     ranges = key_ranges(sorted(wanted), cursors)
     await asyncio.gather(*(one_range(low, high) for low, high in ranges))
-    missing = [(key, None) for key in wanted - found]
+    missing: list[tuple[str, Record | None]] = [(key, None) for key in wanted - found]
     for start in range(0, len(missing), 10_000):
         sink(missing[start : start + 10_000])
     return pages

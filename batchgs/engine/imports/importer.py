@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchgs.engine.imports.before_state import BACKUP_MODES, BeforeState
 from batchgs.engine.imports.existing_keys import (
     LOOKUP_CHUNK,
     ExistingKeys,
@@ -30,13 +32,15 @@ from batchgs.engine.intents import IntentLog
 from batchgs.engine.pool import Pool, StopRun
 from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
-from batchgs.entities.spec import EntitySpec
-from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, StrictValidationError
+from batchgs.entities.spec import ColumnType, EntitySpec
+from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, ResumableStop, StrictValidationError
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.io.validate.file import ValidateOptions, Validation, prepare
+from batchgs.reports.changes import write_changes
 from batchgs.reports.row_reports import ErrorReport, SuccessReport, rebuild_reports
 from batchgs.reports.summary import build_summary, write_summary
+from batchgs.run.before_images import BeforeImages
 from batchgs.run.journal import Journal, RowOutcome
 from batchgs.run.rowset import RowSet
 
@@ -63,6 +67,8 @@ class ImportOptions:
     sheet: str | None = None
     redact: bool = False
     base_url: str | None = None  # where the run sends: a resume goes to the same place
+    changed_only: bool = False  # users/accounts: send only rows that create or change a field
+    backup: bool = True  # users/accounts: keep before-images for `batchgs undo`
 
     def validate_options(self, attributes: AttributeCatalog | None = None) -> ValidateOptions:
         return ValidateOptions(
@@ -108,6 +114,8 @@ class Plan:
     creates: int | None = None
     updates: int | None = None
     deletes: int | None = None
+    unchanged: int | None = None  # --changed-only: rows already as the file says (no request)
+    read_method: str | None = None  # how current records are read: lookup | scroll
     requests_estimate: int = 0
     lookup_requests: int = 0
     quota_left: int | None = None
@@ -135,6 +143,7 @@ class Importer:
         control: RunControl | None = None,
         attributes: AttributeCatalog | None = None,
         stop_event: asyncio.Event | None = None,
+        plan_dir: Path | None = None,
     ) -> None:
         if spec.name not in PX_IMPORT_ENTITIES:
             raise ValueError(f"{spec.name!r} is not a PX import entity")
@@ -147,7 +156,9 @@ class Importer:
         self.attributes = attributes
         self.stop_event = stop_event or asyncio.Event()
         self.plan = Plan()
+        self.plan_dir = plan_dir  # a --changed-only dry run leaves changes.csv here
         self._counted: dict[str, int] = {}
+        self._state_store: BeforeImages | None = None
 
     # ------------------------------------------------------------------------------------- the job
     async def run(self, confirm: Confirm | None = None) -> dict[str, Any]:
@@ -168,6 +179,9 @@ class Importer:
             self.plan.rows_to_send = max(0, self.plan.rows_total - len(skip) - (self.plan.rows_invalid or 0))
             async with self.client_factory() as client:
                 await preflight(client)
+                state = self._open_before_state()
+                if state is not None:
+                    return await self._run_with_state(client, validation, skip, state, confirm)
                 existing = await self._existing(client)
                 if self.control.dry_run and existing is not None and existing.method == "lookup":
                     await self._lookup_all(client, validation, skip, existing)
@@ -178,6 +192,95 @@ class Importer:
                     confirm(self.plan)
                 status, reason, stop = await self._send_all(client, validation, skip, existing)
             return self._finish(validation, status, reason, stop)
+
+    # ------------------------------------------------------------------------- before-state runs
+    def _open_before_state(self) -> BeforeState | None:
+        """Users/accounts runs that keep before-images or compare with Gainsight (--changed-only)."""
+        if not wants_before_state(self.spec.name, self.options):
+            return None
+        if self.journal is not None:
+            store = BeforeImages.create(
+                self.journal.run_dir, entity=self.spec.name, key_field=self.spec.key or ""
+            )
+        else:  # a dry run: the plan's reads go to a scratch store, only changes.csv is left
+            if self.plan_dir is None:
+                raise RuntimeError("a --changed-only dry run needs a folder for changes.csv")
+            scratch = self.plan_dir / ".plan-images"
+            scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+            store = BeforeImages.create(scratch, entity=self.spec.name, key_field=self.spec.key or "")
+        self._state_store = store
+        return BeforeState(
+            self.spec.name,
+            store,
+            mode=self.options.mode,
+            changed_only=self.options.changed_only,
+            read=self.options.mode in BACKUP_MODES,
+        )
+
+    async def _run_with_state(
+        self, client: Any, validation: Validation, skip: RowSet, state: BeforeState, confirm: Confirm | None
+    ) -> dict[str, Any]:
+        try:
+            read_plan = await state.prepare(client, self.plan.rows_to_send)
+            if read_plan is not None:
+                self.plan.read_method = read_plan.method
+                self.plan.lookup_requests = read_plan.requests
+                self.plan.notes.append(read_plan.describe(self.spec.name))
+                if read_plan.method == "scroll":
+                    await state.read_everything(client, self._valid_keys(validation, skip))
+            if self.control.dry_run:
+                return await self._plan_changes(client, validation, skip, state)
+            self._estimate_with_state(state)
+            if confirm is not None:
+                confirm(self.plan)
+            status, reason, stop = await self._send_all(client, validation, skip, None, state)
+            return self._finish(validation, status, reason, stop)
+        finally:
+            self._close_state()
+
+    def _close_state(self) -> None:
+        store, self._state_store = self._state_store, None
+        if store is None:
+            return
+        store.close()
+        if self.journal is None:  # the dry run's scratch store is no backup of anything
+            shutil.rmtree(store.path.parent, ignore_errors=True)
+
+    def _write_changes(self, run_dir: Path, store: BeforeImages) -> dict[str, Any]:
+        """changes.csv (+ .xlsx for a workbook input) from the stored diff; the tally for the summary."""
+        tally = write_changes(
+            run_dir,
+            store.iter_changes(),
+            date_fields=date_fields(self.spec, self.attributes),
+            xlsx=self.input_path.suffix.lower() == ".xlsx",
+            redact=self.options.redact,
+        )
+        return tally.as_dict()
+
+    def _valid_keys(self, validation: Validation, skip: RowSet) -> list[str]:
+        return [
+            str(r.key) for b in validation.batches(SEND_BATCH) for r in b if r.valid and r.row not in skip
+        ]
+
+    async def _plan_changes(
+        self, client: Any, validation: Validation, skip: RowSet, state: BeforeState
+    ) -> dict[str, Any]:
+        """`--changed-only --dry-run`: read and diff every row, write changes.csv, send nothing."""
+        plan = self.plan
+        plan.creates = plan.updates = plan.unchanged = 0
+        for batch in validation.batches(SEND_BATCH):
+            admitted = await state.admit(client, [r for r in batch if r.valid and r.row not in skip])
+            plan.unchanged += len(admitted.unchanged)
+            for row in admitted.to_send:
+                if state.exists(str(row.key)):
+                    plan.updates += 1
+                else:
+                    plan.creates += 1
+        plan.rows_to_send = plan.creates + plan.updates
+        self._estimate_with_state(state)
+        assert self.plan_dir is not None
+        tally = self._write_changes(self.plan_dir, state.store)
+        return {"plan": {**plan.as_dict(), **tally}, "run_dir": str(self.plan_dir)}
 
     def _rows_to_skip(self) -> RowSet:
         if self.journal is None:
@@ -256,6 +359,39 @@ class Importer:
         else:
             plan.requests_estimate = math.ceil(n * 1.5)  # put-first/post-first: up to half fall back
             plan.notes.append(f"{self.options.strategy}: a row costs 1 request, or 2 when it falls back")
+        self._close_estimate()
+
+    def _estimate_with_state(self, state: BeforeState) -> None:
+        """The plan of a run that reads the before-state: writes, plus the reads it costs."""
+        plan, mode = self.plan, self.options.mode
+        n = plan.rows_to_send
+        if plan.unchanged is not None:  # a --changed-only dry run counted creates and updates
+            plan.requests_estimate = n
+        elif mode == "delete":
+            plan.deletes, plan.requests_estimate = n, n
+        elif mode == "insert":
+            plan.creates, plan.requests_estimate = n, n
+        elif mode == "update":
+            plan.updates, plan.requests_estimate = n, n
+        elif self.options.strategy == "auto":
+            plan.requests_estimate = n
+        else:
+            plan.requests_estimate = math.ceil(n * 1.5)
+        if self.options.changed_only and plan.unchanged is None:
+            plan.notes.append("--changed-only: rows that change nothing will cost no request")
+        elif (
+            not self.options.changed_only
+            and state.plan is not None
+            and (mode != "upsert" or self.options.strategy != "auto")
+        ):
+            plan.notes.append(
+                f"before-images for undo: {state.plan.requests:,} extra read requests "
+                "(--no-backup skips them)"
+            )
+        self._close_estimate()
+
+    def _close_estimate(self) -> None:
+        plan = self.plan
         plan.requests_estimate += 1 + plan.lookup_requests
         plan.quota_left = self.control.quota_left
         plan.eta_seconds = round(plan.requests_estimate / (self.control.rate * RATE_EFFICIENCY), 1)
@@ -267,7 +403,12 @@ class Importer:
 
     # ------------------------------------------------------------------------------------- sending
     async def _send_all(
-        self, client: Any, validation: Validation, skip: RowSet, existing: ExistingKeys | None
+        self,
+        client: Any,
+        validation: Validation,
+        skip: RowSet,
+        existing: ExistingKeys | None,
+        state: BeforeState | None = None,
     ) -> tuple[str, str | None, BaseException | None]:
         journal = self._require_journal()
         journal.set_status("running")
@@ -281,7 +422,11 @@ class Importer:
         sender = RowSender(
             client,
             SendOptions(self.spec.name, self.options.mode, self.options.strategy, self.options.hard_delete),
-            known_existing=existing.lookup if existing is not None else None,
+            known_existing=existing.lookup
+            if existing is not None
+            else state.exists
+            if state is not None and self.options.strategy == "auto"
+            else None,
         )
         originals: dict[int, dict[str, str]] = {}
         intents = None if self.spec.idempotent else IntentLog(journal)
@@ -309,7 +454,7 @@ class Importer:
             progress.advance(outcomes)
 
         async def rows() -> AsyncIterator[ValidatedRow]:
-            async for row in self._rows(validation, skip, client, existing, errors, progress):
+            async for row in self._rows(validation, skip, client, existing, errors, progress, state, collect):
                 originals[row.row] = row.original
                 yield row
 
@@ -317,7 +462,7 @@ class Importer:
         watcher = asyncio.create_task(self._watch_stop(pool))
         try:
             await pool.run(rows())
-        except (QuotaExhausted, FatalApiError) as exc:  # raised by the producer's key lookups
+        except ResumableStop as exc:  # raised by the producer's reads (quota, key refused, API down)
             pool.request_stop(exc)
         finally:
             watcher.cancel()
@@ -334,6 +479,8 @@ class Importer:
             return "paused", "interrupted", cause
         if isinstance(cause, FatalApiError):
             return "paused", "fatal-api-error", cause
+        if isinstance(cause, ResumableStop):
+            return "paused", "read-failed", cause
         return "aborted", type(cause).__name__, cause
 
     async def _rows(
@@ -344,6 +491,8 @@ class Importer:
         existing: ExistingKeys | None,
         errors: ErrorReport,
         progress: Progress,
+        state: BeforeState | None = None,
+        settle: Callable[[list[RowOutcome]], None] | None = None,
     ) -> AsyncIterator[ValidatedRow]:
         """Valid rows not yet done, in file order; invalid ones are journalled and reported on the way."""
         journal = self._require_journal()
@@ -364,6 +513,11 @@ class Importer:
                 keys = [str(r.key) for r in todo]
                 found, _ = await lookup_keys(client, path, records_key, key_field, keys)
                 existing.answers.update({k: k in found for k in keys if filter_safe(k)})
+            if state is not None and todo:
+                admitted = await state.admit(client, todo)
+                todo = admitted.to_send
+                if admitted.unchanged and settle is not None:
+                    settle(admitted.unchanged)  # answered without a request: as the file says already
             for row in todo:
                 yield row
             await asyncio.sleep(0)
@@ -386,15 +540,18 @@ class Importer:
         journal = self._require_journal()
         journal.set_status(status, reason=reason)  # type: ignore[arg-type]
         self._reports(validation)
-        summary = build_summary(
-            journal,
-            rows_total=self.plan.rows_total,
-            extra={
-                "mode": self.options.mode,
-                "strategy": self.options.strategy if self.options.mode == "upsert" else None,
-                "notes": self.plan.notes,
-            },
-        )
+        extra: dict[str, Any] = {
+            "mode": self.options.mode,
+            "strategy": self.options.strategy if self.options.mode == "upsert" else None,
+            "notes": self.plan.notes,
+        }
+        if self._state_store is not None:
+            extra["before_images"] = True
+            if self.options.changed_only:
+                extra["changed_only"] = True
+                extra["rows_unchanged"] = journal.operation_counts().get("unchanged", 0)
+                extra.update(self._write_changes(journal.run_dir, self._state_store))
+        summary = build_summary(journal, rows_total=self.plan.rows_total, extra=extra)
         write_summary(journal.run_dir, summary)
         if stop is not None:
             summary["stop"] = stop
@@ -416,6 +573,19 @@ class Importer:
         if self.journal is None:
             raise RuntimeError("this step needs a run folder (only --dry-run runs without one)")
         return self.journal
+
+
+def wants_before_state(entity: str, options: ImportOptions) -> bool:
+    """Users/accounts runs read and keep the before-state, unless --no-backup (and not --changed-only)."""
+    return entity in LIST_PATHS and (options.changed_only or options.backup)
+
+
+def date_fields(spec: EntitySpec, attributes: AttributeCatalog | None) -> frozenset[str]:
+    """Flat names of the fields holding epoch ms (changes.csv shows them as ISO dates)."""
+    names = {c.name for c in spec.columns if c.type == ColumnType.DATETIME}
+    if attributes is not None:
+        names |= {f"customAttributes.{a.api_name}" for a in attributes.attributes if a.type == "DATE_TIME"}
+    return frozenset(names)
 
 
 def invalid_outcomes(rows: Iterable[ValidatedRow]) -> list[RowOutcome]:
