@@ -99,6 +99,7 @@ COMMAND_MODULES: list[str] = [
     "optout_cmd",
     "clean_cmd",
     "export_cmd",
+    "undo_cmd",
 ]
 
 _register()

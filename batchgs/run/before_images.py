@@ -7,6 +7,7 @@ so a `kill -9` at any moment leaves every acknowledged write with its before-ima
   have written, and those must never replace the true "before".
 - `written`: per input row, the key and the payload the row sends (what undo checks for conflicts).
 - `changes`: the `--changed-only` diff, one line per changed field, for changes.csv.
+- `details`: per row, what a report needs beyond the outcome (undo: the three values of a conflict).
 A separate file from the journal (same durability: WAL, synchronous=FULL, 0600) keeps the journal's
 schema untouched and lets `undo` read a run folder without taking its lock.
 """
@@ -29,6 +30,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, record TEXT);
 CREATE TABLE IF NOT EXISTS written (row INTEGER PRIMARY KEY, key TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS details (row INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (
     row INTEGER NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, action TEXT NOT NULL,
     field TEXT NOT NULL, before TEXT, after TEXT, PRIMARY KEY (row, seq)
@@ -151,6 +153,32 @@ class BeforeImages:
                 got = self._db.execute(sql, chunk).fetchall()
             found.update({row: (key, json.loads(payload)) for row, key, payload in got})
         return found
+
+    def iter_written(self, *, chunk: int = 5000) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """Every (row, key, payload) in row order (flat memory)."""
+        last = -1
+        while True:
+            with self._mutex:
+                batch = self._db.execute(
+                    "SELECT row, key, payload FROM written WHERE row > ? ORDER BY row LIMIT ?", (last, chunk)
+                ).fetchall()
+            for row, key, payload in batch:
+                yield row, key, json.loads(payload)
+            if len(batch) < chunk:
+                return
+            last = batch[-1][0]
+
+    def add_details(self, details: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+        with self._transaction() as cur:
+            cur.executemany(
+                "INSERT OR REPLACE INTO details(row, data) VALUES (?, ?)",
+                [(row, _dump(data)) for row, data in details],
+            )
+
+    def details(self) -> dict[int, dict[str, Any]]:
+        with self._mutex:
+            rows = self._db.execute("SELECT row, data FROM details").fetchall()
+        return {row: json.loads(data) for row, data in rows}
 
     def iter_changes(self, *, chunk: int = 5000) -> Iterator[ChangeLine]:
         """Every diff line in row order (flat memory)."""

@@ -89,8 +89,8 @@ async def plan_reads(client: Any, collection: Collection, key_count: int) -> Rea
     lookup_cost = math.ceil(key_count / LOOKUP_CHUNK)
     pages = math.ceil(total / PAGE)
     cursors = max(1, min(MAX_CURSORS, pages // PAGES_PER_CURSOR, key_count // PAGE or 1))
-    scroll_cost = pages + cursors
-    if scroll_cost < lookup_cost:
+    scroll_cost = pages + cursors - 1  # each extra cursor may end on one short page
+    if scroll_cost <= lookup_cost:
         return ReadPlan("scroll", key_count, total, 1 + scroll_cost, cursors)
     return ReadPlan("lookup", key_count, total, 1 + lookup_cost)
 

@@ -198,6 +198,16 @@ class Importer:
         """Users/accounts runs that keep before-images or compare with Gainsight (--changed-only)."""
         if not wants_before_state(self.spec.name, self.options):
             return None
+        if self.journal is None and not self.options.changed_only:  # a plain dry run: estimate only
+            if self.options.mode in BACKUP_MODES and (self.options.mode, self.options.strategy) != (
+                "upsert",
+                "auto",
+            ):
+                reads = math.ceil(self.plan.rows_to_send / LOOKUP_CHUNK)
+                self.plan.notes.append(
+                    f"before-images for undo: up to {reads:,} extra read requests (--no-backup skips them)"
+                )
+            return None
         if self.journal is not None:
             store = BeforeImages.create(
                 self.journal.run_dir, entity=self.spec.name, key_field=self.spec.key or ""
