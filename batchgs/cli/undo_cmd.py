@@ -97,7 +97,12 @@ def command(ctx: click.Context, run_dir: Path, **opts: Any) -> None:
 
     def confirm(count: int) -> None:
         where = f" ({settings.profile}, production)" if settings.production else ""
-        confirm_count(count, f"take back (restore, delete or re-create){where}", yes=yes)
+        warning = (
+            "deleting an account the run created also deletes every user of that account in Gainsight PX"
+            if spec.name == "accounts"
+            else None
+        )
+        confirm_count(count, f"take back (restore, delete or re-create){where}", yes=yes, warning=warning)
 
     sys.exit(_execute(spec, options, store, journal, settings, confirm, quiet=quiet, as_json=as_json))
 
