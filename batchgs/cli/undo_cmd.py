@@ -56,6 +56,7 @@ def command(ctx: click.Context, run_dir: Path, **opts: Any) -> None:
     4 paused (resumable with `batchgs resume`).
     """
     source = Journal.open(run_dir)  # refuses a folder that a live batchgs process still drives
+    source_store: BeforeImages | None = None
     try:
         meta = source.meta
         source_store = BeforeImages.open(run_dir)
@@ -78,7 +79,9 @@ def command(ctx: click.Context, run_dir: Path, **opts: Any) -> None:
             )
             try:
                 Undo.store_plan(source, source_store, spec, scratch)
-                plan = asyncio.run(_undo(spec, options, scratch, None, settings, target, quiet=True).run())
+                dates = _dates(spec, settings, target)
+                undo = _undo_engine(spec, options, scratch, None, settings, target, dates, quiet=True)
+                plan = asyncio.run(undo.run())
             finally:
                 scratch.close()
                 shutil.rmtree(_scratch_dir(target), ignore_errors=True)
@@ -89,8 +92,9 @@ def command(ctx: click.Context, run_dir: Path, **opts: Any) -> None:
         )
         store = BeforeImages.create(target, entity=spec.name, key_field=source_store.key_field)
         Undo.store_plan(source, source_store, spec, store)
-        source_store.close()
     finally:
+        if source_store is not None:
+            source_store.close()
         source.close()
     info(f"run folder: {target}", quiet=quiet and not as_json)
     yes = production_yes(settings, bool(opts.get("yes")))
@@ -125,32 +129,10 @@ def _scratch_dir(plan_dir: Path) -> Path:
     return scratch
 
 
-def _undo(
-    spec: Any,
-    options: UndoOptions,
-    store: BeforeImages,
-    journal: Journal | None,
-    settings: Settings,
-    folder: Path,
-    *,
-    quiet: bool,
-    stop: asyncio.Event | None = None,
-    wait_for_quota: bool = False,
-) -> Undo:
-    """The undo engine; the attribute catalog (custom date fields) is read first, outside any loop."""
+def _dates(spec: Any, settings: Settings, folder: Path) -> frozenset[str]:
+    """Fields holding epoch ms (custom ones from the attribute catalog): read outside any event loop."""
     catalog, _note = resolve_catalog(spec, settings, folder, offline=False)
-    return _undo_engine(
-        spec,
-        options,
-        store,
-        journal,
-        settings,
-        folder,
-        date_fields(spec, catalog),
-        quiet,
-        stop,
-        wait_for_quota,
-    )
+    return date_fields(spec, catalog)
 
 
 def _undo_engine(
@@ -161,9 +143,10 @@ def _undo_engine(
     settings: Settings,
     folder: Path,
     dates: frozenset[str],
+    *,
     quiet: bool,
-    stop: asyncio.Event | None,
-    wait_for_quota: bool,
+    stop: asyncio.Event | None = None,
+    wait_for_quota: bool = False,
 ) -> Undo:
     stats = TransportStats()
     return Undo(
@@ -193,12 +176,20 @@ def _execute(
     as_json: bool,
     wait_for_quota: bool = False,
 ) -> int:
-    catalog, _note = resolve_catalog(spec, settings, journal.run_dir, offline=False)
-    dates = date_fields(spec, catalog)
+    dates = _dates(spec, settings, journal.run_dir)
 
     async def go(stop: asyncio.Event) -> dict[str, Any]:
         undo = _undo_engine(
-            spec, options, store, journal, settings, journal.run_dir, dates, quiet, stop, wait_for_quota
+            spec,
+            options,
+            store,
+            journal,
+            settings,
+            journal.run_dir,
+            dates,
+            quiet=quiet,
+            stop=stop,
+            wait_for_quota=wait_for_quota,
         )
         return await undo.run(confirm=confirm)
 

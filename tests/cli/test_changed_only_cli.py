@@ -8,27 +8,13 @@ numbers, dates, custom attributes and emails compare as the API stores them.
 from __future__ import annotations
 
 import csv
-import json
-import urllib.request
 from pathlib import Path
 
 from batchgs.sandbox.server import SandboxThread
-from tests.cli.cli_helpers import cli_env, run_cli, summary_of, writes_seen
+from tests.cli.cli_helpers import api_put_user, cli_env, run_cli, summary_of, writes_seen
 from tests.engine.imports.import_helpers import USER_HEADERS, write_users
 
 N = 40
-
-
-def api_put_user(sandbox: SandboxThread, uid: str, body: dict[str, object]) -> None:
-    """An edit made in Gainsight (through the API) since the last import."""
-    request = urllib.request.Request(
-        f"{sandbox.url}/v1/users/{uid}",
-        data=json.dumps(body).encode(),
-        method="PUT",
-        headers={"X-APTRINSIC-API-KEY": sandbox.api_key, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 204
 
 
 def rewrite(path: Path, rows: list[dict[str, str]], headers: list[str]) -> None:

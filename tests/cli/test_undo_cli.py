@@ -5,30 +5,17 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import signal
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from batchgs.sandbox.server import SandboxThread
-from tests.cli.cli_helpers import cli_env, run_cli, spawn, summary_of, wait_until, writes_seen
+from tests.cli.cli_helpers import api_put_user, cli_env, run_cli, spawn, summary_of, wait_until, writes_seen
 from tests.engine.imports.import_helpers import USER_HEADERS, write_events, write_users
 
 FIELDS = ("email", "firstName", "lastName", "signUpDate", "customAttributes")
-
-
-def api_put_user(sandbox: SandboxThread, uid: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        f"{sandbox.url}/v1/users/{uid}",
-        data=json.dumps(body).encode(),
-        method="PUT",
-        headers={"X-APTRINSIC-API-KEY": sandbox.api_key, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 204
 
 
 def visible(store: Any) -> dict[str, dict[str, Any]]:

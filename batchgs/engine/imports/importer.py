@@ -29,11 +29,11 @@ from batchgs.engine.imports.existing_keys import (
 )
 from batchgs.engine.imports.row_sender import Client, RowSender, SendOptions
 from batchgs.engine.intents import IntentLog
-from batchgs.engine.pool import Pool, StopRun
+from batchgs.engine.pool import Pool, StopRun, stop_status
 from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
 from batchgs.entities.spec import ColumnType, EntitySpec
-from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, ResumableStop, StrictValidationError
+from batchgs.errors import Interrupted, ResumableStop, StrictValidationError
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.io.validate.file import ValidateOptions, Validation, prepare
@@ -480,18 +480,7 @@ class Importer:
             errors.close()
             success.close()
             journal.record([], counters=self._counter_delta(client.stats))
-        cause = pool.stop_cause
-        if cause is None:
-            return "completed", None, None
-        if isinstance(cause, QuotaExhausted):
-            return "paused", "quota", cause
-        if isinstance(cause, Interrupted):
-            return "paused", "interrupted", cause
-        if isinstance(cause, FatalApiError):
-            return "paused", "fatal-api-error", cause
-        if isinstance(cause, ResumableStop):
-            return "paused", "read-failed", cause
-        return "aborted", type(cause).__name__, cause
+        return stop_status(pool.stop_cause)
 
     async def _rows(
         self,

@@ -20,11 +20,11 @@ from batchgs.engine.imports.current_records import COLLECTIONS, Collection, look
 from batchgs.engine.imports.diff import unflatten
 from batchgs.engine.imports.row_sender import RowSender, SendOptions
 from batchgs.engine.imports.undo_plan import Judgement, UndoUnit, change_lines, judge, plan_units
-from batchgs.engine.pool import Pool
+from batchgs.engine.pool import Pool, stop_status
 from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
 from batchgs.entities.spec import EntitySpec
-from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, ResumableStop, UsageError
+from batchgs.errors import Interrupted, UsageError
 from batchgs.io.rows import ValidatedRow
 from batchgs.reports.changes import write_changes
 from batchgs.reports.row_reports import rebuild_reports
@@ -279,21 +279,6 @@ class Undo:
         if self.journal is None:
             raise RuntimeError("this step needs the undo's run folder")
         return self.journal
-
-
-def stop_status(cause: BaseException | None) -> tuple[str, str | None, BaseException | None]:
-    """The run status a stop cause leaves: paused (resumable) or aborted."""
-    if cause is None:
-        return "completed", None, None
-    if isinstance(cause, QuotaExhausted):
-        return "paused", "quota", cause
-    if isinstance(cause, Interrupted):
-        return "paused", "interrupted", cause
-    if isinstance(cause, FatalApiError):
-        return "paused", "fatal-api-error", cause
-    if isinstance(cause, ResumableStop):
-        return "paused", "read-failed", cause
-    return "aborted", type(cause).__name__, cause
 
 
 def cannot_clear(unit: UndoUnit, fields: list[str]) -> RowOutcome:
