@@ -184,3 +184,66 @@ def test_kill_9_during_undo_then_resume_ends_in_the_same_state(sandbox_factory, 
     assert summary["status"] == "completed"
     assert summary["rows_succeeded"] == n
     assert summary["rows_failed"] == 0
+
+
+def test_an_import_killed_and_resumed_is_still_undone_exactly(sandbox_factory, tmp_path: Path) -> None:
+    """Before-images are written before the requests: kill -9 mid-import, resume (which reads records
+    it already wrote), then undo: every record is back to what it was before the first segment."""
+    sandbox = sandbox_factory(latency_ms=15)
+    env = cli_env(sandbox, tmp_path / "state")
+    n = 300
+    seed = write_users(tmp_path / "seed.csv", n)
+    assert (
+        run_cli(["import", "users", str(seed.path), "--run-dir", str(tmp_path / "r0"), "-q"], env).exit_code
+        == 0
+    )
+    before = visible(sandbox.store)
+    edit = edited_file(tmp_path, n, changed=n, new=20)
+    writes = len(writes_seen(sandbox))
+    process = spawn(
+        [
+            "import",
+            "users",
+            str(edit),
+            "--workers",
+            "4",
+            "--strategy",
+            "put-first",
+            "--run-dir",
+            str(tmp_path / "r1"),
+        ],
+        env,
+        tmp_path,
+    )
+    try:
+        if not wait_until(lambda: len(writes_seen(sandbox)) >= writes + 60, process):
+            pytest.fail(f"the import ended before it could be killed: {process.communicate()}")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    resumed = run_cli(["resume", str(tmp_path / "r1"), "-q"], env)
+    assert resumed.exit_code == 0, resumed.output
+    assert sandbox.store.users["U000299"]["firstName"] == "Edited299"
+    undo = run_cli(["undo", str(tmp_path / "r1"), "--yes", "--run-dir", str(tmp_path / "u"), "-q"], env)
+    assert undo.exit_code == 0, undo.output
+    assert visible(sandbox.store) == before
+
+
+def test_undo_asks_for_the_count(sandbox: SandboxThread, tmp_path: Path) -> None:
+    env = cli_env(sandbox, tmp_path / "state")
+    seed = write_users(tmp_path / "seed.csv", 5)
+    assert (
+        run_cli(["import", "users", str(seed.path), "--run-dir", str(tmp_path / "r0"), "-q"], env).exit_code
+        == 0
+    )
+    writes = len(writes_seen(sandbox))
+    refused = run_cli(["undo", str(tmp_path / "r0"), "--run-dir", str(tmp_path / "u")], env)
+    assert refused.exit_code == 2
+    assert (
+        "this run will take back (restore, delete or re-create) 5 records and needs confirmation"
+        in refused.output
+    )
+    assert len(writes_seen(sandbox)) == writes
+    assert len(sandbox.store.users) == 5
