@@ -20,7 +20,7 @@ from batchgs.cli.px_import_run import production_yes, px_settings, run_segment
 from batchgs.cli.runner import ResumeFlags, confirm_count
 from batchgs.cli.validate_cmd import resolve_catalog
 from batchgs.config import Settings
-from batchgs.engine.imports.importer import date_fields
+from batchgs.engine.imports.before_state import date_fields
 from batchgs.engine.imports.undo import Undo, UndoOptions, refuse_unless_undoable
 from batchgs.entities import registry
 from batchgs.errors import NotResumableError
@@ -79,7 +79,7 @@ def command(ctx: click.Context, run_dir: Path, **opts: Any) -> None:
             )
             try:
                 Undo.store_plan(source, source_store, spec, scratch)
-                dates = _dates(spec, settings, target)
+                dates = _dates(spec, settings, None)
                 undo = _undo_engine(spec, options, scratch, None, settings, target, dates, quiet=True)
                 plan = asyncio.run(undo.run())
             finally:
@@ -124,12 +124,10 @@ def undo_settings(ctx: click.Context, options: UndoOptions, opts: dict[str, Any]
 
 
 def _scratch_dir(plan_dir: Path) -> Path:
-    scratch = plan_dir / ".plan-images"
-    scratch.mkdir(mode=0o700, exist_ok=True)
-    return scratch
+    return plan_dir / ".plan-images"
 
 
-def _dates(spec: Any, settings: Settings, folder: Path) -> frozenset[str]:
+def _dates(spec: Any, settings: Settings, folder: Path | None) -> frozenset[str]:
     """Fields holding epoch ms (custom ones from the attribute catalog): read outside any event loop."""
     catalog, _note = resolve_catalog(spec, settings, folder, offline=False)
     return date_fields(spec, catalog)

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from batchgs.run.folder import FILE_MODE, create_private_file
+from batchgs.run.folder import FILE_MODE, create_private_file, make_private_dir
 
 BEFORE_IMAGES_FILE = "before_images.sqlite3"
 _SCHEMA = """
@@ -55,6 +55,7 @@ class BeforeImages:
 
     @classmethod
     def create(cls, run_dir: Path, *, entity: str, key_field: str) -> BeforeImages:
+        make_private_dir(Path(run_dir))
         path = Path(run_dir) / BEFORE_IMAGES_FILE
         if not path.exists():
             create_private_file(path, exclusive=True)

@@ -93,7 +93,7 @@ def test_plan_run_and_second_run(sandbox: SandboxThread, tmp_path: Path) -> None
     creates = [line for line in planned if line[1] == "create"]
     assert {line[0] for line in creates} == {"U999999"}
     assert ("U999999", "create", "email", "", "new@example.com") in creates
-    assert not (tmp_path / "plan" / "journal.sqlite3").exists()
+    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["changes.csv"]  # no journal, no images
 
     run = run_cli(
         ["import", "users", str(source.path), "--changed-only", "--run-dir", str(tmp_path / "r2"), "--json"],

@@ -19,7 +19,9 @@ from typing import Any
 
 from batchgs.engine.imports.current_records import COLLECTIONS, ReadPlan, lookup, plan_reads, read_all
 from batchgs.engine.imports.diff import changed_payload, diff_record, iter_lines
+from batchgs.entities.spec import ColumnType, EntitySpec
 from batchgs.io.rows import ValidatedRow
+from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.run.before_images import BeforeImages, ChangeLine
 from batchgs.run.journal import RowOutcome
 
@@ -109,6 +111,19 @@ class BeforeState:
         self.store.add_batch(written=written, changes=changes)
         return admitted
 
+    async def count_changes(self, client: Any, batches: Iterable[list[ValidatedRow]]) -> tuple[int, int, int]:
+        """The plan of a `--changed-only` dry run: (creates, updates, unchanged) over every row."""
+        creates = updates = unchanged = 0
+        for rows in batches:
+            admitted = await self.admit(client, rows)
+            unchanged += len(admitted.unchanged)
+            for row in admitted.to_send:
+                if self.exists(str(row.key)):
+                    updates += 1
+                else:
+                    creates += 1
+        return creates, updates, unchanged
+
     def exists(self, key: str) -> bool | None:
         """For `auto`: did the record exist when read (None: not read)."""
         return self._exists.pop(key, None)
@@ -116,3 +131,16 @@ class BeforeState:
 
 def unchanged_outcome(row: ValidatedRow) -> RowOutcome:
     return RowOutcome(row=row.row, status="succeeded", op="unchanged", key=row.key)
+
+
+def wants_before_state(entity: str, options: Any) -> bool:
+    """Users/accounts runs read and keep the before-state, unless --no-backup (and not --changed-only)."""
+    return entity in COLLECTIONS and bool(options.changed_only or options.backup)
+
+
+def date_fields(spec: EntitySpec, attributes: AttributeCatalog | None) -> frozenset[str]:
+    """Flat names of the fields holding epoch ms (changes.csv shows them as ISO dates)."""
+    names = {c.name for c in spec.columns if c.type == ColumnType.DATETIME}
+    if attributes is not None:
+        names |= {f"customAttributes.{a.api_name}" for a in attributes.attributes if a.type == "DATE_TIME"}
+    return frozenset(names)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchgs.engine.imports.before_state import BACKUP_MODES, BeforeState
+from batchgs.engine.imports.before_state import BACKUP_MODES, BeforeState, date_fields, wants_before_state
 from batchgs.engine.imports.existing_keys import (
     LOOKUP_CHUNK,
     ExistingKeys,
@@ -32,7 +32,7 @@ from batchgs.engine.intents import IntentLog
 from batchgs.engine.pool import Pool, StopRun, stop_status
 from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
-from batchgs.entities.spec import ColumnType, EntitySpec
+from batchgs.entities.spec import EntitySpec
 from batchgs.errors import Interrupted, ResumableStop, StrictValidationError
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
@@ -209,15 +209,12 @@ class Importer:
                 )
             return None
         if self.journal is not None:
-            store = BeforeImages.create(
-                self.journal.run_dir, entity=self.spec.name, key_field=self.spec.key or ""
-            )
-        else:  # a dry run: the plan's reads go to a scratch store, only changes.csv is left
-            if self.plan_dir is None:
-                raise RuntimeError("a --changed-only dry run needs a folder for changes.csv")
-            scratch = self.plan_dir / ".plan-images"
-            scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
-            store = BeforeImages.create(scratch, entity=self.spec.name, key_field=self.spec.key or "")
+            folder = self.journal.run_dir
+        elif self.plan_dir is not None:  # a dry run's reads go to a scratch store; changes.csv is left
+            folder = self.plan_dir / ".plan-images"
+        else:
+            raise RuntimeError("a --changed-only dry run needs a folder for changes.csv")
+        store = BeforeImages.create(folder, entity=self.spec.name, key_field=self.spec.key or "")
         self._state_store = store
         return BeforeState(
             self.spec.name,
@@ -277,15 +274,10 @@ class Importer:
     ) -> dict[str, Any]:
         """`--changed-only --dry-run`: read and diff every row, write changes.csv, send nothing."""
         plan = self.plan
-        plan.creates = plan.updates = plan.unchanged = 0
-        for batch in validation.batches(SEND_BATCH):
-            admitted = await state.admit(client, [r for r in batch if r.valid and r.row not in skip])
-            plan.unchanged += len(admitted.unchanged)
-            for row in admitted.to_send:
-                if state.exists(str(row.key)):
-                    plan.updates += 1
-                else:
-                    plan.creates += 1
+        rows = (
+            [r for r in batch if r.valid and r.row not in skip] for batch in validation.batches(SEND_BATCH)
+        )
+        plan.creates, plan.updates, plan.unchanged = await state.count_changes(client, rows)
         plan.rows_to_send = plan.creates + plan.updates
         self._estimate_with_state(state)
         assert self.plan_dir is not None
@@ -572,19 +564,6 @@ class Importer:
         if self.journal is None:
             raise RuntimeError("this step needs a run folder (only --dry-run runs without one)")
         return self.journal
-
-
-def wants_before_state(entity: str, options: ImportOptions) -> bool:
-    """Users/accounts runs read and keep the before-state, unless --no-backup (and not --changed-only)."""
-    return entity in LIST_PATHS and (options.changed_only or options.backup)
-
-
-def date_fields(spec: EntitySpec, attributes: AttributeCatalog | None) -> frozenset[str]:
-    """Flat names of the fields holding epoch ms (changes.csv shows them as ISO dates)."""
-    names = {c.name for c in spec.columns if c.type == ColumnType.DATETIME}
-    if attributes is not None:
-        names |= {f"customAttributes.{a.api_name}" for a in attributes.attributes if a.type == "DATE_TIME"}
-    return frozenset(names)
 
 
 def invalid_outcomes(rows: Iterable[ValidatedRow]) -> list[RowOutcome]:
