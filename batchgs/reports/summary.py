@@ -104,7 +104,8 @@ def human_summary(summary: Mapping[str, Any]) -> str:
     changes = summary.get("changes")
     if isinstance(changes, Mapping):
         counts = [f"{action} {count:,}" for action, count in changes.items()]
-        counts.append(f"unchanged {_n(summary, 'rows_unchanged')}")
+        if "rows_unchanged" in summary:
+            counts.append(f"unchanged {_n(summary, 'rows_unchanged')}")
         lines.append(("Changes", ", ".join(counts)))
         most = summary.get("fields_most_changed") or {}
         if most:

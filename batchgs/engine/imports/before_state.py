@@ -103,7 +103,8 @@ class BeforeState:
                 if diff.action == "unchanged":
                     admitted.unchanged.append(unchanged_outcome(row))
                     continue
-                changes.extend((row.row, *line) for line in iter_lines(diff))
+                if not (diff.action == "create" and self.mode == "update"):  # that row fails: not found
+                    changes.extend((row.row, *line) for line in iter_lines(diff))
                 if diff.action == "update":
                     row.payload = payload = changed_payload(payload, diff, self.key_field)
             written.append((row.row, key, payload))
