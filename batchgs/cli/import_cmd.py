@@ -26,11 +26,14 @@ from batchgs.cli.common import (
 from batchgs.cli.import_warnings import show_warnings
 from batchgs.cli.px_import_run import PxRun, describe_plan, px_settings
 from batchgs.cli.runner import ResumeFlags, open_for_resume
+from batchgs.engine.imports.before_state import CHANGED_ONLY_MODES
 from batchgs.engine.imports.importer import PX_IMPORT_ENTITIES, ImportOptions, RunControl
 from batchgs.entities import registry
-from batchgs.errors import UsageError
+from batchgs.errors import OutputFileError, UsageError
 from batchgs.io.validate.file import prepare
 from batchgs.run.cleanup import discard_unconfirmed_run
+from batchgs.reports.changes import CHANGES_CSV
+from batchgs.run.folder import make_private_dir
 from batchgs.run.journal import Journal
 
 CS_ENTITIES = ("ctas", "cs-events")
@@ -83,6 +86,17 @@ MAX_PX_RATE = 200.0
 )
 @click.option("--dry-run", is_flag=True, help="Validate and plan; print what would be sent; send nothing.")
 @click.option(
+    "--changed-only",
+    is_flag=True,
+    help="users/accounts: compare with Gainsight's current records and send only rows that create "
+    "a record or change a field; writes changes.csv (with --dry-run: the plan, nothing sent).",
+)
+@click.option(
+    "--no-backup",
+    is_flag=True,
+    help="users/accounts: keep no before-images (saves their reads; the run cannot be undone).",
+)
+@click.option(
     "--workers", type=click.IntRange(1, 256), default=64, show_default=True, help="Requests in flight."
 )
 @click.option("--redact", is_flag=True, help="Hash emails and names in errors.csv/success.csv.")
@@ -117,6 +131,12 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
     for name in ("topic", "event_name", "event_version", "tenant_id"):
         if opts.get(name):
             raise UsageError(f"--{name.replace('_', '-')} is for cs-events only")
+    changed_only = bool(opts.get("changed_only"))
+    if changed_only and (entity not in ("users", "accounts") or mode not in CHANGED_ONLY_MODES):
+        raise UsageError(
+            f"--changed-only works with users and accounts in mode upsert or update (not {entity}, {mode})",
+            hint="leave --changed-only out to send every row",
+        )
     file_defaults, map_timezone = map_file_defaults(opts.get("map_file"))
     settings = px_settings(ctx, {**opts, "file_defaults": file_defaults})
     options = ImportOptions(
@@ -135,6 +155,8 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
         sheet=opts.get("sheet"),
         redact=bool(opts.get("redact")),
         base_url=settings.px_base_url,
+        changed_only=changed_only,
+        backup=not opts.get("no_backup"),
     )
     quiet, as_json = bool(opts.get("quiet")), bool(opts.get("as_json"))
     with prepare(file, spec, options.validate_options()) as validation:  # file-level errors: exit 2
@@ -143,12 +165,19 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
     control = RunControl(dry_run=bool(opts.get("dry_run")), progress=not quiet, rate=settings.rate)
     if control.dry_run:
         show_warnings(file, spec, options.validate_options(), None, redact=False, quiet=quiet)
-        run = PxRun(spec, file, options, None, settings, control, wait_for_quota=False)
+        plan_dir = None
+        if changed_only:  # the plan leaves changes.csv in a run folder
+            plan_dir = Path(opts.get("run_dir") or default_run_dir(spec.name))
+            make_plan_dir(plan_dir)
+        run = PxRun(spec, file, options, None, settings, control, wait_for_quota=False, plan_dir=plan_dir)
         plan = run.dry_run()
         if as_json:
-            emit_json({"entity": spec.name, "input": str(file), "dry_run": True, "plan": plan})
+            out = {"entity": spec.name, "input": str(file), "dry_run": True, "plan": plan}
+            emit_json({**out, "run_dir": str(plan_dir)} if plan_dir else out)
         else:
             click.echo(describe_plan(spec.name, options, plan, settings.daily_limit))
+            if plan_dir is not None:
+                click.echo(f"  changes             {plan_dir / CHANGES_CSV}")
         return 0
     run_dir = Path(opts.get("run_dir") or default_run_dir(spec.name))
     discard_unconfirmed_run(run_dir)  # an earlier refusal of this same command blocks nothing
@@ -180,6 +209,13 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
     finally:
         journal.close()  # releases the run lock even when the run pauses with an error
         discard_unconfirmed_run(run_dir)  # a delete refused at the prompt sent nothing: no folder left
+
+
+def make_plan_dir(path: Path) -> None:
+    """A fresh folder for a dry run's changes.csv (an existing non-empty one is refused)."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise OutputFileError(f"{path}: run folder exists and is not empty", hint="choose another --run-dir")
+    make_private_dir(path)
 
 
 def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:

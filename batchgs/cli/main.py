@@ -184,6 +184,9 @@ COMMANDS: list[CommandEntry] = [
     CommandEntry(
         "export", "export_cmd", "Write Gainsight records of ENTITY to OUT (.csv, .xlsx, .parquet or .jsonl)."
     ),
+    CommandEntry(
+        "undo", "undo_cmd", "Take back the users/accounts import in RUN_DIR, from the before-images it kept."
+    ),
 ]
 
 

@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ class PxRun:
         yes: bool = False,
         allow_large_delete: bool = False,
         confirmed: bool = False,
+        plan_dir: Path | None = None,
     ) -> None:
         self.spec = spec
         self.input_path = input_path
@@ -70,6 +72,7 @@ class PxRun:
         self.yes = yes
         self.allow_large_delete = allow_large_delete
         self.confirmed = confirmed
+        self.plan_dir = plan_dir
         self.stats = TransportStats()
         control.quota_left, control.daily_limit = self._quota_left(), settings.daily_limit
         run_dir = journal.run_dir if journal is not None else None
@@ -96,6 +99,7 @@ class PxRun:
             control=self.control,
             attributes=self.catalog,
             stop_event=stop,
+            plan_dir=self.plan_dir,
         )
 
     def dry_run(self) -> dict[str, Any]:
@@ -133,20 +137,7 @@ class PxRun:
         confirm_count(count, f"{what}{where}", yes=self._yes())
 
     def _yes(self) -> bool:
-        """`--yes`, except on a production profile: there it counts only together with
-        BATCHGS_CONFIRM_PRODUCTION=<profile name>, so a copied command line cannot delete in production
-        by accident; in a terminal the typed count is asked instead."""
-        if not self.settings.production or not self.yes:
-            return self.yes
-        name = self.settings.profile or "default"
-        if os.environ.get(PRODUCTION_ENV) == name:
-            return True
-        if not sys.stdin.isatty():
-            raise UsageError(
-                f"profile {name!r} is marked production: --yes alone does not confirm this run",
-                hint=f"also set {PRODUCTION_ENV}={name}, or run it in a terminal and type the count",
-            )
-        return False
+        return production_yes(self.settings, self.yes)
 
     def execute(self, *, quiet: bool, as_json: bool) -> int:
         journal = self.journal
@@ -155,34 +146,63 @@ class PxRun:
         async def go(stop: asyncio.Event) -> dict[str, Any]:
             return await self._importer(stop).run(confirm=self.confirm)
 
-        try:
-            summary = run_with_signals(go)
-        except ResumableStop as exc:  # before any row was sent: preflight refused, quota gone...
-            journal.set_status("paused", reason=type(exc).__name__)
-            raise type(exc)(exc.message, hint=self._hint(exc)) from None
-        except UsageError as exc:
-            journal.set_status("aborted", reason="not-confirmed")
-            raise exc from None
-        stop = summary.pop("stop", None)
-        if as_json:
-            emit_json(summary)
-        elif not quiet:
-            click.echo(human_summary(summary))  # names the run folder
-        if quiet or as_json:
-            info(f"run folder: {journal.run_dir}")
-        if isinstance(stop, ResumableStop):
-            raise type(stop)(stop.message, hint=self._hint(stop))
-        return exit_code_for(summary)
+        return run_segment(journal, go, quiet=quiet, as_json=as_json)
 
-    def _hint(self, exc: ResumableStop) -> str:
-        assert self.journal is not None
-        command = resume_hint(self.journal.run_dir)
-        if isinstance(exc, QuotaExhausted) and exc.available_at:
-            when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(exc.available_at))
-            return f"capacity returns at {when}; then run: {command} (or add --wait-for-quota)"
-        if exc.hint:
-            return f"{exc.hint}; then run: {command}"
-        return f"continue with: {command}"
+
+def production_yes(settings: Settings, yes: bool) -> bool:
+    """`--yes`, except on a production profile: there it counts only together with
+    BATCHGS_CONFIRM_PRODUCTION=<profile name>, so a copied command line cannot delete in production
+    by accident; in a terminal the typed count is asked instead."""
+    if not settings.production or not yes:
+        return yes
+    name = settings.profile or "default"
+    if os.environ.get(PRODUCTION_ENV) == name:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"profile {name!r} is marked production: --yes alone does not confirm this run",
+            hint=f"also set {PRODUCTION_ENV}={name}, or run it in a terminal and type the count",
+        )
+    return False
+
+
+def run_segment(
+    journal: Journal,
+    go: Callable[[asyncio.Event], Awaitable[dict[str, Any]]],
+    *,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """Run one segment of a run (import or undo) with signals wired; print its summary; the exit code.
+    A paused run raises a resumable error whose hint is the exact resume command."""
+    try:
+        summary = run_with_signals(go)
+    except ResumableStop as exc:  # before any row was sent: preflight refused, quota gone...
+        journal.set_status("paused", reason=type(exc).__name__)
+        raise type(exc)(exc.message, hint=_hint(journal, exc)) from None
+    except UsageError as exc:
+        journal.set_status("aborted", reason="not-confirmed")
+        raise exc from None
+    stop = summary.pop("stop", None)
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        click.echo(human_summary(summary))  # names the run folder
+    if quiet or as_json:
+        info(f"run folder: {journal.run_dir}")
+    if isinstance(stop, ResumableStop):
+        raise type(stop)(stop.message, hint=_hint(journal, stop))
+    return exit_code_for(summary)
+
+
+def _hint(journal: Journal, exc: ResumableStop) -> str:
+    command = resume_hint(journal.run_dir)
+    if isinstance(exc, QuotaExhausted) and exc.available_at:
+        when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(exc.available_at))
+        return f"capacity returns at {when}; then run: {command} (or add --wait-for-quota)"
+    if exc.hint:
+        return f"{exc.hint}; then run: {command}"
+    return f"continue with: {command}"
 
 
 def describe_plan(entity: str, options: ImportOptions, plan: dict[str, Any], daily_limit: int) -> str:
@@ -194,7 +214,7 @@ def describe_plan(entity: str, options: ImportOptions, plan: dict[str, Any], dai
     if plan.get("rows_invalid") is not None:
         lines.append(f"  invalid rows        {plan['rows_invalid']:,}  (see validate for details)")
     lines.append(f"  rows to send        {plan['rows_to_send']:,}")
-    for name in ("creates", "updates", "deletes"):
+    for name in ("creates", "updates", "deletes", "unchanged"):
         if plan.get(name) is not None:
             lines.append(f"  {name:<19} {plan[name]:,}")
     requests = plan["requests_estimate"]
@@ -204,6 +224,9 @@ def describe_plan(entity: str, options: ImportOptions, plan: dict[str, Any], dai
         lines.append(f"  quota left now      {plan['quota_left']:,}")
     lines.append(f"  time at the rate    {_duration(plan['eta_seconds'])}")
     lines.extend(f"  note: {note}" for note in plan.get("notes", []))
+    if plan.get("fields_most_changed"):
+        most = ", ".join(f"{name} {count:,}" for name, count in plan["fields_most_changed"].items())
+        lines.append(f"  most changed        {most}")
     return "\n".join(lines)
 
 

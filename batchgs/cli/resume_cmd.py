@@ -24,7 +24,7 @@ def owner_module(kind: str, entity: str) -> str:
     """The command module that knows how to continue a run of this kind and entity."""
     if kind == "import":
         return "batchgs.cli.cs_import" if entity in CS_ENTITIES else "batchgs.cli.import_cmd"
-    if kind in ("export", "optout"):
+    if kind in ("export", "optout", "undo"):
         return f"batchgs.cli.{kind}_cmd"
     raise NotResumableError(f"unknown run kind {kind!r}")
 

@@ -6,7 +6,8 @@ started_at, finished_at. Added: kind, run_dir, status_reason, rows_pending (not 
 rows_failed_transient (part of rows_failed; resume re-sends them), rows_warned (rows with warnings,
 listed in warnings.csv, sent as written), operations (succeeded rows per
 operation), requests_per_row (requests / rows that were sent), duration_seconds (time spent running,
-summed over resumes), rows_per_second, batchgs_version.
+summed over resumes), rows_per_second, batchgs_version. Runs with --changed-only add rows_unchanged,
+changes (rows per action) and fields_most_changed; runs that keep before-images add before_images.
 """
 
 from __future__ import annotations
@@ -102,6 +103,15 @@ def human_summary(summary: Mapping[str, Any]) -> str:
         lines.append(
             ("Operations", ", ".join(f"{op or 'done'} {count:,}" for op, count in operations.items()))
         )
+    changes = summary.get("changes")
+    if isinstance(changes, Mapping):
+        counts = [f"{action} {count:,}" for action, count in changes.items()]
+        if "rows_unchanged" in summary:
+            counts.append(f"unchanged {_n(summary, 'rows_unchanged')}")
+        lines.append(("Changes", ", ".join(counts)))
+        most = summary.get("fields_most_changed") or {}
+        if most:
+            lines.append(("Most changed", ", ".join(f"{name} {count:,}" for name, count in most.items())))
     if "requests" in summary:
         text = f"{_n(summary, 'requests')}"
         if summary.get("requests_per_row"):

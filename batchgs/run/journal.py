@@ -62,7 +62,7 @@ JOURNAL_FILE = "journal.sqlite3"
 SCHEMA_VERSION = 1
 MESSAGE_LIMIT = 4000  # transport already cuts bodies; this only bounds the database
 
-RunKind = Literal["import", "export", "optout"]
+RunKind = Literal["import", "export", "optout", "undo"]
 RunStatus = Literal["running", "completed", "paused", "aborted"]
 RowStatus = Literal["succeeded", "failed", "invalid", "uncertain"]
 RUN_KINDS: tuple[str, ...] = get_args(RunKind)

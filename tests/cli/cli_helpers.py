@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,15 @@ def interrupt(process: subprocess.Popen[str], signum: int = signal.SIGINT) -> tu
 def summary_of(run_dir: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     return data
+
+
+def api_put_user(sandbox: SandboxThread, uid: str, body: dict[str, Any]) -> None:
+    """An edit made in Gainsight through the API (not through batchgs), e.g. drift between two imports."""
+    request = urllib.request.Request(
+        f"{sandbox.url}/v1/users/{uid}",
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"X-APTRINSIC-API-KEY": sandbox.api_key, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 204

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchgs.engine.imports.before_state import BACKUP_MODES, BeforeState, date_fields, wants_before_state
 from batchgs.engine.imports.existing_keys import (
     LOOKUP_CHUNK,
     ExistingKeys,
@@ -27,16 +29,18 @@ from batchgs.engine.imports.existing_keys import (
 )
 from batchgs.engine.imports.row_sender import Client, RowSender, SendOptions
 from batchgs.engine.intents import IntentLog
-from batchgs.engine.pool import Pool, StopRun
+from batchgs.engine.pool import Pool, StopRun, stop_status
 from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
 from batchgs.entities.spec import EntitySpec
-from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, StrictValidationError
+from batchgs.errors import Interrupted, ResumableStop, StrictValidationError
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.io.validate.file import ValidateOptions, Validation, prepare
+from batchgs.reports.changes import write_changes
 from batchgs.reports.row_reports import ErrorReport, SuccessReport, rebuild_reports
 from batchgs.reports.summary import build_summary, write_summary
+from batchgs.run.before_images import BeforeImages
 from batchgs.run.journal import Journal, RowOutcome
 from batchgs.run.rowset import RowSet
 
@@ -65,6 +69,8 @@ class ImportOptions:
     sheet: str | None = None
     redact: bool = False
     base_url: str | None = None  # where the run sends: a resume goes to the same place
+    changed_only: bool = False  # users/accounts: send only rows that create or change a field
+    backup: bool = True  # users/accounts: keep before-images for `batchgs undo`
 
     def validate_options(self, attributes: AttributeCatalog | None = None) -> ValidateOptions:
         return ValidateOptions(
@@ -112,6 +118,8 @@ class Plan:
     creates: int | None = None
     updates: int | None = None
     deletes: int | None = None
+    unchanged: int | None = None  # --changed-only: rows already as the file says (no request)
+    read_method: str | None = None  # how current records are read: lookup | scroll
     requests_estimate: int = 0
     lookup_requests: int = 0
     quota_left: int | None = None
@@ -139,6 +147,7 @@ class Importer:
         control: RunControl | None = None,
         attributes: AttributeCatalog | None = None,
         stop_event: asyncio.Event | None = None,
+        plan_dir: Path | None = None,
     ) -> None:
         if spec.name not in PX_IMPORT_ENTITIES:
             raise ValueError(f"{spec.name!r} is not a PX import entity")
@@ -151,7 +160,9 @@ class Importer:
         self.attributes = attributes
         self.stop_event = stop_event or asyncio.Event()
         self.plan = Plan()
+        self.plan_dir = plan_dir  # a --changed-only dry run leaves changes.csv here
         self._counted: dict[str, int] = {}
+        self._state_store: BeforeImages | None = None
 
     # ------------------------------------------------------------------------------------- the job
     async def run(self, confirm: Confirm | None = None) -> dict[str, Any]:
@@ -172,6 +183,9 @@ class Importer:
             self.plan.rows_to_send = max(0, self.plan.rows_total - len(skip) - (self.plan.rows_invalid or 0))
             async with self.client_factory() as client:
                 await preflight(client)
+                state = self._open_before_state()
+                if state is not None:
+                    return await self._run_with_state(client, validation, skip, state, confirm)
                 existing = await self._existing(client)
                 if self.control.dry_run and existing is not None and existing.method == "lookup":
                     await self._lookup_all(client, validation, skip, existing)
@@ -182,6 +196,97 @@ class Importer:
                     confirm(self.plan)
                 status, reason, stop = await self._send_all(client, validation, skip, existing)
             return self._finish(validation, status, reason, stop)
+
+    # ------------------------------------------------------------------------- before-state runs
+    def _open_before_state(self) -> BeforeState | None:
+        """Users/accounts runs that keep before-images or compare with Gainsight (--changed-only)."""
+        if not wants_before_state(self.spec.name, self.options):
+            return None
+        if self.journal is None and not self.options.changed_only:  # a plain dry run: estimate only
+            if self.options.mode in BACKUP_MODES and (self.options.mode, self.options.strategy) != (
+                "upsert",
+                "auto",
+            ):
+                reads = math.ceil(self.plan.rows_to_send / LOOKUP_CHUNK)
+                self.plan.notes.append(
+                    f"before-images for undo: up to {reads:,} extra read requests (--no-backup skips them)"
+                )
+            return None
+        if self.journal is not None:
+            folder = self.journal.run_dir
+        elif self.plan_dir is not None:  # a dry run's reads go to a scratch store; changes.csv is left
+            folder = self.plan_dir / ".plan-images"
+        else:
+            raise RuntimeError("a --changed-only dry run needs a folder for changes.csv")
+        store = BeforeImages.create(folder, entity=self.spec.name, key_field=self.spec.key or "")
+        self._state_store = store
+        return BeforeState(
+            self.spec.name,
+            store,
+            mode=self.options.mode,
+            changed_only=self.options.changed_only,
+            read=self.options.mode in BACKUP_MODES,
+        )
+
+    async def _run_with_state(
+        self, client: Any, validation: Validation, skip: RowSet, state: BeforeState, confirm: Confirm | None
+    ) -> dict[str, Any]:
+        try:
+            read_plan = await state.prepare(client, self.plan.rows_to_send)
+            if read_plan is not None:
+                self.plan.read_method = read_plan.method
+                self.plan.lookup_requests = read_plan.requests
+                self.plan.notes.append(read_plan.describe(self.spec.name))
+                if read_plan.method == "scroll":
+                    await state.read_everything(client, self._valid_keys(validation, skip))
+            if self.control.dry_run:
+                return await self._plan_changes(client, validation, skip, state)
+            self._estimate_with_state(state)
+            if confirm is not None:
+                confirm(self.plan)
+            status, reason, stop = await self._send_all(client, validation, skip, None, state)
+            return self._finish(validation, status, reason, stop)
+        finally:
+            self._close_state()
+
+    def _close_state(self) -> None:
+        store, self._state_store = self._state_store, None
+        if store is None:
+            return
+        store.close()
+        if self.journal is None:  # the dry run's scratch store is no backup of anything
+            shutil.rmtree(store.path.parent, ignore_errors=True)
+
+    def _write_changes(self, run_dir: Path, store: BeforeImages) -> dict[str, Any]:
+        """changes.csv (+ .xlsx for a workbook input) from the stored diff; the tally for the summary."""
+        tally = write_changes(
+            run_dir,
+            store.iter_changes(),
+            date_fields=date_fields(self.spec, self.attributes),
+            xlsx=self.input_path.suffix.lower() == ".xlsx",
+            redact=self.options.redact,
+        )
+        return tally.as_dict()
+
+    def _valid_keys(self, validation: Validation, skip: RowSet) -> list[str]:
+        return [
+            str(r.key) for b in validation.batches(SEND_BATCH) for r in b if r.valid and r.row not in skip
+        ]
+
+    async def _plan_changes(
+        self, client: Any, validation: Validation, skip: RowSet, state: BeforeState
+    ) -> dict[str, Any]:
+        """`--changed-only --dry-run`: read and diff every row, write changes.csv, send nothing."""
+        plan = self.plan
+        rows = (
+            [r for r in batch if r.valid and r.row not in skip] for batch in validation.batches(SEND_BATCH)
+        )
+        plan.creates, plan.updates, plan.unchanged = await state.count_changes(client, rows)
+        plan.rows_to_send = plan.creates + plan.updates
+        self._estimate_with_state(state)
+        assert self.plan_dir is not None
+        tally = self._write_changes(self.plan_dir, state.store)
+        return {"plan": {**plan.as_dict(), **tally}, "run_dir": str(self.plan_dir)}
 
     def _rows_to_skip(self) -> RowSet:
         if self.journal is None:
@@ -260,6 +365,39 @@ class Importer:
         else:
             plan.requests_estimate = math.ceil(n * 1.5)  # put-first/post-first: up to half fall back
             plan.notes.append(f"{self.options.strategy}: a row costs 1 request, or 2 when it falls back")
+        self._close_estimate()
+
+    def _estimate_with_state(self, state: BeforeState) -> None:
+        """The plan of a run that reads the before-state: writes, plus the reads it costs."""
+        plan, mode = self.plan, self.options.mode
+        n = plan.rows_to_send
+        if plan.unchanged is not None:  # a --changed-only dry run counted creates and updates
+            plan.requests_estimate = n
+        elif mode == "delete":
+            plan.deletes, plan.requests_estimate = n, n
+        elif mode == "insert":
+            plan.creates, plan.requests_estimate = n, n
+        elif mode == "update":
+            plan.updates, plan.requests_estimate = n, n
+        elif self.options.strategy == "auto":
+            plan.requests_estimate = n
+        else:
+            plan.requests_estimate = math.ceil(n * 1.5)
+        if self.options.changed_only and plan.unchanged is None:
+            plan.notes.append("--changed-only: rows that change nothing will cost no request")
+        elif (
+            not self.options.changed_only
+            and state.plan is not None
+            and (mode != "upsert" or self.options.strategy != "auto")
+        ):
+            plan.notes.append(
+                f"before-images for undo: {state.plan.requests:,} extra read requests "
+                "(--no-backup skips them)"
+            )
+        self._close_estimate()
+
+    def _close_estimate(self) -> None:
+        plan = self.plan
         plan.requests_estimate += 1 + plan.lookup_requests
         plan.quota_left = self.control.quota_left
         plan.eta_seconds = round(plan.requests_estimate / (self.control.rate * RATE_EFFICIENCY), 1)
@@ -271,7 +409,12 @@ class Importer:
 
     # ------------------------------------------------------------------------------------- sending
     async def _send_all(
-        self, client: Any, validation: Validation, skip: RowSet, existing: ExistingKeys | None
+        self,
+        client: Any,
+        validation: Validation,
+        skip: RowSet,
+        existing: ExistingKeys | None,
+        state: BeforeState | None = None,
     ) -> tuple[str, str | None, BaseException | None]:
         journal = self._require_journal()
         journal.set_status("running")
@@ -285,7 +428,11 @@ class Importer:
         sender = RowSender(
             client,
             SendOptions(self.spec.name, self.options.mode, self.options.strategy, self.options.hard_delete),
-            known_existing=existing.lookup if existing is not None else None,
+            known_existing=existing.lookup
+            if existing is not None
+            else state.exists
+            if state is not None and self.options.strategy == "auto"
+            else None,
         )
         originals: dict[int, dict[str, str]] = {}
         intents = None if self.spec.idempotent else IntentLog(journal)
@@ -313,7 +460,7 @@ class Importer:
             progress.advance(outcomes)
 
         async def rows() -> AsyncIterator[ValidatedRow]:
-            async for row in self._rows(validation, skip, client, existing, errors, progress):
+            async for row in self._rows(validation, skip, client, existing, errors, progress, state, collect):
                 originals[row.row] = row.original
                 yield row
 
@@ -321,7 +468,7 @@ class Importer:
         watcher = asyncio.create_task(self._watch_stop(pool))
         try:
             await pool.run(rows())
-        except (QuotaExhausted, FatalApiError) as exc:  # raised by the producer's key lookups
+        except ResumableStop as exc:  # raised by the producer's reads (quota, key refused, API down)
             pool.request_stop(exc)
         finally:
             watcher.cancel()
@@ -329,16 +476,7 @@ class Importer:
             errors.close()
             success.close()
             journal.record([], counters=self._counter_delta(client.stats))
-        cause = pool.stop_cause
-        if cause is None:
-            return "completed", None, None
-        if isinstance(cause, QuotaExhausted):
-            return "paused", "quota", cause
-        if isinstance(cause, Interrupted):
-            return "paused", "interrupted", cause
-        if isinstance(cause, FatalApiError):
-            return "paused", "fatal-api-error", cause
-        return "aborted", type(cause).__name__, cause
+        return stop_status(pool.stop_cause)
 
     async def _rows(
         self,
@@ -348,6 +486,8 @@ class Importer:
         existing: ExistingKeys | None,
         errors: ErrorReport,
         progress: Progress,
+        state: BeforeState | None = None,
+        settle: Callable[[list[RowOutcome]], None] | None = None,
     ) -> AsyncIterator[ValidatedRow]:
         """Valid rows not yet done, in file order; invalid ones are journalled and reported on the way."""
         journal = self._require_journal()
@@ -368,6 +508,11 @@ class Importer:
                 keys = [str(r.key) for r in todo]
                 found, _ = await lookup_keys(client, path, records_key, key_field, keys)
                 existing.answers.update({k: k in found for k in keys if filter_safe(k)})
+            if state is not None and todo:
+                admitted = await state.admit(client, todo)
+                todo = admitted.to_send
+                if admitted.unchanged and settle is not None:
+                    settle(admitted.unchanged)  # answered without a request: as the file says already
             for row in todo:
                 yield row
             await asyncio.sleep(0)
@@ -390,15 +535,18 @@ class Importer:
         journal = self._require_journal()
         journal.set_status(status, reason=reason)  # type: ignore[arg-type]
         self._reports(validation)
-        summary = build_summary(
-            journal,
-            rows_total=self.plan.rows_total,
-            extra={
-                "mode": self.options.mode,
-                "strategy": self.options.strategy if self.options.mode == "upsert" else None,
-                "notes": self.plan.notes,
-            },
-        )
+        extra: dict[str, Any] = {
+            "mode": self.options.mode,
+            "strategy": self.options.strategy if self.options.mode == "upsert" else None,
+            "notes": self.plan.notes,
+        }
+        if self._state_store is not None:
+            extra["before_images"] = True
+            if self.options.changed_only:
+                extra["changed_only"] = True
+                extra["rows_unchanged"] = journal.operation_counts().get("unchanged", 0)
+                extra.update(self._write_changes(journal.run_dir, self._state_store))
+        summary = build_summary(journal, rows_total=self.plan.rows_total, extra=extra)
         write_summary(journal.run_dir, summary)
         if stop is not None:
             summary["stop"] = stop

@@ -82,7 +82,8 @@ def test_each_strategy_upserts_a_half_new_file(sandbox_factory, tmp_path: Path, 
         tmp_path / "run",
         users.path,
         settings,
-        ImportOptions("users", product_key="AP-TEST-1", strategy=strategy),
+        # the strategy's own cost; before-images add their reads (see tests/cli/test_undo_cli.py)
+        ImportOptions("users", product_key="AP-TEST-1", strategy=strategy, backup=strategy == "auto"),
     )
     assert_users_match(sandbox.store, users.valid)
     assert summary["operations"] == {"created": 100, "updated": 100}

@@ -1,0 +1,151 @@
+"""Compare a row's payload with the record Gainsight holds now, the way the API stores both.
+
+Only fields present in the payload count (an empty cell is left out of the payload: "leave as is").
+Both sides are normalised as PX stores them, so a re-import of an export never shows a false change:
+- numbers compare by value (`5 == 5.0`, a stored `"5"` equals 5); dates are epoch ms on both sides;
+- emails compare case-insensitively (the API may keep or fold the case; a case-only edit is not a change);
+- `customAttributes` and `location` compare key by key (PUT merges them key by key);
+- `propertyKeys` is unchanged when every product key of the row is already on the record (PX adds
+  product keys; it never needs to be told one twice).
+
+Field names are the flat names of the files (`customAttributes.plan`, `location.city`), so changes.csv
+reads like the spreadsheet that produced it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Action = Literal["create", "update", "delete", "unchanged"]
+NESTED = ("customAttributes", "location")
+CASE_FOLDED = frozenset({"email"})
+SUBSET_LISTS = frozenset({"propertyKeys"})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDiff:
+    """What sending a row would do to one record: `unchanged` rows need no request at all."""
+
+    key: str
+    action: Action
+    changes: tuple[FieldChange, ...] = field(default=())
+
+    @property
+    def changed_fields(self) -> list[str]:
+        return [c.field for c in self.changes]
+
+
+def flatten(record: Mapping[str, Any] | None, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """`{"location": {"city": "Paris", "coordinates": {"latitude": 1}}}` → `location.city`,
+    `location.coordinates.latitude`; lists and scalars stay as they are."""
+    out: dict[str, Any] = {}
+    for name, value in (record or {}).items():
+        if name in skip:
+            continue
+        if isinstance(value, Mapping):
+            for sub, inner in flatten(value).items():
+                out[f"{name}.{sub}"] = inner
+        else:
+            out[name] = value
+    return out
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of `flatten` (for building a request body from flat field names)."""
+    out: dict[str, Any] = {}
+    for name, value in flat.items():
+        parts = name.split(".")
+        target = out
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return out
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _boolean(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def same_value(name: str, wanted: Any, stored: Any) -> bool:
+    """True when writing `wanted` into field `name` would leave a record holding `stored` as it is."""
+    if wanted is None:
+        return stored is None or stored == ""
+    if isinstance(wanted, bool):
+        return _boolean(stored) is wanted
+    if isinstance(wanted, int | float):
+        number = _number(stored)
+        return number is not None and (number == float(wanted) or stored == wanted)
+    if isinstance(wanted, list):
+        if not isinstance(stored, list):
+            return False
+        if name in SUBSET_LISTS:
+            return set(map(str, wanted)) <= set(map(str, stored))
+        return sorted(map(str, wanted)) == sorted(map(str, stored))
+    if isinstance(wanted, str):
+        if isinstance(stored, str):
+            if name in CASE_FOLDED:
+                return wanted.casefold() == stored.casefold()
+            return wanted == stored
+        if isinstance(stored, bool):
+            return _boolean(wanted) is stored
+        if isinstance(stored, int | float):
+            return _number(wanted) == float(stored)
+        return False
+    return bool(wanted == stored)
+
+
+def diff_record(
+    key: str, payload: Mapping[str, Any], current: Mapping[str, Any] | None, key_field: str
+) -> RecordDiff:
+    """The diff of one row: `create` when no record exists, else the fields whose value would change."""
+    wanted = flatten(payload, skip=frozenset({key_field}))
+    if current is None:
+        return RecordDiff(key, "create", tuple(FieldChange(n, None, v) for n, v in wanted.items()))
+    stored = flatten(current)
+    changes = tuple(
+        FieldChange(name, stored.get(name), value)
+        for name, value in wanted.items()
+        if not same_value(name, value, stored.get(name))
+    )
+    return RecordDiff(key, "update" if changes else "unchanged", changes)
+
+
+def changed_payload(payload: Mapping[str, Any], diff: RecordDiff, key_field: str) -> dict[str, Any]:
+    """Only the changed fields (plus the key): the body of a PUT where the API merges partial updates."""
+    body = unflatten({c.field: c.after for c in diff.changes})
+    body[key_field] = payload.get(key_field, diff.key)
+    return body
+
+
+def iter_lines(diff: RecordDiff) -> Iterator[tuple[str, str, str, Any, Any]]:
+    """changes.csv lines of one diff: (key, action, field, before, after)."""
+    for change in diff.changes:
+        yield diff.key, diff.action, change.field, change.before, change.after
