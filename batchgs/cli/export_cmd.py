@@ -56,8 +56,8 @@ from batchgs.reports.row_reports import ErrorReport
 from batchgs.reports.summary import build_summary, human_summary, write_summary
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
-from batchgs.transport.metadata import fetch_attributes
 from batchgs.transport.coordination import run_label
+from batchgs.transport.metadata import fetch_attributes
 
 CS_KEYS = (
     "output", "force", "filter", "columns", "sort", "deleted", "raw", "run_dir", "base_url", "rate",

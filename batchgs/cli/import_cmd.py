@@ -31,8 +31,8 @@ from batchgs.engine.imports.importer import PX_IMPORT_ENTITIES, ImportOptions, R
 from batchgs.entities import registry
 from batchgs.errors import OutputFileError, UsageError
 from batchgs.io.validate.file import prepare
-from batchgs.run.cleanup import discard_unconfirmed_run
 from batchgs.reports.changes import CHANGES_CSV
+from batchgs.run.cleanup import discard_unconfirmed_run
 from batchgs.run.folder import make_private_dir
 from batchgs.run.journal import Journal
 

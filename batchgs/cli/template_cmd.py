@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from batchgs.entities import registry
-from batchgs.io.rows import EXAMPLE_COLUMN
 from batchgs.io.loader_config import ENTITY_TYPES as LOADER_ENTITY_TYPES
+from batchgs.io.rows import EXAMPLE_COLUMN
 from batchgs.io.templates import SUFFIXES, template_header, write_template
 
 

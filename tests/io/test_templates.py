@@ -289,8 +289,8 @@ def test_csv_is_utf8_with_header_and_neutralised_example(tmp_path: Path) -> None
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel then reads it as UTF-8
     assert (
-        raw.decode("utf-8-sig")
-        == f"code,colour,motto,custom.myAttribute,_example\r\n007,COLOUR_NUMBER_001,'=1+1,example,{EXAMPLE_MARK}\r\n"
+        raw.decode("utf-8-sig") == "code,colour,motto,custom.myAttribute,_example\r\n"
+        f"007,COLOUR_NUMBER_001,'=1+1,example,{EXAMPLE_MARK}\r\n"
     )
     users = write_template(registry.get("users"), tmp_path / "users.csv").read_text(encoding="utf-8-sig")
     assert ",'+33 1 23 45 67 89," in users and "Île-de-France" in users
