@@ -167,11 +167,15 @@ COMMANDS: list[CommandEntry] = [
         "resume_cmd",
         "Continue the run in RUN_DIR where it stopped: only rows not yet done are sent.",
     ),
-    CommandEntry("status", "status_cmd", "Print the progress and counts of the run in RUN_DIR."),
+    CommandEntry(
+        "status",
+        "status_cmd",
+        "Print the progress and counts of the run in RUN_DIR (and its share of the key while it runs).",
+    ),
     CommandEntry(
         "quota",
         "quota_cmd",
-        "Requests used and left in the rolling 24 hours, for every key this machine has used.",
+        "Requests used and left in the rolling 24 hours, and the jobs sharing each key now.",
     ),
     CommandEntry(
         "optout",
