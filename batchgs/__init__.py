@@ -1,10 +1,7 @@
 """batchgs: move data between spreadsheets and Gainsight in bulk, within the API limits."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("batchgs")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
+# The one place the version is written (pyproject.toml reads it: [tool.hatch.version]); a literal, not
+# importlib.metadata, which alone would double the start-up time of `batchgs --help`.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -1,7 +1,7 @@
 """`python -m bench all|SCENARIO [--quick]` — the benchmark suite against the sandbox (`make bench`).
 
 Scenarios of `all` (about 15 minutes; --quick a few): import-rate (1-3), requests-per-row (4),
-validate (5), export (6, 6b), adaptive (7), optout; then the charts and
+validate (5), export (6, 6b), adaptive (7), optout, startup; then the charts and
 BENCHMARKS.md.
 Also runnable alone: writers, read-xlsx, sandbox-throughput, changed-only, charts, report.
 """
@@ -21,6 +21,7 @@ SCENARIOS = {
     "export": "bench.export",
     "adaptive": "bench.adaptive",
     "optout": "bench.optout",
+    "startup": "bench.startup",
 }
 EXTRA = {
     "writers": "bench.writers",

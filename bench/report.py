@@ -259,6 +259,21 @@ def changed_only(r: dict[str, Any]) -> str:
     )
 
 
+def startup(r: dict[str, Any]) -> str:
+    rows = [
+        [f"`{c['command']}`", c["median_s"], f"{c['times_click']}×", c["peak_rss_mib"]] for c in r["commands"]
+    ]
+    return (
+        f"### Start-up (median of {r['repeat']} runs each, round-robin, batchgs commit `{r['commit']}`)\n\n"
+        + _table(["command", "seconds", "÷ bare click import", "peak RSS MiB"], rows)
+        + f"\n\nImport of a {r['file_rows']}-row file: the sandbox (already running, own process) gets the "
+        f"first request **{r['first_request_s']} s** after the process is spawned (aim: 0.4 s + the file "
+        f"read, {r['file_read_s']} s = {r['first_request_aim_s']} s); the whole import takes "
+        f"{r['import_process_s']} s. The file read is `polars.read_csv` in a fresh process minus "
+        "`python -c pass`.\n"
+    )
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("import_rate", import_rate),
     ("requests_per_row", requests_per_row),
@@ -266,6 +281,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("export", export),
     ("adaptive", adaptive),
     ("optout", optout),
+    ("startup", startup),
     ("writers", writers),
     ("read_xlsx", read_xlsx),
     ("sandbox_throughput", sandbox_throughput),

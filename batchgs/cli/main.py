@@ -6,13 +6,18 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from batchgs import __version__
 from batchgs.config import scrub_secrets
 from batchgs.errors import BatchgsError, ExitCode
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 
 def scrub(text: str) -> str:
@@ -22,7 +27,42 @@ def scrub(text: str) -> str:
 
 
 class BatchgsGroup(click.Group):
-    """A click group whose `main` is the one error boundary: `Error:`/`Hint:` lines and exit codes."""
+    """The root group: the one error boundary (`Error:`/`Hint:` lines, exit codes) and lazy commands.
+
+    Commands are loaded the way click documents for large CLIs ("lazily loading subcommands"):
+    `list_commands` answers from the COMMANDS table and `get_command` imports the one module asked for,
+    so `batchgs --help`, `--version`, `status` and `quota` never pay for polars, aiohttp or the sandbox.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(entry.name for entry in COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _entry(cmd_name)
+        if entry is None:
+            return None
+        module = import_module(f"batchgs.cli.{entry.module}")
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The Commands section from the table (same text and layout as click's own, nothing imported)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, _shortened(name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """Complete command names from the table, without importing a command module."""
+        from click.shell_completion import CompletionItem
+
+        items = [
+            CompletionItem(name, help=_short_help(name))
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        return items + click.Command.shell_complete(self, ctx, incomplete)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
@@ -55,6 +95,20 @@ class BatchgsGroup(click.Group):
             sys.exit(ExitCode.USAGE)
 
 
+def _entry(name: str) -> CommandEntry | None:
+    return next((entry for entry in COMMANDS if entry.name == name), None)
+
+
+def _short_help(name: str) -> str:
+    entry = _entry(name)
+    return entry.short_help if entry else ""
+
+
+def _shortened(name: str, limit: int) -> str:
+    """The table's short help cut to `limit` exactly as click cuts a command's help for `--help`."""
+    return click.Command(name, help=_short_help(name)).get_short_help_str(limit)
+
+
 def _in_run() -> bool:
     return bool(os.environ.get("BATCHGS_IN_RUN"))
 
@@ -78,31 +132,62 @@ def cli(ctx: click.Context, debug: bool, profile: str | None) -> None:
     ctx.obj["profile"] = profile
 
 
-def _register() -> None:
-    """Attach every command module. Each module exposes one click command named `command`."""
-    from importlib import import_module
+@dataclass(frozen=True)
+class CommandEntry:
+    """One line of the command table: the name, the module that defines it, its one-line help.
 
-    for name in COMMAND_MODULES:
-        module = import_module(f"batchgs.cli.{name}")
-        cli.add_command(module.command)
+    The short help is kept here so `batchgs --help` and shell completion can list every command without
+    importing its module (and through it polars, aiohttp, ...). tests/cli/test_startup.py checks that it
+    equals the command's real short help, so the two cannot drift.
+    """
+
+    name: str
+    module: str  # batchgs/cli/<module>.py, exposing one click command named `command`
+    short_help: str
 
 
-COMMAND_MODULES: list[str] = [
-    # one line per command module (batchgs/cli/<name>.py exposing `command`)
-    "validate_cmd",
-    "template_cmd",
-    "sandbox_cmd",
-    "import_cmd",
-    "resume_cmd",
-    "status_cmd",
-    "quota_cmd",
-    "optout_cmd",
-    "clean_cmd",
-    "export_cmd",
-    "undo_cmd",
+COMMANDS: list[CommandEntry] = [
+    # one line per command; the module is imported only when the command runs (or its own --help)
+    CommandEntry("validate", "validate_cmd", "Check FILE against ENTITY offline: nothing is sent."),
+    CommandEntry(
+        "template",
+        "template_cmd",
+        'Write a blank template for ENTITY: header row, one example row and, in .xlsx, a "Columns" sheet '
+        "documenting every column, dropdowns for enums and booleans, and id columns kept as text.",
+    ),
+    CommandEntry(
+        "sandbox",
+        "sandbox_cmd",
+        "Serve the Gainsight PX and CS APIs locally, data in memory (or --state FILE), with the real "
+        "limits (429) and optional injected faults and latency.",
+    ),
+    CommandEntry("import", "import_cmd", "Send the rows of FILE (.csv, .tsv, .xlsx) to Gainsight as ENTITY."),
+    CommandEntry(
+        "resume",
+        "resume_cmd",
+        "Continue the run in RUN_DIR where it stopped: only rows not yet done are sent.",
+    ),
+    CommandEntry("status", "status_cmd", "Print the progress and counts of the run in RUN_DIR."),
+    CommandEntry(
+        "quota",
+        "quota_cmd",
+        "Requests used and left in the rolling 24 hours, for every key this machine has used.",
+    ),
+    CommandEntry(
+        "optout",
+        "optout_cmd",
+        "Opt the people listed in FILE out of Gainsight PX tracking and messages, with a receipt.",
+    ),
+    CommandEntry(
+        "clean", "clean_cmd", "Remove batchgs run folders under --runs-root not touched for --older-than."
+    ),
+    CommandEntry(
+        "export", "export_cmd", "Write Gainsight records of ENTITY to OUT (.csv, .xlsx, .parquet or .jsonl)."
+    ),
+    CommandEntry(
+        "undo", "undo_cmd", "Take back the users/accounts import in RUN_DIR, from the before-images it kept."
+    ),
 ]
-
-_register()
 
 
 def main() -> None:

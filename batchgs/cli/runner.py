@@ -8,25 +8,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from batchgs.errors import ExitCode, UsageError
 from batchgs.run.journal import Journal
 
+if TYPE_CHECKING:
+    import asyncio
+
 T = TypeVar("T")
 
 
 def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     """Run `make(stop_event)`; the first SIGINT/SIGTERM sets the event, a second one aborts at once."""
+    import asyncio  # here, not at the top: `batchgs status` uses this module and needs no event loop
+    import signal
 
     async def main() -> T:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,124 @@
+"""Start-up stays light: the commands people type all day never load the heavy libraries (issue 14).
+
+No timing here (bench/startup.py measures it): the guard is what ends up in `sys.modules` of a fresh
+interpreter, and that the lazily listed commands show the same help as the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import import_module
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from batchgs.cli.main import COMMANDS, BatchgsGroup, cli
+from tests.cli.cli_helpers import WAIT_LIMIT_S, cli_env, run_cli
+from tests.engine.imports.import_helpers import write_users
+
+HEAVY = ("polars", "aiohttp", "openpyxl", "pyarrow", "fastexcel", "xlsxwriter", "batchgs.sandbox")
+
+# Runs in a fresh interpreter: the CLI as the console script runs it, then what got imported.
+PROBE = """
+import json, sys
+from batchgs.cli.main import cli
+code = 0
+try:
+    cli.main(sys.argv[1:])
+except SystemExit as done:
+    code = done.code
+heavy = sorted(name for name in sys.modules if name.split(".")[0] in {HEAVY_ROOTS} or name in {HEAVY})
+print(json.dumps({{"exit": code, "heavy": heavy}}), file=sys.stderr)
+"""
+
+
+def _probe(args: list[str], env: dict[str, str]) -> dict[str, object]:
+    roots = sorted({name.split(".")[0] for name in HEAVY if "." not in name})
+    code = PROBE.format(HEAVY_ROOTS=set(roots), HEAVY=set(name for name in HEAVY if "." in name))
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GAINSIGHT_", "BATCHGS_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=WAIT_LIMIT_S,
+    )
+    report: dict[str, object] = json.loads(done.stderr.strip().splitlines()[-1])
+    return report
+
+
+@pytest.fixture
+def real_run_dir(sandbox_factory, tmp_path: Path) -> Path:
+    """A run folder made by a real import against the sandbox."""
+    sandbox = sandbox_factory()
+    users = write_users(tmp_path / "users.csv", 10)
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        ["import", "users", str(users.path), "--run-dir", str(run_dir), "--yes", "-q"],
+        cli_env(sandbox, tmp_path / "state"),
+    )
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_help_version_status_and_quota_load_no_heavy_module(real_run_dir: Path, tmp_path: Path) -> None:
+    env = {"GAINSIGHT_PX_API_KEY": "probe-key", "BATCHGS_STATE_DIR": str(tmp_path / "state")}
+    for args in (
+        ["--help"],
+        ["--version"],
+        ["status", str(real_run_dir)],
+        ["status", str(real_run_dir), "--json"],
+        ["quota"],
+    ):
+        report = _probe(args, env)
+        assert report == {"exit": 0, "heavy": []}, (args, report)
+
+
+def test_the_probe_sees_heavy_modules_when_a_command_needs_them(tmp_path: Path) -> None:
+    """The guard can fail: `import --help` loads the import command module, and with it polars."""
+    report = _probe(["import", "--help"], {"BATCHGS_STATE_DIR": str(tmp_path / "state")})
+    assert report["exit"] == 0
+    assert "polars" in report["heavy"]  # type: ignore[operator]
+
+
+def test_the_table_short_help_is_the_commands_own() -> None:
+    for entry in COMMANDS:
+        command = import_module(f"batchgs.cli.{entry.module}").command
+        assert command.name == entry.name
+        assert entry.short_help == command.get_short_help_str(limit=10**6), entry.name
+
+
+def test_every_command_module_is_in_the_table() -> None:
+    modules = {path.stem for path in Path(import_module("batchgs.cli").__file__).parent.glob("*_cmd.py")}  # type: ignore[arg-type]
+    assert modules == {entry.module for entry in COMMANDS}
+
+
+def test_root_help_is_what_an_eagerly_loaded_group_prints() -> None:
+    """Same Commands section as click builds from the imported commands (text and truncation)."""
+    eager = click.Group(
+        "batchgs",
+        params=cli.params,
+        help=cli.help,
+        context_settings=cli.context_settings,
+        commands=[import_module(f"batchgs.cli.{entry.module}").command for entry in COMMANDS],
+    )
+    for width in (60, 100):
+        lazy_help = CliRunner().invoke(cli, ["--help"], prog_name="batchgs", terminal_width=width).output
+        eager_help = CliRunner().invoke(eager, ["--help"], prog_name="batchgs", terminal_width=width).output
+        assert lazy_help == eager_help
+        assert "Commands:" in lazy_help
+
+
+def test_unknown_commands_and_completion_come_from_the_table() -> None:
+    ctx = click.Context(cli)
+    assert isinstance(cli, BatchgsGroup)
+    assert cli.get_command(ctx, "no-such-command") is None
+    completions = cli.shell_complete(ctx, "st")
+    assert [(item.value, item.help) for item in completions if item.type == "plain"] == [
+        ("status", "Print the progress and counts of the run in RUN_DIR.")
+    ]
