@@ -28,8 +28,11 @@ NOT_CREDENTIALS = {
 def _params(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, click.Parameter]]:
     for param in command.params:
         yield " ".join(path), param
-    if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
+    if isinstance(command, click.Group):  # commands load lazily: ask the group, as click's help does
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, name
             yield from _params(sub, (*path, name))
 
 
