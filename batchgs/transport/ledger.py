@@ -9,6 +9,7 @@ bucket counts until its whole minute is older than 24 hours, which errs on the s
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import sqlite3
@@ -253,8 +254,6 @@ class QuotaLease:
             except QuotaExhausted as exc:
                 if not wait or exc.available_at is None:
                     raise
-                import asyncio  # here, not at the top: `batchgs quota` reads the ledger without a loop
-
                 await asyncio.sleep(max(0.05, exc.available_at - time.time()))
 
     def _return_held(self) -> None:
