@@ -10,8 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
-from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, ResumableStop
-
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -110,18 +108,3 @@ _NOTHING = object()
 async def _maybe_await(value: Awaitable[None] | None) -> None:
     if value is not None:
         await value
-
-
-def stop_status(cause: BaseException | None) -> tuple[str, str | None, BaseException | None]:
-    """The run status a stop cause leaves, with its reason: paused (resumable) or aborted."""
-    if cause is None:
-        return "completed", None, None
-    if isinstance(cause, QuotaExhausted):
-        return "paused", "quota", cause
-    if isinstance(cause, Interrupted):
-        return "paused", "interrupted", cause
-    if isinstance(cause, FatalApiError):
-        return "paused", "fatal-api-error", cause
-    if isinstance(cause, ResumableStop):
-        return "paused", "read-failed", cause
-    return "aborted", type(cause).__name__, cause
