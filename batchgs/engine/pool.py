@@ -42,6 +42,7 @@ class Pool(Generic[Item, Result]):
         self._flush_seconds = flush_seconds
         self.stop = asyncio.Event()
         self.stop_cause: BaseException | None = None
+        self._failures: list[Exception] = []  # unexpected errors of `handle`, raised by `run`
 
     def request_stop(self, cause: BaseException | None = None) -> None:
         if cause is not None and self.stop_cause is None:
@@ -65,6 +66,8 @@ class Pool(Generic[Item, Result]):
         for outcome in results:
             if isinstance(outcome, BaseException) and not isinstance(outcome, StopRun):
                 raise outcome
+        if self._failures:
+            raise self._failures[0]
 
     async def _worker(self) -> None:
         while True:
@@ -77,6 +80,10 @@ class Pool(Generic[Item, Result]):
                 result = await self._handle(item)
             except StopRun as stop:
                 self.request_stop(stop.cause)
+                continue
+            except Exception as exc:  # a bug: stop every worker, keep draining so the producer never blocks
+                self.request_stop(exc)
+                self._failures.append(exc)
                 continue
             await self._results.put(result)
 
