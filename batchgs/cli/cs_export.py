@@ -19,8 +19,8 @@ from typing import Any
 import click
 
 from batchgs.cli.common import comma_list, default_run_dir, emit_json, info
-from batchgs.cli.cs_import import cs_settings, resumable_hint
-from batchgs.cli.runner import ResumeFlags, run_with_signals
+from batchgs.cli.cs_import import cs_settings
+from batchgs.cli.runner import ResumeFlags, resumable_hint, run_with_signals
 from batchgs.config import Settings
 from batchgs.engine.export.ctas import CtaExportOptions, ExportResult, check_output, export_ctas
 from batchgs.errors import (

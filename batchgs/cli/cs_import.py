@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,12 @@ import click
 from batchgs import config
 from batchgs.cli.common import default_run_dir, emit_json, info
 from batchgs.cli.import_warnings import show_warnings
-from batchgs.cli.runner import ResumeFlags, exit_code_for, open_for_resume, resume_hint, run_with_signals
+from batchgs.cli.runner import ResumeFlags, open_for_resume, run_segment
 from batchgs.config import Secret, Settings
 from batchgs.engine.imports.cs_import import CsImporter, CsImportOptions, CsRunControl
 from batchgs.entities import registry
-from batchgs.errors import ConfigError, QuotaExhausted, ResumableStop, UsageError
+from batchgs.errors import ConfigError, UsageError
 from batchgs.io.validate.file import prepare
-from batchgs.reports.summary import human_summary
 from batchgs.run.journal import Journal
 from batchgs.transport.client import ApiClient, TransportStats, cs_client
 from batchgs.transport.coordination import quota_left
@@ -90,42 +88,6 @@ def client_factory(
     settings: Settings, *, events: bool, stats: TransportStats, wait_for_quota: bool
 ) -> Callable[[], ApiClient]:
     return lambda: cs_client(settings, events=events, stats=stats, wait_for_quota=wait_for_quota)
-
-
-def execute(
-    journal: Journal,
-    make: Callable[[asyncio.Event], Awaitable[dict[str, Any]]],
-    *,
-    quiet: bool,
-    as_json: bool,
-) -> int:
-    """Run one segment with Ctrl-C wired to a clean stop; print the summary; the exit code.
-    A paused run raises its resumable error with the exact resume command as the hint (exit 4)."""
-    try:
-        summary = run_with_signals(make)
-    except ResumableStop as exc:  # before any row was sent: the key refused, the quota gone...
-        journal.set_status("paused", reason=type(exc).__name__)
-        raise type(exc)(exc.message, hint=resumable_hint(journal.run_dir, exc)) from None
-    stop = summary.pop("stop", None)
-    if as_json:
-        emit_json(summary)
-    elif not quiet:
-        click.echo(human_summary(summary))
-    if quiet or as_json:
-        info(f"run folder: {journal.run_dir}")
-    if isinstance(stop, ResumableStop):
-        raise type(stop)(stop.message, hint=resumable_hint(journal.run_dir, stop))
-    return exit_code_for(summary)
-
-
-def resumable_hint(run_dir: Path, exc: ResumableStop) -> str:
-    command = resume_hint(run_dir)
-    if isinstance(exc, QuotaExhausted) and exc.available_at:
-        when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(exc.available_at))
-        return f"capacity returns at {when}; then run: {command} (or add --wait-for-quota)"
-    if exc.hint:
-        return f"{exc.hint}; then run: {command}"
-    return f"continue with: {command}"
 
 
 # -- import ----------------------------------------------------------------------------------------
@@ -221,19 +183,7 @@ def run_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, Any]
             redact=options.redact,
             quiet=quiet,
         )
-        return execute(
-            journal,
-            lambda stop: CsImporter(
-                input_path=file,
-                options=options,
-                journal=journal,
-                client_factory=factory,
-                control=control,
-                stop_event=stop,
-            ).run(),
-            quiet=quiet,
-            as_json=as_json,
-        )
+        return _run_segment(file, options, journal, factory, control, quiet=quiet, as_json=as_json)
     finally:
         journal.close()  # releases the run lock even when the run pauses with an error
 
@@ -264,21 +214,36 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
             f"resuming {run_dir} ({meta.entity} from {input_path})",
             quiet=flags.quiet and not flags.as_json,
         )
-        return execute(
-            journal,
-            lambda stop: CsImporter(
-                input_path=input_path,
-                options=options,
-                journal=journal,
-                client_factory=factory,
-                control=control,
-                stop_event=stop,
-            ).run(),
-            quiet=flags.quiet,
-            as_json=flags.as_json,
+        return _run_segment(
+            input_path, options, journal, factory, control, quiet=flags.quiet, as_json=flags.as_json
         )
     finally:
         journal.close()
+
+
+def _run_segment(
+    input_path: Path,
+    options: CsImportOptions,
+    journal: Journal,
+    factory: Callable[[], ApiClient],
+    control: CsRunControl,
+    *,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """One segment of a CS import run (new or resumed) → exit code."""
+
+    def make(stop: asyncio.Event) -> Awaitable[dict[str, Any]]:
+        return CsImporter(
+            input_path=input_path,
+            options=options,
+            journal=journal,
+            client_factory=factory,
+            control=control,
+            stop_event=stop,
+        ).run()
+
+    return run_segment(journal, make, quiet=quiet, as_json=as_json)
 
 
 def describe_plan(entity: str, options: CsImportOptions, plan: Mapping[str, Any], settings: Settings) -> str:

@@ -29,9 +29,8 @@ from batchgs.cli.common import (
     output_options,
     rate_options,
 )
-from batchgs.cli.cs_import import resumable_hint
 from batchgs.cli.px_import_run import px_settings
-from batchgs.cli.runner import ResumeFlags, run_with_signals
+from batchgs.cli.runner import ResumeFlags, resumable_hint, run_with_signals
 from batchgs.config import Settings
 from batchgs.engine.export.assemble import custom_types_of
 from batchgs.engine.export.ctas import check_output

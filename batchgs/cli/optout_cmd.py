@@ -22,9 +22,15 @@ from batchgs.cli.common import (
     output_options,
     rate_options,
 )
-from batchgs.cli.cs_import import resumable_hint
 from batchgs.cli.px_import_run import px_settings
-from batchgs.cli.runner import ResumeFlags, confirm_count, exit_code_for, open_for_resume, run_with_signals
+from batchgs.cli.runner import (
+    ResumeFlags,
+    confirm_count,
+    exit_code_for,
+    open_for_resume,
+    resumable_hint,
+    run_with_signals,
+)
 from batchgs.config import Settings
 from batchgs.engine.optout.actions import OptOutOptions, parse_only
 from batchgs.engine.optout.input import OptOutInput, read_input

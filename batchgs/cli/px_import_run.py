@@ -10,21 +10,18 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from batchgs.cli.common import emit_json, info, settings_from
-from batchgs.cli.runner import confirm_count, exit_code_for, resume_hint, run_with_signals
+from batchgs.cli.common import settings_from
+from batchgs.cli.runner import confirm_count, run_segment
 from batchgs.cli.validate_cmd import resolve_catalog
 from batchgs.config import Settings
 from batchgs.engine.imports.importer import Importer, ImportOptions, Plan, RunControl
 from batchgs.entities.spec import EntitySpec
-from batchgs.errors import QuotaExhausted, ResumableStop, UsageError
-from batchgs.reports.summary import human_summary
+from batchgs.errors import UsageError
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
 from batchgs.transport.coordination import quota_left, run_label
@@ -164,45 +161,6 @@ def production_yes(settings: Settings, yes: bool) -> bool:
             hint=f"also set {PRODUCTION_ENV}={name}, or run it in a terminal and type the count",
         )
     return False
-
-
-def run_segment(
-    journal: Journal,
-    go: Callable[[asyncio.Event], Awaitable[dict[str, Any]]],
-    *,
-    quiet: bool,
-    as_json: bool,
-) -> int:
-    """Run one segment of a run (import or undo) with signals wired; print its summary; the exit code.
-    A paused run raises a resumable error whose hint is the exact resume command."""
-    try:
-        summary = run_with_signals(go)
-    except ResumableStop as exc:  # before any row was sent: preflight refused, quota gone...
-        journal.set_status("paused", reason=type(exc).__name__)
-        raise type(exc)(exc.message, hint=_hint(journal, exc)) from None
-    except UsageError as exc:
-        journal.set_status("aborted", reason="not-confirmed")
-        raise exc from None
-    stop = summary.pop("stop", None)
-    if as_json:
-        emit_json(summary)
-    elif not quiet:
-        click.echo(human_summary(summary))  # names the run folder
-    if quiet or as_json:
-        info(f"run folder: {journal.run_dir}")
-    if isinstance(stop, ResumableStop):
-        raise type(stop)(stop.message, hint=_hint(journal, stop))
-    return exit_code_for(summary)
-
-
-def _hint(journal: Journal, exc: ResumableStop) -> str:
-    command = resume_hint(journal.run_dir)
-    if isinstance(exc, QuotaExhausted) and exc.available_at:
-        when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(exc.available_at))
-        return f"capacity returns at {when}; then run: {command} (or add --wait-for-quota)"
-    if exc.hint:
-        return f"{exc.hint}; then run: {command}"
-    return f"continue with: {command}"
 
 
 def describe_plan(entity: str, options: ImportOptions, plan: dict[str, Any], daily_limit: int) -> str:

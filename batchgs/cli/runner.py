@@ -4,12 +4,14 @@
   in-flight requests and flushes the journal instead of killing the process mid-write.
 - `confirm_count`: the typed-count confirmation of destructive or large runs.
 - `resume_hint`, `exit_code_for`: the resume command and exit code a finished/paused run ends with.
+- `run_segment`: one segment of an import (PX or CS) or an undo, new or resumed, up to its exit code.
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from batchgs.errors import ExitCode, UsageError
+from batchgs.cli.common import emit_json, info
+from batchgs.errors import ExitCode, QuotaExhausted, ResumableStop, UsageError
+from batchgs.reports.summary import human_summary
 from batchgs.run.journal import Journal
 
 if TYPE_CHECKING:
@@ -93,6 +97,49 @@ def exit_code_for(summary: Mapping[str, Any]) -> int:
         return int(ExitCode.RESUMABLE)
     bad = sum(int(summary.get(name) or 0) for name in ("rows_invalid", "rows_failed", "rows_uncertain"))
     return int(ExitCode.ROWS_FAILED) if bad else int(ExitCode.OK)
+
+
+def run_segment(
+    journal: Journal,
+    make: Callable[[asyncio.Event], Awaitable[dict[str, Any]]],
+    *,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """Run one import segment with Ctrl-C wired to a clean stop; print the summary; the exit code.
+
+    A paused run raises its resumable error with the exact resume command as the hint (exit 4); a
+    refused confirmation (UsageError) leaves the run `aborted`.
+    """
+    try:
+        summary = run_with_signals(make)
+    except ResumableStop as exc:  # before any row was sent: the key refused, the quota gone...
+        journal.set_status("paused", reason=type(exc).__name__)
+        raise type(exc)(exc.message, hint=resumable_hint(journal.run_dir, exc)) from None
+    except UsageError as exc:
+        journal.set_status("aborted", reason="not-confirmed")
+        raise exc from None
+    stop = summary.pop("stop", None)
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        click.echo(human_summary(summary))  # names the run folder
+    if quiet or as_json:
+        info(f"run folder: {journal.run_dir}")
+    if isinstance(stop, ResumableStop):
+        raise type(stop)(stop.message, hint=resumable_hint(journal.run_dir, stop))
+    return exit_code_for(summary)
+
+
+def resumable_hint(run_dir: Path, exc: ResumableStop) -> str:
+    """What to do about a paused run: when the quota returns, and the exact resume command."""
+    command = resume_hint(run_dir)
+    if isinstance(exc, QuotaExhausted) and exc.available_at:
+        when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(exc.available_at))
+        return f"capacity returns at {when}; then run: {command} (or add --wait-for-quota)"
+    if exc.hint:
+        return f"{exc.hint}; then run: {command}"
+    return f"continue with: {command}"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import click
 
 from batchgs.cli.common import default_run_dir, emit_json, info, output_options, rate_options
 from batchgs.cli.import_cmd import make_plan_dir
-from batchgs.cli.px_import_run import production_yes, px_settings, run_segment
-from batchgs.cli.runner import ResumeFlags, confirm_count
+from batchgs.cli.px_import_run import production_yes, px_settings
+from batchgs.cli.runner import ResumeFlags, confirm_count, run_segment
 from batchgs.cli.validate_cmd import resolve_catalog
 from batchgs.config import Settings
 from batchgs.engine.imports.before_state import date_fields

@@ -11,9 +11,11 @@ The journal commits with fsync, so marks made in the same event-loop turn share 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from batchgs.io.rows import ValidatedRow
-from batchgs.run.journal import Journal, RowOutcome
+from batchgs.run.journal import Journal
+from batchgs.run.outcomes import RowOutcome
 
 IN_FLIGHT_CODE = "uncertain"
 IN_FLIGHT_MESSAGE = (
@@ -33,6 +35,10 @@ class IntentLog:
         await self.mark_outcome(
             RowOutcome(row.row, "uncertain", key=row.key, code=IN_FLIGHT_CODE, message=IN_FLIGHT_MESSAGE)
         )
+
+    async def mark_rows(self, rows: Iterable[ValidatedRow]) -> None:
+        """`mark` for the rows of one request (a CTA batch), in one commit."""
+        await asyncio.gather(*(self.mark(row) for row in rows))
 
     async def mark_outcome(self, outcome: RowOutcome) -> None:
         """Return once `outcome` (a write-ahead mark of any shape) is durably in the journal."""

@@ -10,8 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
-from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, ResumableStop
-
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -44,6 +42,7 @@ class Pool(Generic[Item, Result]):
         self._flush_seconds = flush_seconds
         self.stop = asyncio.Event()
         self.stop_cause: BaseException | None = None
+        self._failures: list[Exception] = []  # unexpected errors of `handle`, raised by `run`
 
     def request_stop(self, cause: BaseException | None = None) -> None:
         if cause is not None and self.stop_cause is None:
@@ -67,6 +66,8 @@ class Pool(Generic[Item, Result]):
         for outcome in results:
             if isinstance(outcome, BaseException) and not isinstance(outcome, StopRun):
                 raise outcome
+        if self._failures:
+            raise self._failures[0]
 
     async def _worker(self) -> None:
         while True:
@@ -79,6 +80,10 @@ class Pool(Generic[Item, Result]):
                 result = await self._handle(item)
             except StopRun as stop:
                 self.request_stop(stop.cause)
+                continue
+            except Exception as exc:  # a bug: stop every worker, keep draining so the producer never blocks
+                self.request_stop(exc)
+                self._failures.append(exc)
                 continue
             await self._results.put(result)
 
@@ -110,18 +115,3 @@ _NOTHING = object()
 async def _maybe_await(value: Awaitable[None] | None) -> None:
     if value is not None:
         await value
-
-
-def stop_status(cause: BaseException | None) -> tuple[str, str | None, BaseException | None]:
-    """The run status a stop cause leaves, with its reason: paused (resumable) or aborted."""
-    if cause is None:
-        return "completed", None, None
-    if isinstance(cause, QuotaExhausted):
-        return "paused", "quota", cause
-    if isinstance(cause, Interrupted):
-        return "paused", "interrupted", cause
-    if isinstance(cause, FatalApiError):
-        return "paused", "fatal-api-error", cause
-    if isinstance(cause, ResumableStop):
-        return "paused", "read-failed", cause
-    return "aborted", type(cause).__name__, cause

@@ -4,14 +4,21 @@ Gainsight PX has no PATCH and no bulk write: every write carries one object. Ids
 mangle go through the "id in body" endpoints of gainsight-api.md; which ids those are is decided in one
 place, `transport.client.needs_id_in_body`. Requests with no id-in-body form (get one user, the denylist
 flag) refuse such an id with `IdNotInPath` rather than risk a path a proxy would resolve to another user.
+
+Shared by every job that writes to PX (import, opt-out), together with the `Client` seam they send
+through, which keys a filter may carry, and how a refused key reads (`fatal_error`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from batchgs.errors import FatalApiError
 from batchgs.transport.client import build_path, needs_id_in_body
+from batchgs.transport.result import ApiResult
+
+_UNSAFE_IN_RANGE = frozenset(";\t\r\n ")  # where a key range in a filter must be cut
 
 
 class IdNotInPath(ValueError):
@@ -27,6 +34,21 @@ def _id_path(template: str, identifier: str, what: str) -> str:
     if needs_id_in_body(identifier):
         raise IdNotInPath(what, identifier)
     return build_path(template, identifier)
+
+
+class Client(Protocol):
+    """What the engine needs of an API client (transport.client.ApiClient, or a test double)."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        idempotent: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> ApiResult: ...
 
 
 @dataclass(frozen=True)
@@ -111,3 +133,36 @@ def denylist_set(identify_id: str) -> Call:
 
 def is_possible_duplicate(status: int | None, message: str) -> bool:
     return status == 400 and "duplicate" in message.lower()
+
+
+def filter_safe(value: str) -> bool:
+    """Whether a key can go into a PX `filter=` expression (its operators and separators cannot)."""
+    return not any(ch in value for ch in ";,*?=<>!~")
+
+
+def key_boundary(value: str) -> str:
+    """A filter-safe prefix of a key, lower-cased (filter values compare case-insensitively): where
+    key ranges (`identifyId>=a;identifyId<b`) may be cut, by exports and by reads of current records."""
+    out = []
+    for ch in value.lower():
+        if ch in _UNSAFE_IN_RANGE:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def fatal_error(result: ApiResult, *, first_write: bool) -> FatalApiError:
+    """The run-stopping error of a 401/403: the key is wrong or lacks a permission."""
+    if result.status == 403:
+        return FatalApiError(
+            f"the API refused the key (403): {result.message}",
+            status=403,
+            hint="the key needs the Write permission for imports (PX: Administration > REST API)"
+            if first_write
+            else "check the key's permissions, then resume",
+        )
+    return FatalApiError(
+        f"the API refused the key ({result.status}): {result.message}",
+        status=result.status,
+        hint="check GAINSIGHT_PX_API_KEY and --region/--base-url, then resume",
+    )

@@ -45,6 +45,7 @@ from batchgs.run.folder import (
     make_private_dir,
     release_run_lock,
 )
+from batchgs.run.outcomes import ROW_STATUSES, RowCounts, RowOutcome, RowStatus
 from batchgs.run.rowset import RowSet
 
 __all__ = [
@@ -64,10 +65,8 @@ MESSAGE_LIMIT = 4000  # transport already cuts bodies; this only bounds the data
 
 RunKind = Literal["import", "export", "optout", "undo"]
 RunStatus = Literal["running", "completed", "paused", "aborted"]
-RowStatus = Literal["succeeded", "failed", "invalid", "uncertain"]
 RUN_KINDS: tuple[str, ...] = get_args(RunKind)
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
-ROW_STATUSES: tuple[str, ...] = get_args(RowStatus)
 
 _ROW_COLUMNS = "row, status, op, key, code, message, http_status, transient"
 _ROW_SLOTS = ", ".join("?" * 8)
@@ -89,20 +88,6 @@ CREATE TABLE IF NOT EXISTS progress (name TEXT PRIMARY KEY, value TEXT NOT NULL)
 
 
 @dataclass(frozen=True, slots=True)
-class RowOutcome:
-    """What one input row came to. `row` is the spreadsheet row number (header = 1)."""
-
-    row: int
-    status: RowStatus
-    op: str | None = None  # created, updated, deleted, skipped, ...
-    key: str | None = None
-    code: str | None = None
-    message: str | None = None
-    http_status: int | None = None
-    transient: bool = False  # failed for a reason that may pass (429/5xx/timeouts): worth a retry
-
-
-@dataclass(frozen=True, slots=True)
 class RunMeta:
     kind: str
     entity: str
@@ -111,19 +96,6 @@ class RunMeta:
     options: dict[str, Any]
     batchgs_version: str
     created_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class RowCounts:
-    succeeded: int = 0
-    failed: int = 0
-    invalid: int = 0
-    uncertain: int = 0
-    failed_transient: int = 0  # part of `failed`
-
-    @property
-    def recorded(self) -> int:
-        return self.succeeded + self.failed + self.invalid + self.uncertain
 
 
 def _now() -> str:

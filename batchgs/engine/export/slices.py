@@ -29,12 +29,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from batchgs.engine.export.entities import ExportEntity
+from batchgs.engine.px_requests import key_boundary
 from batchgs.transport.paging import date_windows
 
 PartKind = Literal["scroll", "pages", "ids"]
 PartStatus = Literal["pending", "done", "split"]
 MAX_SPLIT = 8
-_UNSAFE_IN_FILTER = frozenset(";\t\r\n ")
 
 
 @dataclass
@@ -229,16 +229,6 @@ def _split_by_date(
     for child in children:
         child.klo, child.khi = part.klo, part.khi
     return children
-
-
-def key_boundary(value: str) -> str:
-    """A filter-safe prefix of a key, lower-cased (filter values compare case-insensitively)."""
-    out = []
-    for ch in value.lower():
-        if ch in _UNSAFE_IN_FILTER:
-            break
-        out.append(ch)
-    return "".join(out)
 
 
 def _split_by_key(

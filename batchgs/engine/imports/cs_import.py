@@ -5,15 +5,17 @@ tenant's picklist (this also proves the access key) → check each valid row's n
 `--strict` stops on any invalid row (exit 3) → CTAs go 50 per call (creates and updates apart),
 events one per call → journal + reports + summary.json.
 
-Non-idempotent requests (events, CTA creates) are marked in flight in the journal before they leave
-(engine.intents): a crash leaves them `uncertain`, never re-sent unless `--resend-uncertain`.
+Sending, stopping, the journal and the reports are the shared run loop's (engine.imports.run_loop);
+this module plans the run and says how CS rows are sent (`CsSender`). Non-idempotent requests (events,
+CTA creates) are marked in flight before they leave: a crash leaves them `uncertain`, never re-sent
+unless `--resend-uncertain`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,17 +23,12 @@ from typing import Any
 from batchgs.engine.cs.ctas import CREATE, MAX_RECORDS_PER_CALL, CtaBatch, CtaSender, operation_for
 from batchgs.engine.cs.events_sender import EVENT_KEY_COLUMN, EventSender, EventTarget
 from batchgs.engine.cs.picklists import CtaPicklist, fetch_picklist
-from batchgs.engine.imports.importer import invalid_outcomes
-from batchgs.engine.intents import IntentLog
-from batchgs.engine.pool import Pool, StopRun
-from batchgs.engine.progress import Progress
+from batchgs.engine.imports.run_loop import ImportLoop, ReportSetup, SendUnit
 from batchgs.entities import registry
-from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, StrictValidationError
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate.file import ValidateOptions, Validation, prepare
-from batchgs.reports.row_reports import rebuild_reports
-from batchgs.reports.summary import build_summary, write_summary
-from batchgs.run.journal import Journal, RowOutcome
+from batchgs.run.journal import Journal
+from batchgs.run.outcomes import RowOutcome
 from batchgs.run.rowset import RowSet
 
 CS_IMPORT_ENTITIES = ("ctas", "cs-events")
@@ -114,18 +111,6 @@ class CsPlan:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Work:
-    """One call's worth of rows: a CTA batch (create/update, ≤ 50) or one event."""
-
-    op: str
-    rows: tuple[ValidatedRow, ...]
-
-    @property
-    def idempotent(self) -> bool:
-        return self.op not in (CREATE, EVENTS_OP)
-
-
 class RowChecker:
     """The CS checks on top of validation: CTA names against the picklist, the key per mode."""
 
@@ -179,24 +164,29 @@ class CsImporter:
         self.spec = registry.get(options.entity)
         self.input_path = input_path
         self.options = options
-        self.journal = journal
         self.client_factory = client_factory
         self.control = control or CsRunControl()
-        self.stop_event = stop_event or asyncio.Event()
         self.plan = CsPlan()
         self.is_ctas = options.entity == "ctas"
         self.target = None if self.is_ctas else options.event_target()
-        self._counted: dict[str, int] = {}
+        key_column = "Gsid" if self.is_ctas else EVENT_KEY_COLUMN
+        self.loop = ImportLoop(
+            journal,
+            ReportSetup.for_input(input_path, key_column, redact=options.redact),
+            stop_event=stop_event,
+            progress=self.control.progress,
+        )
 
     # ------------------------------------------------------------------------------------- the job
     async def run(self) -> dict[str, Any]:
         """Send the file; returns summary.json's content (or `{"plan": ...}` for a dry run)."""
         with prepare(self.input_path, self.spec, self.options.validate_options()) as validation:
-            skip = self._rows_to_skip()
+            skip = self.loop.rows_to_skip(
+                retry_failed=self.control.retry_failed, resend_uncertain=self.control.resend_uncertain
+            )
             self.plan.rows_total = validation.row_count()
             self.plan.rows_done_before = len(skip)
-            if self.journal is not None:
-                self.journal.set_progress("rows_total", self.plan.rows_total)
+            self.loop.set_rows_total(self.plan.rows_total)
             if self.control.dry_run and not self.is_ctas:  # events: an offline plan, no secret needed
                 self._count(validation, RowChecker(validation, self.options.mode, None), skip)
                 return {"plan": self.plan.as_dict()}
@@ -206,27 +196,40 @@ class CsImporter:
                 if self.options.strict or self.control.dry_run:
                     self._count(validation, checker, skip)
                     if self.options.strict and self.plan.rows_invalid and not self.control.dry_run:
-                        self._abort_strict(validation, checker, skip)
+                        self.loop.abort_strict(
+                            validation,
+                            (row for row in self._checked(validation, checker, skip) if not row.valid),
+                            invalid=self.plan.rows_invalid,
+                            rows_total=self.plan.rows_total,
+                        )
                 if self.control.dry_run:
                     return {"plan": self.plan.as_dict()}
-                status, reason, stop = await self._send_all(client, validation, checker, skip)
-            return self._finish(validation, status, reason, stop)
-
-    def _rows_to_skip(self) -> RowSet:
-        if self.journal is None:
-            return RowSet()
-        skip = self.journal.done_rows()
-        if not self.control.retry_failed:
-            skip |= self.journal.rows_to_retry()
-        if self.control.resend_uncertain:
-            skip -= self.journal.uncertain_rows()
-        return RowSet(skip)
+                end = await self.loop.send(
+                    client,
+                    validation,
+                    self._batches(validation, checker, skip),
+                    CsSender(client, self.options.mode, self.target),
+                    workers=max(1, min(self.options.workers, MAX_CS_WORKERS)),
+                    rows_left=max(0, self.plan.rows_total - self.plan.rows_done_before),
+                )
+            extra: dict[str, Any] = {"mode": self.options.mode}
+            if self.target is None:
+                extra["records_per_call"] = MAX_RECORDS_PER_CALL
+            else:
+                extra.update(topic=self.target.topic, event_name=self.target.event_name)
+            return self.loop.finish(validation, end, rows_total=self.plan.rows_total, extra=extra)
 
     def _checked(self, validation: Validation, checker: RowChecker, skip: RowSet) -> Iterator[ValidatedRow]:
         for batch in validation.batches(SEND_BATCH):
             for row in batch:
                 if row.row not in skip:
                     yield checker.check(row)
+
+    async def _batches(
+        self, validation: Validation, checker: RowChecker, skip: RowSet
+    ) -> AsyncIterator[list[ValidatedRow]]:
+        for batch in validation.batches(SEND_BATCH):
+            yield [checker.check(row) for row in batch if row.row not in skip]
 
     def _count(self, validation: Validation, checker: RowChecker, skip: RowSet) -> None:
         """The plan: invalid rows, creates/updates/events, requests and time at the CS rate."""
@@ -254,167 +257,47 @@ class CsImporter:
                 "rolling 24 hours: the run will pause when they run out (or wait, with --wait-for-quota)"
             )
 
-    def _abort_strict(self, validation: Validation, checker: RowChecker, skip: RowSet) -> None:
-        journal = self._require_journal()
-        bad = (row for row in self._checked(validation, checker, skip) if not row.valid)
-        for chunk in _chunks(bad, 1_000):
-            journal.record(invalid_outcomes(chunk))
-        journal.set_status("aborted", reason="strict")
-        self._reports(validation)
-        write_summary(journal.run_dir, build_summary(journal, rows_total=self.plan.rows_total))
-        raise StrictValidationError(
-            f"{self.plan.rows_invalid:,} of {self.plan.rows_total:,} rows are invalid; with --strict "
-            "nothing was sent",
-            hint=f"see {journal.run_dir / 'errors.csv'}; fix the rows and run again",
-        )
 
-    # ------------------------------------------------------------------------------------- sending
-    async def _send_all(
-        self, client: Any, validation: Validation, checker: RowChecker, skip: RowSet
-    ) -> tuple[str, str | None, BaseException | None]:
-        journal = self._require_journal()
-        journal.set_status("running")
-        progress = Progress(
-            max(0, self.plan.rows_total - self.plan.rows_done_before),
-            enabled=self.control.progress,
-            stats=client.stats,
-        )
-        ctas = CtaSender(client) if self.is_ctas else None
-        events = EventSender(client, self.target) if self.target is not None else None
-        intents = IntentLog(journal)
+class CsSender:
+    """The CS kinds of the run loop: CTAs gathered 50 per call (creates and updates apart), events one
+    per call. CTA creates and events are not idempotent."""
 
-        async def handle(work: _Work) -> list[RowOutcome]:
-            if not work.idempotent:  # a crash from here on leaves these rows `uncertain`
-                await asyncio.gather(*(intents.mark(row) for row in work.rows))
-            try:
-                if events is not None:
-                    return [await events.send(work.rows[0])]
-                assert ctas is not None
-                return await ctas.send(CtaBatch(work.op, work.rows))
-            except StopRun:  # quota or a refused key: this request was not applied
-                if not work.idempotent:
-                    journal.forget([row.row for row in work.rows])
-                raise
+    def __init__(self, client: Any, mode: str, target: EventTarget | None) -> None:
+        self.mode = mode
+        self.ctas = CtaSender(client) if target is None else None
+        self.events = EventSender(client, target) if target is not None else None
 
-        def collect(results: list[list[RowOutcome]]) -> None:
-            outcomes = [outcome for result in results for outcome in result]
-            journal.record(outcomes, counters=self._counter_delta(client.stats))
-            progress.advance(outcomes)
-
-        def record_invalid(rows: list[ValidatedRow]) -> None:
-            outcomes = invalid_outcomes(rows)
-            journal.record(outcomes)
-            progress.advance(outcomes)
-
-        pool: Pool[_Work, list[RowOutcome]] = Pool(
-            handle, collect, workers=max(1, min(self.options.workers, MAX_CS_WORKERS))
-        )
-        watcher = asyncio.create_task(self._watch_stop(pool))
-        try:
-            await pool.run(self._work(validation, checker, skip, record_invalid))
-        finally:
-            watcher.cancel()
-            progress.close()
-            journal.record([], counters=self._counter_delta(client.stats))
-        cause = pool.stop_cause
-        if cause is None:
-            return "completed", None, None
-        if isinstance(cause, QuotaExhausted):
-            return "paused", "quota", cause
-        if isinstance(cause, Interrupted):
-            return "paused", "interrupted", cause
-        if isinstance(cause, FatalApiError):
-            return "paused", "fatal-api-error", cause
-        return "aborted", type(cause).__name__, cause
-
-    async def _work(
-        self,
-        validation: Validation,
-        checker: RowChecker,
-        skip: RowSet,
-        record_invalid: Callable[[list[ValidatedRow]], None],
-    ) -> AsyncIterator[_Work]:
+    async def units(self, rows: AsyncIterator[ValidatedRow]) -> AsyncIterator[SendUnit]:
         """Calls to make, in file order: events one by one, CTAs gathered 50 per call and per op."""
+        if self.events is not None:
+            async for row in rows:
+                yield SendUnit((row,), EVENTS_OP, idempotent=False)
+            return
         pending: dict[str, list[ValidatedRow]] = {}
-        for batch in validation.batches(SEND_BATCH):
-            if self.stop_event.is_set():
-                return
-            checked = [checker.check(row) for row in batch if row.row not in skip]
-            invalid = [row for row in checked if not row.valid]
-            if invalid:
-                record_invalid(invalid)
-            for row in checked:
-                if not row.valid:
-                    continue
-                if not self.is_ctas:
-                    yield _Work(EVENTS_OP, (row,))
-                    continue
-                op = operation_for(row, self.options.mode)
-                rows = pending.setdefault(op, [])
-                rows.append(row)
-                if len(rows) == MAX_RECORDS_PER_CALL:
-                    yield _Work(op, tuple(rows))
-                    pending[op] = []
-            await asyncio.sleep(0)
-        for op, rows in pending.items():
-            if rows and not self.stop_event.is_set():
-                yield _Work(op, tuple(rows))
+        async for row in rows:
+            op = operation_for(row, self.mode)
+            batch = pending.setdefault(op, [])
+            batch.append(row)
+            if len(batch) == MAX_RECORDS_PER_CALL:
+                yield SendUnit(tuple(batch), op, idempotent=op != CREATE)
+                pending[op] = []
+        for op, batch in pending.items():
+            if batch:
+                yield SendUnit(tuple(batch), op, idempotent=op != CREATE)
 
-    async def _watch_stop(self, pool: Pool[Any, Any]) -> None:
-        await self.stop_event.wait()
-        pool.request_stop(Interrupted("interrupted: requests in flight were finished and the journal saved"))
-
-    def _counter_delta(self, stats: Any) -> dict[str, int]:
-        now = {"requests": stats.requests, "responses_429": stats.responses_429, "retries": stats.retries}
-        delta = {k: v - self._counted.get(k, 0) for k, v in now.items()}
-        self._counted = now
-        return {k: v for k, v in delta.items() if v}
-
-    # ------------------------------------------------------------------------------------- ending
-    def _finish(
-        self, validation: Validation, status: str, reason: str | None, stop: BaseException | None
-    ) -> dict[str, Any]:
-        journal = self._require_journal()
-        journal.set_status(status, reason=reason)  # type: ignore[arg-type]
-        self._reports(validation)
-        extra: dict[str, Any] = {"mode": self.options.mode}
-        if self.is_ctas:
-            extra["records_per_call"] = MAX_RECORDS_PER_CALL
-        else:
-            assert self.target is not None
-            extra.update(topic=self.target.topic, event_name=self.target.event_name)
-        summary = build_summary(journal, rows_total=self.plan.rows_total, extra=extra)
-        write_summary(journal.run_dir, summary)
-        if stop is not None:
-            summary["stop"] = stop
-        return summary
-
-    def _reports(self, validation: Validation) -> None:
-        """errors.csv/.xlsx and success.csv rebuilt from the journal: sorted, complete across resumes."""
-        rebuild_reports(
-            self._require_journal(),
-            ((r.row, r.original) for batch in validation.batches(SEND_BATCH) for r in batch),
-            validation.headers,
-            key_column="Gsid" if self.is_ctas else EVENT_KEY_COLUMN,
-            redact=self.options.redact,
-            xlsx=self.input_path.suffix.lower() == ".xlsx",
-        )
-
-    def _require_journal(self) -> Journal:
-        if self.journal is None:
-            raise RuntimeError("this step needs a run folder (only --dry-run runs without one)")
-        return self.journal
+    async def send(self, unit: SendUnit) -> list[RowOutcome]:
+        if self.events is not None:
+            return [await self.events.send(unit.rows[0])]
+        assert self.ctas is not None
+        return await self.ctas.send(CtaBatch(unit.op, unit.rows))
 
 
-def _chunks(items: Iterable[ValidatedRow], size: int) -> Iterator[list[ValidatedRow]]:
-    chunk: list[ValidatedRow] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-__all__ = ["CS_IMPORT_ENTITIES", "CsImportOptions", "CsImporter", "CsPlan", "CsRunControl", "RowChecker"]
+__all__ = [
+    "CS_IMPORT_ENTITIES",
+    "CsImportOptions",
+    "CsImporter",
+    "CsPlan",
+    "CsRunControl",
+    "CsSender",
+    "RowChecker",
+]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from batchgs.engine import px_requests as rq
-from batchgs.engine.export.slices import key_boundary
+from batchgs.engine.px_requests import key_boundary
 from batchgs.transport.client import raise_for_result
 from batchgs.transport.paging import scroll
 from batchgs.transport.result import Outcome

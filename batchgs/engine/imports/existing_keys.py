@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchgs.engine.px_requests import filter_safe
 from batchgs.transport.result import Outcome
 
 SCROLL_PAGE = 1000
@@ -106,7 +107,3 @@ async def lookup_keys(
                 )
             chunk = []
     return found, requests
-
-
-def filter_safe(value: str) -> bool:
-    return not any(ch in value for ch in ";,*?=<>!~")

@@ -5,8 +5,8 @@ stops on any invalid row (exit 3) → a cheap authenticated GET proves key and r
 which keys exist → the plan (confirmation for deletes, `--dry-run` stops here) → stream the valid rows
 not yet done through the worker pool → journal + reports + summary.json.
 
-A row is journalled only after the API answered definitively, so a crash at any moment loses nothing
-acknowledged, and `batchgs resume` sends only what is left.
+Sending, stopping, the journal and the reports are the shared run loop's (engine.imports.run_loop);
+this module plans the run and says how a PX row is sent (`PxRowSender`: one row, one request).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,24 +24,20 @@ from batchgs.engine.imports.existing_keys import (
     LOOKUP_CHUNK,
     ExistingKeys,
     discover_existing,
-    filter_safe,
     lookup_keys,
 )
-from batchgs.engine.imports.row_sender import Client, RowSender, SendOptions
-from batchgs.engine.intents import IntentLog
-from batchgs.engine.pool import Pool, StopRun, stop_status
+from batchgs.engine.imports.row_sender import RowSender, SendOptions
+from batchgs.engine.imports.run_loop import ImportLoop, ReportSetup, RunEnd, SendUnit
 from batchgs.engine.preflight import preflight
-from batchgs.engine.progress import Progress
+from batchgs.engine.px_requests import Client, filter_safe
 from batchgs.entities.spec import EntitySpec
-from batchgs.errors import Interrupted, ResumableStop, StrictValidationError
-from batchgs.io.rows import RowIssue, ValidatedRow
+from batchgs.io.rows import ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.io.validate.file import ValidateOptions, Validation, prepare
 from batchgs.reports.changes import write_changes
-from batchgs.reports.row_reports import ErrorReport, SuccessReport, rebuild_reports
-from batchgs.reports.summary import build_summary, write_summary
 from batchgs.run.before_images import BeforeImages
-from batchgs.run.journal import Journal, RowOutcome
+from batchgs.run.journal import Journal
+from batchgs.run.outcomes import RowOutcome
 from batchgs.run.rowset import RowSet
 
 LIST_PATHS = {"users": ("/v1/users", "users", "identifyId"), "accounts": ("/v1/accounts", "accounts", "id")}
@@ -158,11 +154,15 @@ class Importer:
         self.client_factory = client_factory
         self.control = control or RunControl()
         self.attributes = attributes
-        self.stop_event = stop_event or asyncio.Event()
         self.plan = Plan()
         self.plan_dir = plan_dir  # a --changed-only dry run leaves changes.csv here
-        self._counted: dict[str, int] = {}
         self._state_store: BeforeImages | None = None
+        self.loop = ImportLoop(
+            journal,
+            ReportSetup.for_input(input_path, spec.key or "key", redact=options.redact),
+            stop_event=stop_event,
+            progress=self.control.progress,
+        )
 
     # ------------------------------------------------------------------------------------- the job
     async def run(self, confirm: Confirm | None = None) -> dict[str, Any]:
@@ -170,16 +170,22 @@ class Importer:
         with prepare(
             self.input_path, self.spec, self.options.validate_options(self.attributes)
         ) as validation:
-            skip = self._rows_to_skip()
+            skip = self.loop.rows_to_skip(
+                retry_failed=self.control.retry_failed, resend_uncertain=self.control.resend_uncertain
+            )
             self.plan.rows_total = validation.row_count()
-            if self.journal is not None:
-                self.journal.set_progress("rows_total", self.plan.rows_total)  # for `batchgs status`
+            self.loop.set_rows_total(self.plan.rows_total)
             self.plan.rows_done_before = len(skip)
             if self.options.strict or self.control.dry_run or self.options.mode == "delete":
                 invalid = self._count_invalid(validation, skip)
                 self.plan.rows_invalid = invalid
                 if self.options.strict and invalid and not self.control.dry_run:
-                    self._abort_strict(validation, invalid)
+                    self.loop.abort_strict(
+                        validation,
+                        validation.invalid_rows(),
+                        invalid=invalid,
+                        rows_total=self.plan.rows_total,
+                    )
             self.plan.rows_to_send = max(0, self.plan.rows_total - len(skip) - (self.plan.rows_invalid or 0))
             async with self.client_factory() as client:
                 await preflight(client)
@@ -194,8 +200,8 @@ class Importer:
                     return {"plan": self.plan.as_dict()}
                 if confirm is not None:
                     confirm(self.plan)
-                status, reason, stop = await self._send_all(client, validation, skip, existing)
-            return self._finish(validation, status, reason, stop)
+                end = await self._send_all(client, validation, skip, existing)
+            return self._finish(validation, end)
 
     # ------------------------------------------------------------------------- before-state runs
     def _open_before_state(self) -> BeforeState | None:
@@ -244,8 +250,8 @@ class Importer:
             self._estimate_with_state(state)
             if confirm is not None:
                 confirm(self.plan)
-            status, reason, stop = await self._send_all(client, validation, skip, None, state)
-            return self._finish(validation, status, reason, stop)
+            end = await self._send_all(client, validation, skip, None, state)
+            return self._finish(validation, end)
         finally:
             self._close_state()
 
@@ -288,30 +294,8 @@ class Importer:
         tally = self._write_changes(self.plan_dir, state.store)
         return {"plan": {**plan.as_dict(), **tally}, "run_dir": str(self.plan_dir)}
 
-    def _rows_to_skip(self) -> RowSet:
-        if self.journal is None:
-            return RowSet()
-        skip = self.journal.done_rows()
-        if not self.control.retry_failed:
-            skip |= self.journal.rows_to_retry()
-        if self.control.resend_uncertain:
-            skip -= self.journal.uncertain_rows()
-        return RowSet(skip)
-
     def _count_invalid(self, validation: Validation, skip: RowSet) -> int:
         return sum(1 for row in validation.invalid_rows() if row.row not in skip)
-
-    def _abort_strict(self, validation: Validation, invalid: int) -> None:
-        journal = self._require_journal()
-        for chunk in _chunks(validation.invalid_rows(), 1_000):
-            journal.record(invalid_outcomes(chunk))
-        journal.set_status("aborted", reason="strict")
-        self._reports(validation)
-        write_summary(journal.run_dir, build_summary(journal, rows_total=self.plan.rows_total))
-        raise StrictValidationError(
-            f"{invalid:,} of {self.plan.rows_total:,} rows are invalid; with --strict nothing was sent",
-            hint=f"see {journal.run_dir / 'errors.csv'}; fix the rows and run again",
-        )
 
     async def _existing(self, client: Client) -> ExistingKeys | None:
         """The `auto` strategy's knowledge of which keys exist (None when not upserting with auto)."""
@@ -415,68 +399,27 @@ class Importer:
         skip: RowSet,
         existing: ExistingKeys | None,
         state: BeforeState | None = None,
-    ) -> tuple[str, str | None, BaseException | None]:
-        journal = self._require_journal()
-        journal.set_status("running")
-        errors = ErrorReport(journal.run_dir, validation.headers, redact=self.options.redact)
-        success = SuccessReport(journal.run_dir, self.spec.key or "key", redact=self.options.redact)
-        progress = Progress(
-            max(0, self.plan.rows_total - self.plan.rows_done_before),
-            enabled=self.control.progress,
-            stats=client.stats,
-        )
-        sender = RowSender(
+    ) -> RunEnd:
+        if existing is not None:
+            known_existing = existing.lookup
+        elif state is not None and self.options.strategy == "auto":
+            known_existing = state.exists
+        else:
+            known_existing = None
+        o = self.options
+        rows = RowSender(
             client,
-            SendOptions(self.spec.name, self.options.mode, self.options.strategy, self.options.hard_delete),
-            known_existing=existing.lookup
-            if existing is not None
-            else state.exists
-            if state is not None and self.options.strategy == "auto"
-            else None,
+            SendOptions(self.spec.name, o.mode, o.strategy, o.hard_delete),
+            known_existing=known_existing,
         )
-        originals: dict[int, dict[str, str]] = {}
-        intents = None if self.spec.idempotent else IntentLog(journal)
-
-        async def handle(row: ValidatedRow) -> RowOutcome:
-            if intents is not None:
-                await intents.mark(row)  # a crash from here on leaves the row `uncertain`, never re-sent
-            try:
-                return await sender.send(row)
-            except StopRun:  # quota or a refused key: this row's request was not applied
-                if intents is not None:
-                    journal.forget([row.row])
-                raise
-
-        def collect(outcomes: list[RowOutcome]) -> None:
-            journal.record(outcomes, counters=self._counter_delta(client.stats))
-            for outcome in outcomes:
-                original = originals.pop(outcome.row, {})
-                if outcome.status == "succeeded":
-                    success.add(outcome.row, outcome.key, outcome.op)
-                else:
-                    errors.add_outcome(outcome, original)
-            errors.flush()
-            success.flush()
-            progress.advance(outcomes)
-
-        async def rows() -> AsyncIterator[ValidatedRow]:
-            async for row in self._rows(validation, skip, client, existing, errors, progress, state, collect):
-                originals[row.row] = row.original
-                yield row
-
-        pool: Pool[ValidatedRow, RowOutcome] = Pool(handle, collect, workers=self.options.workers)
-        watcher = asyncio.create_task(self._watch_stop(pool))
-        try:
-            await pool.run(rows())
-        except ResumableStop as exc:  # raised by the producer's reads (quota, key refused, API down)
-            pool.request_stop(exc)
-        finally:
-            watcher.cancel()
-            progress.close()
-            errors.close()
-            success.close()
-            journal.record([], counters=self._counter_delta(client.stats))
-        return stop_status(pool.stop_cause)
+        return await self.loop.send(
+            client,
+            validation,
+            self._rows(validation, skip, client, existing, state),
+            PxRowSender(rows, idempotent=self.spec.idempotent),
+            workers=self.options.workers,
+            rows_left=max(0, self.plan.rows_total - self.plan.rows_done_before),
+        )
 
     async def _rows(
         self,
@@ -484,24 +427,15 @@ class Importer:
         skip: RowSet,
         client: Any,
         existing: ExistingKeys | None,
-        errors: ErrorReport,
-        progress: Progress,
-        state: BeforeState | None = None,
-        settle: Callable[[list[RowOutcome]], None] | None = None,
-    ) -> AsyncIterator[ValidatedRow]:
-        """Valid rows not yet done, in file order; invalid ones are journalled and reported on the way."""
-        journal = self._require_journal()
+        state: BeforeState | None,
+    ) -> AsyncIterator[list[ValidatedRow]]:
+        """Rows not yet done, in file order; with lookup, the batch's keys are asked first; with a
+        before-state, rows that change nothing are settled without a request (`--changed-only`)."""
         lookup = existing is not None and existing.method == "lookup"
         for batch in validation.batches(LOOKUP_CHUNK if lookup else SEND_BATCH):
-            if self.stop_event.is_set():
+            if self.loop.stop_event.is_set():
                 return
-            invalid = [r for r in batch if not r.valid and r.row not in skip]
-            if invalid:
-                outcomes = invalid_outcomes(invalid)
-                journal.record(outcomes)
-                for row, outcome in zip(invalid, outcomes, strict=True):
-                    errors.add_outcome(outcome, row.original)
-                progress.advance(outcomes)
+            invalid = [row for row in batch if not row.valid and row.row not in skip]
             todo = [row for row in batch if row.valid and row.row not in skip]
             if lookup and existing is not None and todo:
                 path, records_key, key_field = LIST_PATHS[self.spec.name]
@@ -511,30 +445,12 @@ class Importer:
             if state is not None and todo:
                 admitted = await state.admit(client, todo)
                 todo = admitted.to_send
-                if admitted.unchanged and settle is not None:
-                    settle(admitted.unchanged)  # answered without a request: as the file says already
-            for row in todo:
-                yield row
-            await asyncio.sleep(0)
-
-    async def _watch_stop(self, pool: Pool[Any, Any]) -> None:
-        await self.stop_event.wait()
-        pool.request_stop(Interrupted("interrupted: requests in flight were finished and the journal saved"))
-
-    def _counter_delta(self, stats: Any) -> dict[str, int]:
-        """Transport counters since the last call, stored with the outcomes they produced."""
-        now = {"requests": stats.requests, "responses_429": stats.responses_429, "retries": stats.retries}
-        delta = {k: v - self._counted.get(k, 0) for k, v in now.items()}
-        self._counted = now
-        return {k: v for k, v in delta.items() if v}
+                if admitted.unchanged:
+                    self.loop.settle(admitted.unchanged)  # answered without a request: as the file says
+            yield invalid + todo
 
     # ------------------------------------------------------------------------------------- ending
-    def _finish(
-        self, validation: Validation, status: str, reason: str | None, stop: BaseException | None
-    ) -> dict[str, Any]:
-        journal = self._require_journal()
-        journal.set_status(status, reason=reason)  # type: ignore[arg-type]
-        self._reports(validation)
+    def _finish(self, validation: Validation, end: RunEnd) -> dict[str, Any]:
         extra: dict[str, Any] = {
             "mode": self.options.mode,
             "strategy": self.options.strategy if self.options.mode == "upsert" else None,
@@ -544,55 +460,21 @@ class Importer:
             extra["before_images"] = True
             if self.options.changed_only:
                 extra["changed_only"] = True
-                extra["rows_unchanged"] = journal.operation_counts().get("unchanged", 0)
-                extra.update(self._write_changes(journal.run_dir, self._state_store))
-        summary = build_summary(journal, rows_total=self.plan.rows_total, extra=extra)
-        write_summary(journal.run_dir, summary)
-        if stop is not None:
-            summary["stop"] = stop
-        return summary
-
-    def _reports(self, validation: Validation) -> None:
-        """errors.csv/.xlsx and success.csv rebuilt from the journal: sorted, complete across resumes."""
-        journal = self._require_journal()
-        rebuild_reports(
-            journal,
-            ((r.row, r.original) for batch in validation.batches(SEND_BATCH) for r in batch),
-            validation.headers,
-            key_column=self.spec.key or "key",
-            redact=self.options.redact,
-            xlsx=self.input_path.suffix.lower() == ".xlsx",
-        )
-
-    def _require_journal(self) -> Journal:
-        if self.journal is None:
-            raise RuntimeError("this step needs a run folder (only --dry-run runs without one)")
-        return self.journal
+                extra["rows_unchanged"] = self.loop.journal.operation_counts().get("unchanged", 0)
+                extra.update(self._write_changes(self.loop.journal.run_dir, self._state_store))
+        return self.loop.finish(validation, end, rows_total=self.plan.rows_total, extra=extra)
 
 
-def invalid_outcomes(rows: Iterable[ValidatedRow]) -> list[RowOutcome]:
-    return [
-        RowOutcome(
-            row=row.row,
-            status="invalid",
-            key=row.key,
-            code=row.issues[0].code,
-            message="; ".join(issue_text(i) for i in row.issues),
-        )
-        for row in rows
-    ]
+class PxRowSender:
+    """The PX kind of the run loop: every row is one request (plus a fallback, for upserts)."""
 
+    def __init__(self, rows: RowSender, *, idempotent: bool) -> None:
+        self.rows = rows
+        self.idempotent = idempotent
 
-def issue_text(issue: RowIssue) -> str:
-    return f"{issue.column}: {issue.message}" if issue.column else issue.message
+    async def units(self, rows: AsyncIterator[ValidatedRow]) -> AsyncIterator[SendUnit]:
+        async for row in rows:
+            yield SendUnit((row,), idempotent=self.idempotent)
 
-
-def _chunks(items: Iterable[ValidatedRow], size: int) -> Iterable[list[ValidatedRow]]:
-    chunk: list[ValidatedRow] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    async def send(self, unit: SendUnit) -> list[RowOutcome]:
+        return [await self.rows.send(unit.rows[0])]

@@ -8,27 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from batchgs.engine import px_requests as rq
 from batchgs.engine.pool import StopRun
-from batchgs.errors import FatalApiError, QuotaExhausted
+from batchgs.engine.px_requests import Client, fatal_error
+from batchgs.errors import QuotaExhausted
 from batchgs.io.rows import ValidatedRow
 from batchgs.run.journal import RowOutcome
 from batchgs.transport.result import ApiResult, Outcome
-
-
-class Client(Protocol):
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        json: Any = None,
-        idempotent: bool = True,
-        headers: dict[str, str] | None = None,
-    ) -> ApiResult: ...
 
 
 @dataclass
@@ -37,22 +24,6 @@ class SendOptions:
     mode: str = "upsert"  # upsert | insert | update | delete (users/accounts)
     strategy: str = "auto"  # put-first | post-first | auto
     hard_delete: bool = False
-
-
-def fatal_error(result: ApiResult, *, first_write: bool) -> FatalApiError:
-    if result.status == 403:
-        return FatalApiError(
-            f"the API refused the key (403): {result.message}",
-            status=403,
-            hint="the key needs the Write permission for imports (PX: Administration > REST API)"
-            if first_write
-            else "check the key's permissions, then resume",
-        )
-    return FatalApiError(
-        f"the API refused the key ({result.status}): {result.message}",
-        status=result.status,
-        hint="check GAINSIGHT_PX_API_KEY and --region/--base-url, then resume",
-    )
 
 
 class RowSender:

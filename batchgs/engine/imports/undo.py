@@ -19,12 +19,12 @@ from typing import Any
 from batchgs.engine.imports.current_records import COLLECTIONS, Collection, lookup, plan_reads, read_all
 from batchgs.engine.imports.diff import unflatten
 from batchgs.engine.imports.row_sender import RowSender, SendOptions
+from batchgs.engine.imports.run_loop import Drive, RunEnd
 from batchgs.engine.imports.undo_plan import Judgement, UndoUnit, change_lines, judge, plan_units
-from batchgs.engine.pool import Pool, stop_status
 from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
 from batchgs.entities.spec import EntitySpec
-from batchgs.errors import Interrupted, UsageError
+from batchgs.errors import UsageError
 from batchgs.io.rows import ValidatedRow
 from batchgs.reports.changes import write_changes
 from batchgs.reports.row_reports import rebuild_reports
@@ -107,7 +107,6 @@ class Undo:
         self.stop_event = stop_event or asyncio.Event()
         self.collection: Collection = COLLECTIONS[spec.name]
         self.counts: dict[str, int] = {"send": 0, "done": 0, "conflict": 0}
-        self._counted: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------- plan
     @staticmethod
@@ -164,8 +163,8 @@ class Undo:
                 confirm(self.counts["send"])
             self._settle_without_requests(judged)
             to_send = [(u, j) for u, j in judged if j.verdict == "send"]
-            status, reason, stop = await self._send(client, to_send)
-        return self._finish(status, reason, stop)
+            end = await self._send(client, to_send)
+        return self._finish(end)
 
     def _store_changes(self, judged: list[tuple[UndoUnit, Judgement]], now: dict[str, Record | None]) -> None:
         lines = [
@@ -201,9 +200,7 @@ class Undo:
                 )
         journal.record(outcomes)
 
-    async def _send(
-        self, client: Any, to_send: list[tuple[UndoUnit, Judgement]]
-    ) -> tuple[str, str | None, BaseException | None]:
+    async def _send(self, client: Any, to_send: list[tuple[UndoUnit, Judgement]]) -> RunEnd:
         journal = self._journal()
         journal.set_status("running")
         senders = {
@@ -212,7 +209,10 @@ class Undo:
         progress = Progress(len(to_send), enabled=self.progress, stats=client.stats)
         units = {unit.row: (unit, judgement) for unit, judgement in to_send}
 
-        async def handle(unit: UndoUnit) -> RowOutcome:
+        async def handle(unit: UndoUnit) -> list[RowOutcome]:
+            return [await undo_one(unit)]
+
+        async def undo_one(unit: UndoUnit) -> RowOutcome:
             body = units[unit.row][1].body
             sendable = {f: v for f, v in body.items() if not (v is None and f in self.date_fields)}
             uncleared = sorted(set(body) - set(sendable))
@@ -222,8 +222,8 @@ class Undo:
             outcome = await senders[unit.action].send(row)
             return cannot_clear(unit, uncleared) if uncleared and outcome.status == "succeeded" else outcome
 
-        def collect(outcomes: list[RowOutcome]) -> None:
-            journal.record(outcomes, counters=self._counter_delta(client.stats))
+        def record(outcomes: list[RowOutcome], counters: dict[str, int]) -> None:
+            journal.record(outcomes, counters=counters)
             progress.advance(outcomes)
 
         async def items() -> AsyncIterator[UndoUnit]:
@@ -232,33 +232,20 @@ class Undo:
                     return
                 yield unit
 
-        pool: Pool[UndoUnit, RowOutcome] = Pool(handle, collect, workers=self.options.workers)
-        watcher = asyncio.create_task(self._watch_stop(pool))
         try:
-            await pool.run(items())
+            return await Drive[UndoUnit](self.stop_event, client.stats).run(
+                items(), handle, record, workers=self.options.workers
+            )
         finally:
-            watcher.cancel()
             progress.close()
-            journal.record([], counters=self._counter_delta(client.stats))
-        return stop_status(pool.stop_cause)
-
-    async def _watch_stop(self, pool: Pool[Any, Any]) -> None:
-        await self.stop_event.wait()
-        pool.request_stop(Interrupted("interrupted: requests in flight were finished and the journal saved"))
-
-    def _counter_delta(self, stats: Any) -> dict[str, int]:
-        now = {"requests": stats.requests, "responses_429": stats.responses_429, "retries": stats.retries}
-        delta = {k: v - self._counted.get(k, 0) for k, v in now.items()}
-        self._counted = now
-        return {k: v for k, v in delta.items() if v}
 
     # ------------------------------------------------------------------------------------- ending
     def _write_changes(self) -> dict[str, Any]:
         return write_changes(self.plan_dir, self.store.iter_changes(), date_fields=self.date_fields).as_dict()
 
-    def _finish(self, status: str, reason: str | None, stop: BaseException | None) -> dict[str, Any]:
+    def _finish(self, end: RunEnd) -> dict[str, Any]:
         journal = self._journal()
-        journal.set_status(status, reason=reason)  # type: ignore[arg-type]
+        journal.set_status(end.status, reason=end.reason)
         details = self.store.details()
         rebuild_reports(
             journal,
@@ -271,8 +258,8 @@ class Undo:
         extra = {"source_run": self.options.source_run, "conflicts": journal_conflicts(journal), **tally}
         summary = build_summary(journal, rows_total=total, extra=extra)
         write_summary(journal.run_dir, summary)
-        if stop is not None:
-            summary["stop"] = stop
+        if end.stop is not None:
+            summary["stop"] = end.stop
         return summary
 
     def _journal(self) -> Journal:

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from batchgs.engine.imports.existing_keys import filter_safe
+from batchgs.engine.px_requests import filter_safe
 from batchgs.errors import Interrupted
 from batchgs.transport.client import ApiClient
 from batchgs.transport.paging import MAX_PAGE_SIZE, scroll

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchgs.engine import px_requests as rq
-from batchgs.engine.imports.existing_keys import filter_safe
-from batchgs.engine.imports.row_sender import Client, fatal_error
 from batchgs.engine.optout.actions import (
     Changes,
     OptOutOptions,
@@ -34,6 +32,7 @@ from batchgs.engine.optout.actions import (
     unsubscribe_on,
 )
 from batchgs.engine.pool import StopRun
+from batchgs.engine.px_requests import Client, fatal_error, filter_safe
 from batchgs.errors import QuotaExhausted
 from batchgs.run.journal import RowOutcome
 from batchgs.transport.client import needs_id_in_body

@@ -1,0 +1,186 @@
+"""engine/pool.py on its own: the bounded queue, stopping, draining and the collector's flushes.
+
+Every import's memory and its "nothing acknowledged is lost" promise rest on these four behaviours.
+No wall-clock assertions: ordering is forced with events, and a generous `wait_for` turns a would-be
+hang into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from batchgs.engine.pool import Pool, StopRun
+
+LIMIT_S = 30.0  # only to fail instead of hanging; never reached when the pool works
+
+
+def run(coro: object) -> None:
+    asyncio.run(asyncio.wait_for(coro, LIMIT_S))  # type: ignore[arg-type]
+
+
+async def numbers(count: int, pulled: list[int] | None = None) -> AsyncIterator[int]:
+    for n in range(count):
+        if pulled is not None:
+            pulled.append(n)
+        yield n
+
+
+def test_every_item_is_handled_once_and_collected_once() -> None:
+    collected: list[int] = []
+
+    async def handle(n: int) -> int:
+        await asyncio.sleep(0)
+        return n * 10
+
+    async def main() -> None:
+        pool: Pool[int, int] = Pool(handle, collected.extend, workers=7, flush_every=13)
+        await pool.run(numbers(1_000))
+        assert pool.stop_cause is None
+
+    run(main())
+    assert sorted(collected) == [n * 10 for n in range(1_000)]
+
+
+def test_the_producer_is_held_back_by_the_bounded_queue() -> None:
+    """At no moment are more items out of the producer than workers + queue + the one being put."""
+    workers, queue_size = 3, 5
+    pulled: list[int] = []
+    finished = 0
+    most_in_pipeline = 0
+
+    async def handle(n: int) -> int:
+        nonlocal finished, most_in_pipeline
+        most_in_pipeline = max(most_in_pipeline, len(pulled) - finished)
+        for _ in range(5):  # slow workers: the producer, unbounded, would run far ahead
+            await asyncio.sleep(0)
+        finished += 1
+        return n
+
+    async def main() -> None:
+        pool: Pool[int, int] = Pool(handle, lambda _r: None, workers=workers, queue_size=queue_size)
+        await pool.run(numbers(2_000, pulled))
+
+    run(main())
+    assert len(pulled) == 2_000
+    assert most_in_pipeline <= workers + queue_size + 1
+
+
+def test_stop_run_from_a_worker_stops_every_worker_and_keeps_its_cause() -> None:
+    handled: list[int] = []
+    collected: list[int] = []
+    quota = RuntimeError("quota gone")
+
+    async def handle(n: int) -> int:
+        if n == 50:
+            raise StopRun(quota)
+        handled.append(n)
+        await asyncio.sleep(0)
+        return n
+
+    async def main() -> Pool[int, int]:
+        pool: Pool[int, int] = Pool(handle, collected.extend, workers=4)
+        await pool.run(numbers(10_000))  # returns normally: a stop is not an error
+        return pool
+
+    pool = asyncio.run(asyncio.wait_for(main(), LIMIT_S))
+    assert pool.stop_cause is quota and pool.stop.is_set()
+    assert 50 not in handled and len(handled) < 200  # items queued after the stop were left
+    assert sorted(collected) == sorted(handled)  # every answered item reached the collector
+
+
+def test_request_stop_drains_without_starting_queued_items_and_finishes_those_in_flight() -> None:
+    workers = 4
+    gate = asyncio.Event()
+    started: list[int] = []
+    collected: list[int] = []
+    all_started = asyncio.Event()
+
+    async def handle(n: int) -> int:
+        started.append(n)
+        if len(started) == workers:
+            all_started.set()
+        await gate.wait()  # every worker holds one item "in flight"
+        return n
+
+    async def main() -> Pool[int, int]:
+        pool: Pool[int, int] = Pool(handle, collected.extend, workers=workers, queue_size=8)
+        running = asyncio.create_task(pool.run(numbers(100)))
+        await all_started.wait()
+        first_cause = KeyboardInterrupt()
+        pool.request_stop(first_cause)
+        pool.request_stop(RuntimeError("a later cause does not replace the first"))
+        gate.set()
+        await running
+        assert pool.stop_cause is first_cause
+        return pool
+
+    asyncio.run(asyncio.wait_for(main(), LIMIT_S))
+    assert sorted(started) == list(range(workers))  # the queued items were drained, not started
+    assert sorted(collected) == list(range(workers))  # in-flight answers were all collected
+
+
+def test_the_collector_flushes_every_n_results() -> None:
+    batches: list[list[int]] = []
+
+    async def handle(n: int) -> int:
+        return n
+
+    async def main() -> None:
+        pool: Pool[int, int] = Pool(
+            handle, lambda batch: batches.append(list(batch)), workers=2, flush_every=10, flush_seconds=3600
+        )
+        await pool.run(numbers(95))
+
+    run(main())
+    assert all(len(b) <= 10 for b in batches)
+    assert sum(len(b) for b in batches) == 95
+    assert len(batches) >= 10  # 95 results in batches of at most 10, the last one at the end
+
+
+def test_the_collector_flushes_a_partial_batch_after_flush_seconds() -> None:
+    """Item 1 waits until the collector has handed on item 0: with only count-based flushing (or one
+    flush at the end) this would never happen and the run would hit the time limit."""
+    first_collected = asyncio.Event()
+    batches: list[list[int]] = []
+
+    async def handle(n: int) -> int:
+        if n == 1:
+            await first_collected.wait()
+        return n
+
+    async def collect(batch: list[int]) -> None:  # an async collector is awaited
+        batches.append(list(batch))
+        if 0 in batch:
+            first_collected.set()
+
+    async def main() -> None:
+        pool: Pool[int, int] = Pool(handle, collect, workers=1, flush_every=1_000, flush_seconds=0.01)
+        await pool.run(numbers(2))
+
+    run(main())
+    assert batches[0] == [0] and [1] in batches
+
+
+@pytest.mark.timeout(LIMIT_S)
+def test_an_unexpected_worker_error_stops_the_run_and_surfaces() -> None:
+    """The failed worker keeps draining: with far more items than the queue holds, the producer must
+    not block forever on a queue nobody empties (it did: the run hung)."""
+    collected: list[int] = []
+    handled: list[int] = []
+
+    async def handle(n: int) -> int:
+        if n == 3:
+            raise ValueError("bug")
+        handled.append(n)
+        return n
+
+    async def main() -> None:
+        pool: Pool[int, int] = Pool(handle, collected.extend, workers=1)
+        await pool.run(numbers(10_000))
+
+    with pytest.raises(ValueError, match="bug"):
+        asyncio.run(main())  # no wait_for: a hang could not be cancelled (the producer's finally waits)
+    assert collected == handled == [0, 1, 2]  # answered before the failure: collected; nothing after
