@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import platformdirs
 
@@ -203,6 +203,30 @@ class FileDefaults:
 
 
 @dataclass(frozen=True)
+class Coordinator:
+    """The Redis that several machines share for the limiter and the daily ledger: its URL without the
+    password (safe to print) and the password as a Secret (never printed, logged or stored)."""
+
+    url: str
+    password: Secret | None = None
+
+
+def parse_coordinator(text: str) -> Coordinator:
+    """`redis://[user[:password]@]host:port/db` or `rediss://...` (TLS)."""
+    parts = urlsplit(text)
+    host_port = parts.netloc.rsplit("@", 1)[-1]
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ConfigError(
+            f"coordinator {parts.scheme}://{host_port}{parts.path}: not a redis:// or rediss:// URL",
+            hint="BATCHGS_COORDINATOR=redis://host:6379/0 (or rediss:// for TLS)",
+        )
+    user = parts.username or ""
+    netloc = f"{user}@{host_port}" if user else host_port
+    url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return Coordinator(url, Secret(unquote(parts.password)) if parts.password else None)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a command needs to talk to Gainsight. Built once per command by `resolve`."""
 
@@ -221,7 +245,7 @@ class Settings:
     production: bool = False
     profile: str | None = None
     strict_warnings: bool = False  # warnings (guesses such as lost leading zeros) refuse the row
-    coordinator: Secret | None = None  # redis://... shared by several machines; may hold a password
+    coordinator: Coordinator | None = None  # Redis shared by several machines (BATCHGS_COORDINATOR)
     key_rate: int = PX_MAX_RATE  # the PX key's own limit per second, divided among the jobs using it
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -309,7 +333,7 @@ def resolve(
         strict_warnings=bool(
             strict_warnings if strict_warnings is not None else prof.get("strict_warnings", False)
         ),
-        coordinator=Secret(str(coordinator)) if coordinator else None,
+        coordinator=parse_coordinator(str(coordinator)) if coordinator else None,
         key_rate=key_rate,
     )
 

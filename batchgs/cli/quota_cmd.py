@@ -31,9 +31,7 @@ def command(ctx: click.Context, state_dir: str | None, as_json: bool) -> None:
     own = settings.px_api_key.fingerprint() if settings.px_api_key else None
     rows = [_row(figures, own) for figures in pool_figures(settings)]
     source = (
-        describe_coordinator(settings.coordinator.reveal())
-        if settings.coordinator
-        else str(settings.state_dir)
+        describe_coordinator(settings.coordinator.url) if settings.coordinator else str(settings.state_dir)
     )
     if as_json:
         emit_json({"state_dir": str(settings.state_dir), "source": source, "keys": rows})

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from batchgs.config import Secret, Settings
+from batchgs.config import Coordinator, Settings
 from batchgs.errors import ConfigError, CoordinatorLost
 from batchgs.transport.ledger import Ledger, QuotaLedger, list_ledger_entries
 from batchgs.transport.limiter import SlidingWindowLimiter
@@ -35,17 +35,6 @@ def describe_coordinator(url: str) -> str:
     host = parts.hostname or "?"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path or ''}"
-
-
-def check_coordinator(secret: Secret) -> str:
-    url = secret.reveal()
-    scheme = urlsplit(url).scheme
-    if scheme not in ("redis", "rediss"):
-        raise ConfigError(
-            f"coordinator {describe_coordinator(url)!r}: only redis:// and rediss:// are understood",
-            hint="BATCHGS_COORDINATOR=redis://host:6379/0 (or rediss:// for TLS)",
-        )
-    return url
 
 
 def _unreachable(where: str, exc: BaseException) -> ConfigError:
@@ -110,9 +99,8 @@ def open_sharing(
     if settings.coordinator:
         from batchgs.transport import share_redis
 
-        url = check_coordinator(settings.coordinator)
-        where = f"the coordinator {describe_coordinator(url)}"
-        client = share_redis.connect(url)
+        where = f"the coordinator {describe_coordinator(settings.coordinator.url)}"
+        client = share_redis.connect(settings.coordinator)
         meta = {"scope": scope, "fingerprint": fingerprint, "base_url": base_url}
         board: ShareBoard | None = None
         if share:
@@ -193,13 +181,13 @@ def quota_left(settings: Settings, fingerprint: str, scope: str, daily_limit: in
     if not settings.coordinator:
         with QuotaLedger(settings.state_dir, fingerprint, scope, daily_limit) as ledger:
             return ledger.left()
-    url = check_coordinator(settings.coordinator)
-    where = f"the coordinator {describe_coordinator(url)}"
+    coordinator = settings.coordinator
+    where = f"the coordinator {describe_coordinator(coordinator.url)}"
 
     async def ask() -> int:
         from batchgs.transport import share_redis
 
-        client = share_redis.connect(url)
+        client = share_redis.connect(coordinator)
         try:
             ledger = share_redis.RedisLedger(
                 client,
@@ -241,13 +229,11 @@ def pool_figures(settings: Settings) -> list[PoolFigures]:
     return figures
 
 
-def _redis_figures(secret: Secret) -> list[PoolFigures]:
-    url = check_coordinator(secret)
-
+def _redis_figures(coordinator: Coordinator) -> list[PoolFigures]:
     async def ask() -> list[Any]:
         from batchgs.transport import share_redis
 
-        client = share_redis.connect(url)
+        client = share_redis.connect(coordinator)
         try:
             return await share_redis.list_pools(client)
         finally:
@@ -256,7 +242,7 @@ def _redis_figures(secret: Secret) -> list[PoolFigures]:
     try:
         found = asyncio.run(ask())
     except _board_errors() as exc:
-        raise _unreachable(f"the coordinator {describe_coordinator(url)}", exc) from None
+        raise _unreachable(f"the coordinator {describe_coordinator(coordinator.url)}", exc) from None
     return [
         PoolFigures(
             meta.get("scope", "?"),

@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, WatchError
 
+from batchgs.config import Coordinator
 from batchgs.errors import CoordinatorLost, QuotaExhausted
 from batchgs.transport.ledger import BUCKET, DAY, exhausted_error
 from batchgs.transport.share import LOST_AFTER, BoardView, JobRecord, TickInput, plan_tick
@@ -30,6 +31,7 @@ from batchgs.transport.share import LOST_AFTER, BoardView, JobRecord, TickInput,
 PREFIX = "batchgs:"
 POOLS = PREFIX + "pools"
 BOARD_TTL = 600  # seconds a pool's board survives without any tick
+CALL_TIMEOUT = 2.0  # seconds for one call to Redis
 T = TypeVar("T")
 
 # KEYS[1] the day hash. ARGV: n, limit, upto (1: reserve min(n, left) if >= 1), day seconds, bucket.
@@ -102,10 +104,16 @@ def meta_key(pool: str) -> str:
     return f"{PREFIX}{pool}:meta"
 
 
-def connect(url: str) -> aioredis.Redis:
-    """An asyncio client with short timeouts: a lost coordinator must be noticed in seconds."""
+def connect(coordinator: Coordinator) -> aioredis.Redis:
+    """An asyncio client with short timeouts: a lost coordinator must be noticed in seconds. The
+    password travels as an argument, never inside a URL that could be printed."""
+    password = coordinator.password.reveal() if coordinator.password else None
     client: aioredis.Redis = aioredis.Redis.from_url(
-        url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=10
+        coordinator.url,
+        password=password,
+        socket_timeout=CALL_TIMEOUT,
+        socket_connect_timeout=CALL_TIMEOUT,
+        health_check_interval=10,
     )
     return client
 
@@ -203,22 +211,25 @@ class RedisLedger:
         self.describe = describe
         self._offset = 0.0  # local epoch - server epoch, from the last answer
         self._used = 0
+        self._lost: CoordinatorLost | None = None  # once lost, every later call fails at once
         self._reserve = client.register_script(_RESERVE)
         self._refund = client.register_script(_REFUND)
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         started = time.monotonic()
-        while True:
+        while self._lost is None:
             try:
-                return await call()
-            except (RedisError, OSError) as exc:
+                return await asyncio.wait_for(call(), CALL_TIMEOUT * 2)
+            except (RedisError, OSError, TimeoutError) as exc:
                 if time.monotonic() - started >= self.lost_after:
-                    raise CoordinatorLost(
+                    self._lost = CoordinatorLost(
                         f"lost {self.describe} while counting the daily quota ({type(exc).__name__}); "
                         "stopped rather than send uncounted requests",
                         hint="check the coordinator, then resume",
-                    ) from None
+                    )
+                    break
                 await asyncio.sleep(0.25)
+        raise self._lost
 
     async def _run(self, n: int, *, upto: bool) -> tuple[int, float, float | None]:
         args = [n, self.daily_limit, 1 if upto else 0, DAY, BUCKET]

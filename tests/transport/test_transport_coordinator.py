@@ -13,7 +13,7 @@ import pytest
 import redis
 from aiohttp import web
 
-from batchgs.config import Secret, Settings
+from batchgs.config import Secret, Settings, parse_coordinator
 from batchgs.errors import ConfigError, CoordinatorLost, QuotaExhausted
 from batchgs.transport.client import ApiClient, px_client
 from batchgs.transport.coordination import pool_figures, quota_left
@@ -37,7 +37,7 @@ def settings_for(url: str, state: Path, coordinator: str, *, daily_limit: int = 
         key_rate=50,
         daily_limit=daily_limit,
         state_dir=state,
-        coordinator=Secret(coordinator),
+        coordinator=parse_coordinator(coordinator),
     )
 
 

@@ -1,0 +1,259 @@
+"""One key, many jobs: three `batchgs import` processes on one key, `--rate 200` each, at 50 ± 20 ms,
+against the sandbox's real 200/s limit — sharing through one state folder (one machine), and through
+Redis with a state folder each (three "machines"). Beside them, in the same run, one process alone
+(the single-process figures), the CPU the share keeper costs per tick, and a shared `--daily-limit
+5000` across three Redis jobs: each pauses (exit 4) and `resume` continues once the window frees.
+
+Each process updates its own range of seeded users with `--strategy put-first` (one PUT per row, the
+user id in the path), so the sandbox's request log says which process sent each request.
+
+    python -m bench shared-limit [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import harness as h
+from tests.redis_server import RedisServer
+
+_USER = re.compile(r"/v1/users/user-(\d{6})")
+
+
+def _files(work: Path, rows: int, jobs: int) -> list[Path]:
+    ids = h.seeded_ids(rows * jobs)
+    return [h.write_users_csv(work / f"job{n}.csv", ids[n * rows : (n + 1) * rows]) for n in range(jobs)]
+
+
+def _run_jobs(
+    sandbox: h.Sandbox, work: Path, files: list[Path], *, coordinator: str | None, extra: list[str]
+) -> list[tuple[h.Measured, Path]]:
+    """Start one `batchgs import` per file at once (threads around run_measured), wait for all."""
+    results: list[Any] = [None] * len(files)
+
+    def one(n: int) -> None:
+        state = work / (f"state-{n}" if coordinator else "state")
+        env = h.batchgs_env(sandbox, state)
+        if coordinator:
+            env["BATCHGS_COORDINATOR"] = coordinator
+        run_dir = work / f"run{n}"
+        command = ["import", "users", str(files[n]), "--yes", "-q", "--run-dir", str(run_dir)]
+        measured = h.run_measured(h.batchgs_command(*command, "--strategy", "put-first", *extra), env=env)
+        results[n] = (measured, run_dir)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(files))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _measure(sandbox: h.Sandbox, rows: int, jobs: list[tuple[h.Measured, Path]]) -> dict[str, Any]:
+    stats = sandbox.stats()
+    times: list[list[float]] = [[] for _ in jobs]
+    every: list[float] = []
+    for arrived, _method, path, _status in stats["log"]:
+        every.append(float(arrived))
+        match = _USER.search(str(path))
+        if match:
+            times[(int(match.group(1)) - 1) // rows].append(float(arrived))
+    every.sort()
+    for job_times in times:
+        job_times.sort()
+    start = max(t[0] for t in times)
+    end = min(t[-1] for t in times)
+    together = [t for t in every if start <= t <= end]
+    per_job = [sum(1 for t in job_times if start <= t <= end) / (end - start) for job_times in times]
+    requests = [len(t) for t in times]
+    return {
+        "jobs": len(jobs),
+        "exit_codes": [m.returncode for m, _ in jobs],
+        "requests": len(every),
+        "responses_429": stats["responses_429"],
+        "busiest_sliding_second": h.max_in_sliding_second(every),
+        "all_running_seconds": round(end - start, 2),
+        "together_requests_per_second": round(len(together) / (end - start), 1),
+        "per_job_requests_per_second": [round(r, 1) for r in per_job],
+        "share_spread": round((max(per_job) - min(per_job)) / max(per_job), 3),
+        "cpu_ms_per_request": [
+            round(m.cpu_seconds * 1000 / max(1, n), 3) for (m, _), n in zip(jobs, requests, strict=True)
+        ],
+    }
+
+
+def _single(rows: int) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-shared-") as tmp,
+        h.sandbox_process("--seed-users", str(rows)) as sandbox,
+    ):
+        work = Path(tmp)
+        [(measured, run_dir)] = _run_jobs(sandbox, work, _files(work, rows, 1), coordinator=None, extra=[])
+        summary = h.import_summary(run_dir)
+        stats = sandbox.stats()
+        times = [float(e[0]) for e in stats["log"]]
+        times.sort()
+        return {
+            "exit_code": measured.returncode,
+            "requests": summary["requests"],
+            "requests_per_second": round(h.mean_rate(times), 1),
+            "rows_per_second": summary.get("rows_per_second"),
+            "busiest_sliding_second": h.max_in_sliding_second(times),
+            "responses_429": stats["responses_429"],
+            "cpu_ms_per_request": round(measured.cpu_seconds * 1000 / max(1, summary["requests"]), 3),
+        }
+
+
+def _three(rows: int, *, redis: bool) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-shared-") as tmp,
+        h.sandbox_process("--seed-users", str(rows * 3)) as sandbox,
+    ):
+        work = Path(tmp)
+        server = RedisServer(work / "redis").start() if redis else None
+        try:
+            files = _files(work, rows, 3)
+            jobs = _run_jobs(sandbox, work, files, coordinator=server.url if server else None, extra=[])
+            return {
+                "board": "redis, 3 state folders" if redis else "one state folder",
+                **_measure(sandbox, rows, jobs),
+            }
+        finally:
+            if server:
+                server.stop()
+
+
+def _age_ledger(server: RedisServer) -> None:
+    import redis
+
+    from batchgs.transport.ledger import BUCKET, DAY
+
+    client = redis.Redis.from_url(server.url)
+    try:
+        for key in client.scan_iter("batchgs:*:day"):
+            counts = client.hgetall(key)
+            client.delete(key)
+            shift = int(DAY // BUCKET) + 2
+            client.hset(key, mapping={str(int(m) - shift): c for m, c in counts.items()})
+    finally:
+        client.close()
+
+
+def _daily_limit(rows: int, limit: int) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-shared-") as tmp,
+        h.sandbox_process("--seed-users", str(rows * 3)) as sandbox,
+    ):
+        work = Path(tmp)
+        server = RedisServer(work / "redis").start()
+        try:
+            files = _files(work, rows, 3)
+            paused = _run_jobs(
+                sandbox, work, files, coordinator=server.url, extra=["--daily-limit", str(limit)]
+            )
+            sent = sandbox.stats(log=False)["requests_total"]
+            _age_ledger(server)  # the clock trick: a day later
+            resumed = []
+            for n, (_measured, run_dir) in enumerate(paused):
+                env = h.batchgs_env(sandbox, work / f"state-{n}")
+                env["BATCHGS_COORDINATOR"] = server.url
+                command = ["resume", str(run_dir), "-q", "--daily-limit", str(limit)]
+                resumed.append(h.run_measured(h.batchgs_command(*command), env=env).returncode)
+            return {
+                "daily_limit": limit,
+                "rows_needed": rows * 3,
+                "requests_before_pause": sent,
+                "exit_codes": [m.returncode for m, _ in paused],
+                "resume_exit_codes": resumed,
+                "rows_done_after_resume": sum(h.import_summary(r)["rows_succeeded"] for _, r in paused),
+            }
+        finally:
+            server.stop()
+
+
+def _keeper_cost(ticks: int) -> dict[str, Any]:
+    """CPU per tick of the share keeper's board (what sharing adds to a running job, TICK apart)."""
+    from batchgs.config import parse_coordinator
+    from batchgs.transport.share import TICK, TickInput
+    from batchgs.transport.share_local import LocalShareBoard
+    from batchgs.transport.share_redis import RedisShareBoard, connect
+
+    me = TickInput(job="bench", want=200, live=0, ending=False, host="h", pid=1, label="")
+    out: dict[str, Any] = {"tick_seconds": TICK}
+    with tempfile.TemporaryDirectory(prefix="bench-keeper-") as tmp:
+        local = LocalShareBoard(
+            Path(tmp),
+            "pool",
+            scope="px",
+            fingerprint="f",
+            base_url="u",
+            capacity=200,
+            window=1.0,
+            stale_after=4.0,
+        )
+        started = time.process_time()
+        for _ in range(ticks):
+            local.tick_now(me)
+        out["local_cpu_ms_per_tick"] = round((time.process_time() - started) * 1000 / ticks, 3)
+        server = RedisServer(Path(tmp) / "redis").start()
+        try:
+
+            async def redis_ticks() -> float:
+                client = connect(parse_coordinator(server.url))
+                board = RedisShareBoard(client, "pool", capacity=200, window=1.0, stale_after=4.0, meta={})
+                begun = time.process_time()
+                for _ in range(ticks):
+                    await board.tick(me)
+                spent = time.process_time() - begun
+                await client.aclose()
+                return spent
+
+            spent = asyncio.run(redis_ticks())
+            out["redis_cpu_ms_per_tick"] = round(spent * 1000 / ticks, 3)
+        finally:
+            server.stop()
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    rows = 1_500 if quick else 4_000
+    results = {
+        "latency_ms": h.LATENCY_MS,
+        "jitter_ms": h.JITTER_MS,
+        "rows_per_job": rows,
+        "single": _single(rows),
+        "three": [_three(rows, redis=False), _three(rows, redis=True)],
+        "daily": _daily_limit(800 if quick else 2_000, 1_500 if quick else 5_000),
+        "keeper": _keeper_cost(200 if quick else 1_000),
+    }
+    h.save("shared_limit", results, quick=quick)
+    return results
+
+
+def print_table(results: dict[str, Any]) -> None:
+    s = results["single"]
+    print(
+        f"one process: {s['requests_per_second']} req/s, busiest second {s['busiest_sliding_second']}, "
+        f"{s['responses_429']} x 429, {s['cpu_ms_per_request']} ms CPU/request"
+    )
+    for t in results["three"]:
+        print(
+            f"three jobs ({t['board']}): together {t['together_requests_per_second']} req/s, per job "
+            f"{t['per_job_requests_per_second']} (spread {t['share_spread']:.0%}), busiest second "
+            f"{t['busiest_sliding_second']}, {t['responses_429']} x 429, exits {t['exit_codes']}"
+        )
+    d = results["daily"]
+    print(
+        f"shared --daily-limit {d['daily_limit']:,}: {d['requests_before_pause']:,} requests, exits "
+        f"{d['exit_codes']}; after the window frees, resume exits {d['resume_exit_codes']}, "
+        f"{d['rows_done_after_resume']:,} of {d['rows_needed']:,} rows done"
+    )
+    k = results["keeper"]
+    local, remote = k["local_cpu_ms_per_tick"], k["redis_cpu_ms_per_tick"]
+    print(f"share keeper: {local} ms (state folder) / {remote} ms (Redis) CPU per tick")
