@@ -31,7 +31,10 @@ from batchgs.transport.coordination import share_of_run
 )
 @click.pass_context
 def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | None) -> None:
-    """Print the progress and counts of the run in RUN_DIR (and its share of the key while it runs)."""
+    """Print the progress and counts of the run in RUN_DIR.
+
+    While the run is running, also its share of the key's rate (the jobs using one key divide it).
+    """
     checked = validation_summary(Path(run_dir))
     if checked is not None:  # a `batchgs validate` folder: nothing was sent, there is nothing to resume
         if as_json:
