@@ -274,6 +274,54 @@ def changed_only(r: dict[str, Any]) -> str:
     )
 
 
+def shared_limit(r: dict[str, Any]) -> str:
+    def spread(t: dict[str, Any]) -> str:
+        return f"{t['share_spread']:.1%}"
+
+    rows = [
+        [
+            f"one process, sharing {'on' if s['shared'] else 'off'}",
+            s["requests_per_second"],
+            "",
+            s["busiest_sliding_second"],
+            s["responses_429"],
+            s["cpu_ms_per_request"],
+        ]
+        for s in r["single"]
+    ]
+    rows += [
+        [
+            f"three jobs, {t['board']}",
+            t["together_requests_per_second"],
+            f"{' / '.join(str(x) for x in t['per_job_requests_per_second'])} ({spread(t)} apart)",
+            t["busiest_sliding_second"],
+            t["responses_429"],
+            " / ".join(str(x) for x in t["cpu_ms_per_request"]),
+        ]
+        for t in r["three"]
+    ]
+    head = [
+        "jobs",
+        "requests/s together",
+        "per job while all run",
+        "busiest second",
+        "429s",
+        "ms CPU/request",
+    ]
+    d, k = r["daily"], r["keeper"]
+    return (
+        f"### One key, many jobs: `--rate 200` each, {r['latency_ms']:g} ± {r['jitter_ms']:g} ms, "
+        f"{r['rows_per_job']:,} rows per job\n\n"
+        + _table(head, rows)
+        + f"\n\nShared `--daily-limit {d['daily_limit']:,}` through Redis, three jobs needing "
+        f"{d['rows_needed']:,} requests: {d['requests_before_pause']:,} sent, exit codes {d['exit_codes']}; "
+        f"after the window frees (the counts moved a day back), `resume` exits {d['resume_exit_codes']} with "
+        f"{d['rows_done_after_resume']:,} rows done. The share keeper costs {k['local_cpu_ms_per_tick']} ms "
+        f"(state folder) / {k['redis_cpu_ms_per_tick']} ms (Redis) of CPU per tick, one tick every "
+        f"{k['tick_seconds']:g} s.\n"
+    )
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("import_rate", import_rate),
     ("requests_per_row", requests_per_row),
@@ -286,10 +334,11 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("read_xlsx", read_xlsx),
     ("sandbox_throughput", sandbox_throughput),
     ("changed_only", changed_only),
+    ("shared_limit", shared_limit),
 ]
 
 
-EXTRA_SECTIONS = ("writers", "read_xlsx", "sandbox_throughput", "changed_only")
+EXTRA_SECTIONS = ("writers", "read_xlsx", "sandbox_throughput", "changed_only", "shared_limit")
 
 
 def _modified(name: str, *, quick: bool) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -31,8 +32,23 @@ def _files(work: Path, rows: int, jobs: int) -> list[Path]:
     return [h.write_users_csv(work / f"job{n}.csv", ids[n * rows : (n + 1) * rows]) for n in range(jobs)]
 
 
+# The same CLI with the key sharing turned off, for the single-process baseline of the same run: the
+# child patches px_client's `share` flag before the command module imports it (commands load lazily).
+_UNSHARED = (
+    "import functools, sys; import batchgs.transport.client as c; "
+    "c.px_client = functools.partial(c.px_client, share=False); "
+    "from batchgs.cli.main import main; sys.argv[0] = 'batchgs'; sys.exit(main())"
+)
+
+
 def _run_jobs(
-    sandbox: h.Sandbox, work: Path, files: list[Path], *, coordinator: str | None, extra: list[str]
+    sandbox: h.Sandbox,
+    work: Path,
+    files: list[Path],
+    *,
+    coordinator: str | None,
+    extra: list[str],
+    shared: bool = True,
 ) -> list[tuple[h.Measured, Path]]:
     """Start one `batchgs import` per file at once (threads around run_measured), wait for all."""
     results: list[Any] = [None] * len(files)
@@ -44,7 +60,9 @@ def _run_jobs(
             env["BATCHGS_COORDINATOR"] = coordinator
         run_dir = work / f"run{n}"
         command = ["import", "users", str(files[n]), "--yes", "-q", "--run-dir", str(run_dir)]
-        measured = h.run_measured(h.batchgs_command(*command, "--strategy", "put-first", *extra), env=env)
+        args = [*command, "--strategy", "put-first", *extra]
+        program = h.batchgs_command(*args) if shared else [sys.executable, "-c", _UNSHARED, *args]
+        measured = h.run_measured(program, env=env)
         results[n] = (measured, run_dir)
 
     threads = [threading.Thread(target=one, args=(n,)) for n in range(len(files))]
@@ -88,18 +106,20 @@ def _measure(sandbox: h.Sandbox, rows: int, jobs: list[tuple[h.Measured, Path]])
     }
 
 
-def _single(rows: int) -> dict[str, Any]:
+def _single(rows: int, *, shared: bool) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-shared-") as tmp,
         h.sandbox_process("--seed-users", str(rows)) as sandbox,
     ):
         work = Path(tmp)
-        [(measured, run_dir)] = _run_jobs(sandbox, work, _files(work, rows, 1), coordinator=None, extra=[])
+        files = _files(work, rows, 1)
+        [(measured, run_dir)] = _run_jobs(sandbox, work, files, coordinator=None, extra=[], shared=shared)
         summary = h.import_summary(run_dir)
         stats = sandbox.stats()
         times = [float(e[0]) for e in stats["log"]]
         times.sort()
         return {
+            "shared": shared,
             "exit_code": measured.returncode,
             "requests": summary["requests"],
             "requests_per_second": round(h.mean_rate(times), 1),
@@ -227,7 +247,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         "latency_ms": h.LATENCY_MS,
         "jitter_ms": h.JITTER_MS,
         "rows_per_job": rows,
-        "single": _single(rows),
+        # alone, without and with the sharing, twice each, alternating (the machine's load drifts)
+        "single": [_single(rows, shared=shared) for shared in (False, True) * (1 if quick else 2)],
         "three": [_three(rows, redis=False), _three(rows, redis=True)],
         "daily": _daily_limit(800 if quick else 2_000, 1_500 if quick else 5_000),
         "keeper": _keeper_cost(200 if quick else 1_000),
@@ -237,11 +258,12 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    s = results["single"]
-    print(
-        f"one process: {s['requests_per_second']} req/s, busiest second {s['busiest_sliding_second']}, "
-        f"{s['responses_429']} x 429, {s['cpu_ms_per_request']} ms CPU/request"
-    )
+    for s in results["single"]:
+        print(
+            f"one process, sharing {'on ' if s['shared'] else 'off'}: {s['requests_per_second']} req/s, "
+            f"busiest second {s['busiest_sliding_second']}, {s['responses_429']} x 429, "
+            f"{s['cpu_ms_per_request']} ms CPU/request"
+        )
     for t in results["three"]:
         print(
             f"three jobs ({t['board']}): together {t['together_requests_per_second']} req/s, per job "

@@ -183,32 +183,24 @@ class QuotaLedger:
         """Atomically add `n` if they fit: (True, now) or (False, when they would fit)."""
         if n <= 0:
             return True, self._clock()
-        now = self._clock()
-        with self._transaction() as conn:
-            conn.execute(
-                "DELETE FROM usage WHERE key = ? AND scope = ? AND minute <= ?",
-                (self.fingerprint, self.scope, _live_after(now)),
-            )
-            if self._used(conn, now) + n > self.daily_limit:
-                return False, self._available_at(conn, now, n)
-            conn.execute(
-                "INSERT INTO usage VALUES (?, ?, ?, ?) ON CONFLICT (key, scope, minute) "
-                "DO UPDATE SET count = count + excluded.count",
-                (self.fingerprint, self.scope, int(now // BUCKET), n),
-            )
-        return True, now
+        got, at = self._reserve(n, upto=False)
+        return got > 0, at
 
     def reserve_upto(self, n: int) -> tuple[int, float]:
         """Atomically reserve min(n, left) requests, at least 1: (how many, now), or (0, when 1 fits)."""
+        return self._reserve(n, upto=True)
+
+    def _reserve(self, n: int, *, upto: bool) -> tuple[int, float]:
         now = self._clock()
         with self._transaction() as conn:
             conn.execute(
                 "DELETE FROM usage WHERE key = ? AND scope = ? AND minute <= ?",
                 (self.fingerprint, self.scope, _live_after(now)),
             )
-            size = min(n, max(1, self.daily_limit - self._used(conn, now)))
-            if self._used(conn, now) + size > self.daily_limit:
-                return 0, self._available_at(conn, now, 1)
+            used = self._used(conn, now)
+            size = min(n, max(1, self.daily_limit - used)) if upto else n
+            if used + size > self.daily_limit:
+                return 0, self._available_at(conn, now, size)
             conn.execute(
                 "INSERT INTO usage VALUES (?, ?, ?, ?) ON CONFLICT (key, scope, minute) "
                 "DO UPDATE SET count = count + excluded.count",
