@@ -149,22 +149,6 @@ def _three(rows: int, *, redis: bool) -> dict[str, Any]:
                 server.stop()
 
 
-def _age_ledger(server: RedisServer) -> None:
-    import redis
-
-    from batchgs.transport.ledger import BUCKET, DAY
-
-    client = redis.Redis.from_url(server.url)
-    try:
-        for key in client.scan_iter("batchgs:*:day"):
-            counts = client.hgetall(key)
-            client.delete(key)
-            shift = int(DAY // BUCKET) + 2
-            client.hset(key, mapping={str(int(m) - shift): c for m, c in counts.items()})
-    finally:
-        client.close()
-
-
 def _daily_limit(rows: int, limit: int) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-shared-") as tmp,
@@ -178,7 +162,7 @@ def _daily_limit(rows: int, limit: int) -> dict[str, Any]:
                 sandbox, work, files, coordinator=server.url, extra=["--daily-limit", str(limit)]
             )
             sent = sandbox.stats(log=False)["requests_total"]
-            _age_ledger(server)  # the clock trick: a day later
+            server.age_ledger()  # the clock trick: a day later
             resumed = []
             for n, (_measured, run_dir) in enumerate(paused):
                 env = h.batchgs_env(sandbox, work / f"state-{n}")

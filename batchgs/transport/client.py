@@ -205,18 +205,20 @@ class ApiClient:
         await self.close()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._quota is not None:
-            await self._quota.aclose()
-            self._quota = None
-        if self.ledger is not None:
-            await self.ledger.aclose()
-            self.ledger = None
-        if self.sharing is not None:
-            await self.sharing.aclose()
-            self.sharing = None
+        """Close everything, each step even when an earlier one failed: the share keeper must stop
+        (and leave the board) whatever happened to the session or the ledger."""
+        quota, ledger, sharing, session = self._quota, self.ledger, self.sharing, self._session
+        self._quota = self.ledger = self.sharing = self._session = None
+        try:
+            if session is not None:
+                await session.close()
+            if quota is not None:
+                await quota.aclose()
+            if ledger is not None:
+                await ledger.aclose()
+        finally:
+            if sharing is not None:
+                await sharing.aclose()
 
     def summary(self) -> dict[str, Any]:
         """Transport counters plus the limiter's state, for summary.json and progress lines."""

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +70,20 @@ def open_state_db(path: Path, *, create: bool, schema: str = _SCHEMA) -> sqlite3
     return conn
 
 
+@contextmanager
+def immediate(conn: sqlite3.Connection, guard: threading.Lock) -> Iterator[sqlite3.Connection]:
+    """One `BEGIN IMMEDIATE` transaction: the write lock up front, so check-then-write is atomic
+    between processes; rolled back on any error."""
+    with guard:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
 def exhausted_error(
     n: int, available_at: float, *, used: int, daily_limit: int, scope: str, key: str
 ) -> QuotaExhausted:
@@ -120,16 +134,8 @@ class QuotaLedger:
                 (fingerprint, scope, self.daily_limit, clock()),
             )
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._guard:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._conn, self._guard)
 
     def close(self) -> None:
         with self._guard:

@@ -248,7 +248,8 @@ class ShareKeeper:
         while True:
             await asyncio.sleep(self.tick_seconds)
             try:
-                record = await asyncio.wait_for(self.board.tick(self._input()), TICK_TIMEOUT)
+                async with asyncio.timeout(TICK_TIMEOUT):  # not wait_for: 3.11's can lose a cancel
+                    record = await self.board.tick(self._input())
             except Exception as exc:  # the board is unreachable, slow or broken: hold every grant
                 self._on_failure(exc)
                 continue
@@ -280,7 +281,8 @@ class ShareKeeper:
                 await self._task
             self._task = None
         with contextlib.suppress(Exception):  # a lost board forgets the job when its record expires
-            await self.board.leave(self._input(ending=True))
+            async with asyncio.timeout(TICK_TIMEOUT * 2):
+                await self.board.leave(self._input(ending=True))
         with contextlib.suppress(Exception):
             await self.board.close()
 

@@ -13,11 +13,11 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from batchgs.transport.ledger import open_state_db
+from batchgs.transport.ledger import immediate, open_state_db
 from batchgs.transport.share import BoardView, JobRecord, TickInput, plan_tick
 
 BOARD_FILE = "shared-limiter.sqlite3"
@@ -68,16 +68,8 @@ class LocalShareBoard:
                 (pool, scope, fingerprint, base_url, capacity, window, clock()),
             )
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._guard:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._conn, self._guard)
 
     def tick_now(self, me: TickInput) -> JobRecord:
         """One atomic plan on the board (blocking; `tick` runs it off the event loop)."""

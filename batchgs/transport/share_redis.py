@@ -14,6 +14,7 @@ Every key expires when unused (the board after a few minutes, the ledger after a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -219,7 +220,8 @@ class RedisLedger:
         started = time.monotonic()
         while self._lost is None:
             try:
-                return await asyncio.wait_for(call(), CALL_TIMEOUT * 2)
+                async with asyncio.timeout(CALL_TIMEOUT * 2):
+                    return await call()
             except (RedisError, OSError, TimeoutError) as exc:
                 if time.monotonic() - started >= self.lost_after:
                     self._lost = CoordinatorLost(
@@ -271,10 +273,13 @@ class RedisLedger:
         return max(0, self.daily_limit - await self.used_async())
 
     async def refund_async(self, n: int, at: float) -> None:
-        if n <= 0:
+        """Give back reservations never sent — best effort: with the coordinator lost they stay
+        counted, which errs on the safe side (at most one lease chunk per job)."""
+        if n <= 0 or self._lost is not None:
             return
         minute = math.floor((at - self._offset) / BUCKET)
-        await self._retrying(lambda: self._refund(keys=[day_key(self.pool)], args=[n, minute]))
+        with contextlib.suppress(CoordinatorLost):
+            await self._retrying(lambda: self._refund(keys=[day_key(self.pool)], args=[n, minute]))
 
     def exhausted(self, n: int, available_at: float) -> QuotaExhausted:
         return exhausted_error(

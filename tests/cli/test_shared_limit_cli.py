@@ -8,9 +8,6 @@ import json
 import time
 from pathlib import Path
 
-import redis
-
-from batchgs.transport.ledger import BUCKET, DAY
 from tests.cli.cli_helpers import WAIT_LIMIT_S, cli_env, requests_seen, run_cli, spawn, summary_of, wait_until
 from tests.engine.imports.import_helpers import assert_users_match, write_users
 from tests.redis_server import RedisServer, free_port
@@ -66,19 +63,6 @@ def test_three_processes_on_one_machine_stay_within_the_key_rate(sandbox_factory
     assert all(share["key_rate"] == KEY_RATE and share["window_s"] == 1 for share in fair.values())
 
 
-def age_ledger(server: RedisServer) -> None:
-    """The clock trick: every counted minute moves a day into the past (the window frees)."""
-    client = redis.Redis.from_url(server.url)
-    try:
-        for key in client.scan_iter("batchgs:*:day"):
-            counts = client.hgetall(key)
-            client.delete(key)
-            shift = int(DAY // BUCKET) + 2
-            client.hset(key, mapping={str(int(m) - shift): c for m, c in counts.items()})
-    finally:
-        client.close()
-
-
 def test_three_machines_share_one_daily_limit_through_redis_then_resume_when_it_frees(
     sandbox_factory, redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -108,7 +92,7 @@ def test_three_machines_share_one_daily_limit_through_redis_then_resume_when_it_
     assert px["daily_limit"] == 150 and px["used"] >= seen and px["left"] == 150 - px["used"]
     assert quota["source"] == redis_server.url
 
-    age_ledger(redis_server)  # a day later
+    redis_server.age_ledger()  # a day later
     for run_dir, env in zip(runs, envs, strict=True):
         resumed = run_cli(["resume", str(run_dir), "--quiet", "--daily-limit", "1000"], env)
         assert resumed.exit_code == 0, resumed.output

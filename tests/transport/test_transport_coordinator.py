@@ -17,7 +17,6 @@ from batchgs.config import Secret, Settings, parse_coordinator
 from batchgs.errors import ConfigError, CoordinatorLost, QuotaExhausted
 from batchgs.transport.client import ApiClient, px_client
 from batchgs.transport.coordination import pool_figures, quota_left
-from batchgs.transport.ledger import BUCKET, DAY
 from batchgs.transport.share import pool_id
 from tests.redis_server import RedisServer, free_port
 from tests.transport.transport_helpers import KEY, Recorder, make_app, serve
@@ -39,20 +38,6 @@ def settings_for(url: str, state: Path, coordinator: str, *, daily_limit: int = 
         state_dir=state,
         coordinator=parse_coordinator(coordinator),
     )
-
-
-def age_ledger(server: RedisServer, seconds: float) -> None:
-    """The clock trick: move every counted minute of every pool `seconds` into the past."""
-    client = redis.Redis.from_url(server.url)
-    try:
-        for key in client.scan_iter("batchgs:*:day"):
-            counts = client.hgetall(key)
-            client.delete(key)
-            if counts:
-                shift = int(seconds // BUCKET) + 1
-                client.hset(key, mapping={str(int(m) - shift): c for m, c in counts.items()})
-    finally:
-        client.close()
 
 
 def test_jobs_on_separate_machines_share_one_daily_limit_and_continue_when_it_frees(
@@ -94,7 +79,7 @@ def test_jobs_on_separate_machines_share_one_daily_limit_and_continue_when_it_fr
     [figures] = pool_figures(settings)
     assert (figures.scope, figures.used, figures.daily_limit) == ("px", 40, 40)
 
-    age_ledger(redis_server, DAY)  # a day later the rolling window is free again
+    redis_server.age_ledger()  # a day later the rolling window is free again
     assert quota_left(settings, Secret(KEY).fingerprint(), "px", 40, url[0]) == 40
 
 
