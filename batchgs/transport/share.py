@@ -217,6 +217,7 @@ class ShareKeeper:
         self.on_change = on_change
         self.last: JobRecord | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._failing_since: float | None = None
 
     def _input(self, *, ending: bool = False) -> TickInput:
@@ -245,8 +246,12 @@ class ShareKeeper:
         self._task = asyncio.create_task(self._run(), name="batchgs-share-keeper")
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_seconds)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.tick_seconds):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
             try:
                 async with asyncio.timeout(TICK_TIMEOUT):  # not wait_for: 3.11's can lose a cancel
                     record = await self.board.tick(self._input())
@@ -274,12 +279,15 @@ class ShareKeeper:
             )
 
     async def stop(self) -> None:
-        """Leave the board: the record stays one more window with limit 0 (its last slots count)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Leave the board: the record stays one more window with limit 0 (its last slots count).
+        The ticking task is told to stop, not cancelled: a cancel that lands inside a Redis call can be
+        lost there, and a process must never hang at its end waiting for that task."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping.set()
+            _done, pending = await asyncio.wait({task}, timeout=TICK_TIMEOUT * 3)
+            for late in pending:
+                late.cancel()
         with contextlib.suppress(Exception):  # a lost board forgets the job when its record expires
             async with asyncio.timeout(TICK_TIMEOUT * 2):
                 await self.board.leave(self._input(ending=True))
