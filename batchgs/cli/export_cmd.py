@@ -30,7 +30,7 @@ from batchgs.cli.common import (
     rate_options,
 )
 from batchgs.cli.px_import_run import px_settings
-from batchgs.cli.runner import ResumeFlags, resumable_hint, run_with_signals
+from batchgs.cli.runner import ResumeFlags, remember_settings, resumable_hint, run_with_signals
 from batchgs.config import Settings
 from batchgs.engine.export.assemble import custom_types_of
 from batchgs.engine.export.ctas import check_output
@@ -201,6 +201,7 @@ def run_px_export(ctx: click.Context, entity: ExportEntity, opts: dict[str, Any]
         input_path=options.ids_file,
         options=options.to_journal(),
     )
+    remember_settings(journal, settings)  # resume keeps this run's rate and daily limit
     info(f"run folder: {run_dir}", quiet=quiet and not as_json)
     if entity.windowed and not quiet and not as_json:
         info(f"window: {_iso(options.since_ms)} .. {_iso(options.until_ms)}")
@@ -238,7 +239,7 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
         entity = get_export_entity(options.entity)
         settings = px_settings(
             ctx,
-            flags.connection(options.base_url),
+            flags.connection(options.base_url, journal),
         )
         check_output(Path(options.output), force=options.force)
         clear_stale_temp(Path(options.output))

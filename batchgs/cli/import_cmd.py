@@ -25,7 +25,7 @@ from batchgs.cli.common import (
 )
 from batchgs.cli.import_warnings import show_warnings
 from batchgs.cli.px_import_run import PxRun, describe_plan, px_settings
-from batchgs.cli.runner import ResumeFlags, open_for_resume
+from batchgs.cli.runner import ResumeFlags, open_for_resume, remember_settings
 from batchgs.engine.imports.before_state import CHANGED_ONLY_MODES
 from batchgs.engine.imports.importer import PX_IMPORT_ENTITIES, ImportOptions, RunControl
 from batchgs.entities import registry
@@ -184,6 +184,7 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
     journal = Journal.create(
         run_dir, kind="import", entity=spec.name, input_path=file, options=options.to_journal()
     )
+    remember_settings(journal, settings)  # resume keeps this run's rate and daily limit
     info(f"run folder: {run_dir}", quiet=quiet and not as_json)
     try:
         show_warnings(
@@ -227,7 +228,7 @@ def resume_px_import(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> i
         spec = registry.get(meta.entity)
         settings = px_settings(
             ctx,
-            flags.connection(options.base_url),
+            flags.connection(options.base_url, journal),
         )
         control = RunControl(
             retry_failed=flags.retry_failed,

@@ -28,6 +28,7 @@ from batchgs.cli.runner import (
     confirm_count,
     exit_code_for,
     open_for_resume,
+    remember_settings,
     resumable_hint,
     run_with_signals,
 )
@@ -38,7 +39,7 @@ from batchgs.engine.optout.plan import Plan
 from batchgs.engine.optout.receipt import RECEIPT_STATUSES
 from batchgs.engine.optout.run import ENTITY, DryRunReport, OptOutControl, OptOutEngine
 from batchgs.errors import ResumableStop, UsageError
-from batchgs.reports.summary import build_summary, human_summary
+from batchgs.reports.summary import human_summary
 from batchgs.run.cleanup import discard_unconfirmed_run
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
@@ -126,6 +127,7 @@ def run_optout(ctx: click.Context, file: Path, opts: dict[str, Any]) -> int:
     journal = Journal.create(
         run_dir, kind="optout", entity=ENTITY, input_path=file, options=options.to_journal()
     )
+    remember_settings(journal, settings)  # resume keeps this run's rate and daily limit
     info(f"run folder: {run_dir}", quiet=quiet and not as_json)
     try:
         return _drive(engine_for(journal), settings, yes=bool(opts.get("yes")), quiet=quiet, as_json=as_json)
@@ -140,15 +142,9 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
     try:
         meta = journal.meta
         options = OptOutOptions.from_journal(meta.options)
-        if journal.status == "completed" and not flags.retry_failed:
-            info(
-                f"{run_dir}: this opt-out run is complete (receipt: {run_dir / 'receipt.csv'})",
-                quiet=flags.quiet,
-            )
-            return exit_code_for(build_summary(journal))
         settings = px_settings(
             ctx,
-            flags.connection(options.base_url),
+            flags.connection(options.base_url, journal),
         )
         control = OptOutControl(retry_failed=flags.retry_failed, progress=not flags.quiet, rate=settings.rate)
         info(f"resuming {run_dir} (opt-out of {input_path})", quiet=flags.quiet and not flags.as_json)

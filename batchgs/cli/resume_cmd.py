@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 import click
 
-from batchgs.cli.common import output_options
-from batchgs.cli.runner import ResumeFlags
+from batchgs.cli.common import emit_json, info, output_options
+from batchgs.cli.runner import ResumeFlags, exit_code_for
 from batchgs.errors import NotResumableError
+from batchgs.reports.summary import build_summary
 from batchgs.run.journal import Journal
 
 CS_ENTITIES = ("ctas", "cs-events")
@@ -27,6 +29,17 @@ def owner_module(kind: str, entity: str) -> str:
     if kind in ("export", "optout", "undo"):
         return f"batchgs.cli.{kind}_cmd"
     raise NotResumableError(f"unknown run kind {kind!r}")
+
+
+def nothing_to_do(run_dir: Path, summary: dict[str, Any], *, quiet: bool, as_json: bool) -> int:
+    """A completed run: say so, send nothing (not even the key check), end with the run's exit code."""
+    transient = int(summary.get("rows_failed_transient") or 0)
+    retry = f"; --retry-failed re-sends the {transient:,} rows that failed transiently" if transient else ""
+    message = f"{run_dir}: this run is complete: nothing to do (see {run_dir / 'summary.json'}){retry}"
+    info(message, quiet=quiet)
+    if as_json:
+        emit_json({**summary, "nothing_to_do": True})
+    return exit_code_for(summary)
 
 
 @click.command("resume")
@@ -64,10 +77,15 @@ def command(
     """Continue the run in RUN_DIR where it stopped: only rows not yet done are sent.
 
     The input file must be unchanged (exit 5 otherwise). Rows that failed for a transient reason are
-    re-sent with --retry-failed; events of unknown outcome only with --resend-uncertain.
+    re-sent with --retry-failed; events of unknown outcome only with --resend-uncertain. The run keeps
+    the --rate and --daily-limit it was started with unless given here. A completed run: nothing to do.
     """
     with Journal.open(run_dir, lock=False) as journal:
         meta = journal.meta
+        finished = journal.status == "completed" and not (retry_failed or resend_uncertain)
+        summary = build_summary(journal) if finished else None
+    if summary is not None:
+        sys.exit(nothing_to_do(run_dir, summary, quiet=quiet, as_json=as_json))
     module = import_module(owner_module(meta.kind, meta.entity))
     flags = ResumeFlags(
         yes=yes,

@@ -161,14 +161,31 @@ class ResumeFlags:
     daily_limit: int | None = None  # None: the environment's/profile's limit
     state_dir: Path | None = None  # None: BATCHGS_STATE_DIR or the per-user default
 
-    def connection(self, base_url: str | None) -> dict[str, Any]:
-        """The settings options of a resumed segment: the run's base URL, this segment's limits."""
-        return {
-            "base_url": base_url,
-            "rate": self.rate,
-            "daily_limit": self.daily_limit,
-            "state_dir": self.state_dir,
-        }
+    def connection(self, base_url: str | None, journal: Journal | None = None) -> dict[str, Any]:
+        """The settings options of a resumed segment: the run's base URL, and the rate and daily limit
+        the run was started with (see `remember_settings`) unless this command gives others — then it
+        says so on stderr, since a resumed run silently going faster or slower surprises."""
+        saved = (journal.get_progress(RUN_SETTINGS) if journal is not None else None) or {}
+        chosen: dict[str, Any] = {}
+        for name, label, shown in KEPT_SETTINGS:
+            given, started = getattr(self, name), saved.get(name)
+            chosen[name] = started if given is None else given
+            if given is not None and started is not None and given != started:
+                click.echo(
+                    f"Note: {label} {shown.format(given)} for this segment "
+                    f"(the run was started with {shown.format(started)})",
+                    err=True,
+                )
+        return {"base_url": base_url, **chosen, "state_dir": self.state_dir}
+
+
+RUN_SETTINGS = "run_settings"
+KEPT_SETTINGS = (("rate", "rate", "{:g}/s"), ("daily_limit", "daily limit", "{:,}"))
+
+
+def remember_settings(journal: Journal, settings: Any) -> None:
+    """Save the rate and daily limit a run starts with, for `ResumeFlags.connection`."""
+    journal.set_progress(RUN_SETTINGS, {name: getattr(settings, name) for name, _l, _s in KEPT_SETTINGS})
 
 
 def open_for_resume(run_dir: Path) -> tuple[Journal, Path]:

@@ -1,0 +1,65 @@
+"""Issue 22.6: `resume` keeps the settings the run was started with (--rate, --daily-limit) unless an
+option overrides them, and says so when one does; resuming a completed run sends nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.cli_helpers import cli_env, requests_seen, run_cli, summary_of
+from tests.engine.imports.import_helpers import write_users
+from tests.sandbox_types import SandboxFactory
+
+SERVER_RATE = 25  # the sandbox answers 429 above this many requests in any sliding second
+
+
+def test_a_resumed_run_keeps_its_rate_and_announces_an_overridden_limit(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(rate_limit=SERVER_RATE)
+    env = cli_env(sandbox, tmp_path / "state")
+    users = write_users(tmp_path / "users.csv", 120)
+    run_dir = tmp_path / "run"
+    start = [
+        "import",
+        "users",
+        str(users.path),
+        "--run-dir",
+        str(run_dir),
+        "--rate",
+        "18",
+        "--daily-limit",
+        "30",
+    ]
+
+    paused = run_cli(start, env)
+    assert paused.exit_code == 4, paused.output
+
+    kept = run_cli(["resume", str(run_dir)], env)  # the daily limit of 30 is kept: still no capacity
+    assert kept.exit_code == 4, kept.output
+    assert "for this segment" not in kept.stderr
+    assert len(sandbox.store.users) < 30
+
+    resumed = run_cli(["resume", str(run_dir), "--daily-limit", "100000"], env)
+    assert resumed.exit_code == 0, resumed.output
+    assert "daily limit 100,000 for this segment (the run was started with 30)" in resumed.stderr
+    assert "Note: rate" not in resumed.stderr  # the rate was not overridden
+    assert len(sandbox.store.users) == 120
+    # the run's 18/s was kept: never above the server's limit (the default 190/s would be answered 429)
+    assert summary_of(run_dir)["responses_429"] == 0
+
+
+def test_resuming_a_completed_run_says_nothing_to_do_and_sends_nothing(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(rate_limit=0)
+    env = cli_env(sandbox, tmp_path / "state")
+    users = write_users(tmp_path / "users.csv", 10)
+    run_dir = tmp_path / "run"
+    assert run_cli(["import", "users", str(users.path), "--run-dir", str(run_dir)], env).exit_code == 0
+    before = requests_seen(sandbox)
+
+    again = run_cli(["resume", str(run_dir)], env)
+
+    assert again.exit_code == 0, again.output
+    assert "nothing to do" in again.stderr
+    assert requests_seen(sandbox) == before  # not even the key check
