@@ -28,6 +28,7 @@ from batchgs.cli.runner import (
     confirm_count,
     exit_code_for,
     open_for_resume,
+    record_stop,
     remember_settings,
     resumable_hint,
     run_with_signals,
@@ -181,7 +182,7 @@ def _drive(engine: OptOutEngine, settings: Settings, *, yes: bool, quiet: bool, 
             engine.commit_plan(plan)
         summary = run_with_signals(lambda stop: engine.execute(plan, stop))
     except ResumableStop as exc:  # before sending: key refused, quota gone, Ctrl-C during lookups
-        journal.set_status("paused", reason=type(exc).__name__)
+        record_stop(journal, exc, before_sending=True)
         raise type(exc)(exc.message, hint=resumable_hint(journal.run_dir, exc)) from None
     except SystemExit:  # a second Ctrl-C: the journal holds everything answered so far
         journal.set_status("paused", reason="interrupted")
@@ -198,6 +199,7 @@ def _drive(engine: OptOutEngine, settings: Settings, *, yes: bool, quiet: bool, 
     if quiet or as_json:
         info(f"run folder: {journal.run_dir}")
     if isinstance(stop, ResumableStop):
+        record_stop(journal, stop)
         raise type(stop)(stop.message, hint=resumable_hint(journal.run_dir, stop))
     return exit_code_for(summary)
 

@@ -114,7 +114,7 @@ def run_segment(
     try:
         summary = run_with_signals(make)
     except ResumableStop as exc:  # before any row was sent: the key refused, the quota gone...
-        journal.set_status("paused", reason=type(exc).__name__)
+        record_stop(journal, exc, before_sending=True)
         raise type(exc)(exc.message, hint=resumable_hint(journal.run_dir, exc)) from None
     except UsageError as exc:
         journal.set_status("aborted", reason="not-confirmed")
@@ -127,6 +127,7 @@ def run_segment(
     if quiet or as_json:
         info(f"run folder: {journal.run_dir}")
     if isinstance(stop, ResumableStop):
+        record_stop(journal, stop)
         raise type(stop)(stop.message, hint=resumable_hint(journal.run_dir, stop))
     return exit_code_for(summary)
 
@@ -177,6 +178,17 @@ class ResumeFlags:
                     err=True,
                 )
         return {"base_url": base_url, **chosen, "state_dir": self.state_dir}
+
+
+STOP_MESSAGE = "stop_message"
+
+
+def record_stop(journal: Journal, exc: BaseException, *, before_sending: bool = False) -> None:
+    """Keep why a run paused, in words (`batchgs status` shows it; the reason code stays for tools).
+    `before_sending`: the stop came before the engine ran (preflight, quota), so set the status too."""
+    if before_sending:
+        journal.set_status("paused", reason=type(exc).__name__)
+    journal.set_progress(STOP_MESSAGE, getattr(exc, "message", None) or str(exc))
 
 
 RUN_SETTINGS = "run_settings"

@@ -4,14 +4,33 @@ foreground until Ctrl-C or SIGTERM. Scripts wait for the line `batchgs sandbox l
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 from pathlib import Path
 
 import click
 
 from batchgs.errors import UsageError
+from batchgs.sandbox.seed import PRODUCT_KEY as SANDBOX_PRODUCT_KEY
 from batchgs.sandbox.server import is_loopback, serve
 from batchgs.sandbox.settings import SandboxConfig
+
+
+def paste_lines(config: SandboxConfig, url: str) -> str:
+    """The environment that points batchgs at this sandbox, ready to paste into another shell
+    (the sandbox's own keys, never a real credential; CS is served on the same address)."""
+    px = {
+        "GAINSIGHT_PX_API_KEY": config.api_key,
+        "GAINSIGHT_PX_BASE_URL": url,
+        "GAINSIGHT_PX_PRODUCT_KEY": SANDBOX_PRODUCT_KEY,
+    }
+    cs = {
+        "GAINSIGHT_CS_BASE_URL": url,
+        "GAINSIGHT_CS_ACCESS_KEY": config.cs_access_key,
+        "GAINSIGHT_CS_SHARED_SECRET": config.cs_shared_secret,
+    }
+    lines = [" ".join(f"{name}={shlex.quote(value)}" for name, value in env.items()) for env in (px, cs)]
+    return "# in another shell, to use this sandbox:\n" + "\n".join(f"export {line}" for line in lines)
 
 
 def _statuses(text: str) -> tuple[int, ...]:
@@ -183,6 +202,7 @@ def command(
 
     def announce(url: str) -> None:
         click.echo(f"batchgs sandbox listening on {url}")
+        click.echo(paste_lines(config, url))
         sys.stdout.flush()
 
     try:

@@ -13,12 +13,33 @@ from typing import Any
 import click
 
 from batchgs.cli.common import emit_json, settings_from
-from batchgs.cli.runner import resume_hint
+from batchgs.cli.runner import STOP_MESSAGE, resume_hint
 from batchgs.errors import BatchgsError
 from batchgs.reports.summary import build_summary, human_summary
 from batchgs.run.cleanup import validation_summary
 from batchgs.run.journal import Journal
 from batchgs.transport.coordination import share_of_run
+
+REASON_WORDS = {
+    "FatalApiError": "stopped: the API refused the key or the request",
+    "fatal-api-error": "stopped: the API refused the key or the request",
+    "QuotaExhausted": "stopped: the daily request quota is used up",
+    "quota": "stopped: the daily request quota is used up",
+    "Interrupted": "stopped by Ctrl-C or a signal (nothing answered was lost)",
+    "interrupted": "stopped by Ctrl-C or a signal (nothing answered was lost)",
+    "not-confirmed": "not confirmed: nothing was sent",
+    "error": "stopped by an error",
+}
+
+
+def status_words(reason: str | None, message: str | None) -> str | None:
+    """Why a run stopped, for people: the stop's own message when the run kept it, else the reason
+    code in words (the code itself stays in --json as status_reason, for tools)."""
+    if not reason:
+        return None
+    if message:
+        return f"stopped: {message}"
+    return REASON_WORDS.get(reason, reason)
 
 
 @click.command("status")
@@ -49,13 +70,14 @@ def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | No
             journal, rows_total=recorded_total if isinstance(recorded_total, int) else None
         )
         summary["options"] = journal.meta.options
+        summary["status_words"] = status_words(summary["status_reason"], journal.get_progress(STOP_MESSAGE))
     share = _share(ctx, run_dir, state_dir) if summary["status"] == "running" else None
     if share is not None:
         summary["share"] = share
     if as_json:
         emit_json(summary)
         return
-    click.echo(human_summary(summary))
+    click.echo(human_summary({**summary, "status_reason": summary["status_words"]}))
     if share is not None:
         unit = "s" if share["window_s"] == 1 else f"{share['window_s']:g} s"
         click.echo(

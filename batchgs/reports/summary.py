@@ -6,8 +6,9 @@ started_at, finished_at. Added: kind, run_dir, status_reason, rows_pending (not 
 rows_failed_transient (part of rows_failed; resume re-sends them), rows_warned (rows with warnings,
 listed in warnings.csv, sent as written), operations (succeeded rows per
 operation), requests_per_row (requests / rows that were sent), duration_seconds (time spent running,
-summed over resumes), rows_per_second, batchgs_version. Runs with --changed-only add rows_unchanged,
-changes (rows per action) and fields_most_changed; runs that keep before-images add before_images.
+summed over resumes), rows_per_second (rows the API answered, per second: invalid rows, never sent, do
+not count), batchgs_version. Runs with --changed-only add rows_unchanged, changes (rows per action) and
+fields_most_changed; runs that keep before-images add before_images.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def build_summary(
     counters = journal.counters()
     total = counts.recorded if rows_total is None else rows_total
     sent = counts.succeeded + counts.failed + counts.uncertain
+    answered = counts.recorded - counts.invalid
     requests = counters.get("requests", 0)
     duration = journal.active_seconds()
     summary: dict[str, Any] = {
@@ -62,7 +64,7 @@ def build_summary(
         "started_at": journal.started_at,
         "finished_at": journal.finished_at,
         "duration_seconds": round(duration, 3),
-        "rows_per_second": round(counts.recorded / duration, 1) if duration > 0 else 0.0,
+        "rows_per_second": round(answered / duration, 1) if duration > 0 else 0.0,
         "batchgs_version": meta.batchgs_version,
     }
     if extra:
@@ -99,6 +101,9 @@ def human_summary(summary: Mapping[str, Any]) -> str:
                 parts.append(f"{_n(summary, f'rows_{name}')} {name}")
         lines.append(("Rows", ", ".join(parts)))
     operations = summary.get("operations")
+    errors = _errors_file(summary)
+    if errors is not None:
+        lines.append(("Errors", f"{errors} (fix the rows there and pass that file again)"))
     if operations:
         lines.append(
             ("Operations", ", ".join(f"{op or 'done'} {count:,}" for op, count in operations.items()))
@@ -125,6 +130,17 @@ def human_summary(summary: Mapping[str, Any]) -> str:
         lines.append(("Duration", text))
     width = max((len(label) for label, _ in lines), default=0)
     return "\n".join(f"{label.ljust(width)}  {value}" for label, value in lines)
+
+
+def _errors_file(summary: Mapping[str, Any]) -> Path | None:
+    """The run folder's errors.csv when some row is in it (invalid, failed or uncertain)."""
+    from batchgs.reports.row_reports import ERRORS_CSV  # row_reports imports this module
+
+    bad = sum(int(summary.get(f"rows_{name}") or 0) for name in ("invalid", "failed", "uncertain"))
+    if not bad or not summary.get("run_dir"):
+        return None
+    path = Path(str(summary["run_dir"])) / ERRORS_CSV
+    return path if path.is_file() else None
 
 
 def _n(summary: Mapping[str, Any], name: str) -> str:
