@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -82,6 +83,21 @@ def output_options(func: F) -> F:
     ):
         func = option(func)
     return func
+
+
+class SuggestingChoice(click.Choice):
+    """A click.Choice whose refusal adds `did you mean 'users'?` (as `template` and `export` do)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            names = [str(choice) for choice in self.choices]
+            close = difflib.get_close_matches(str(value).lower(), names, n=1, cutoff=0.5)
+            if not close:
+                raise
+            listed = ", ".join(repr(name) for name in names)
+            self.fail(f"{value!r} is not one of {listed}; did you mean {close[0]!r}?", param, ctx)
 
 
 def settings_from(ctx: click.Context, **options: Any) -> Settings:

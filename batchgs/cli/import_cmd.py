@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from batchgs.cli.common import (
+    SuggestingChoice,
     connection_options,
     default_run_dir,
     emit_json,
@@ -41,7 +42,7 @@ MAX_PX_RATE = 200.0
 
 
 @click.command("import")
-@click.argument("entity", type=click.Choice([*PX_IMPORT_ENTITIES, *CS_ENTITIES]))
+@click.argument("entity", type=SuggestingChoice([*PX_IMPORT_ENTITIES, *CS_ENTITIES]))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Folder for the checkpoint and reports.")
 @click.option(

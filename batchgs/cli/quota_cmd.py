@@ -57,6 +57,9 @@ def command(ctx: click.Context, state_dir: str | None, as_json: bool) -> None:
                     f"{job['run'] or '-'}"
                 )
 
+    if any(row["current_key"] for row in rows):
+        click.echo("* the key this shell uses (GAINSIGHT_PX_API_KEY or the profile's); others: other keys")
+
 
 def _row(figures: PoolFigures, own: str | None) -> dict[str, Any]:
     board = figures.board

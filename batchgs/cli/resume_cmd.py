@@ -83,6 +83,8 @@ def command(
     with Journal.open(run_dir, lock=False) as journal:
         meta = journal.meta
         finished = journal.status == "completed" and not (retry_failed or resend_uncertain)
+        if finished and meta.input_path:
+            journal.check_input(meta.input_path)  # a changed input is refused (exit 5) even here
         summary = build_summary(journal) if finished else None
     if summary is not None:
         sys.exit(nothing_to_do(run_dir, summary, quiet=quiet, as_json=as_json))
