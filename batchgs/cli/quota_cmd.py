@@ -56,7 +56,6 @@ def command(ctx: click.Context, state_dir: str | None, as_json: bool) -> None:
                     f"       {job['share']:>5}/{unit} of {job['wants']:<5} {job['host']} pid {job['pid']}  "
                     f"{job['run'] or '-'}"
                 )
-
     if any(row["current_key"] for row in rows):
         click.echo("* the key this shell uses (GAINSIGHT_PX_API_KEY or the profile's); others: other keys")
 

@@ -15,6 +15,7 @@ import pytest
 from batchgs.cli import cs_export
 from batchgs.entities import registry
 from batchgs.io.write.safe_cells import is_formula_like
+from batchgs.run.journal import Journal
 from tests.cli.cli_helpers import cli_env, run_cli
 from tests.engine.export.export_helpers import FORMULAS, add_formula_users, csv_header, read_csv, seeded_store
 
@@ -281,6 +282,10 @@ def test_ctas_go_to_the_cs_export_and_their_resume_too(sandbox_factory, tmp_path
     assert refused.exit_code == 2 and "--since is not available for ctas" in refused.output
     called: list[Path] = []
     monkeypatch.setattr(cs_export, "resume_run", lambda ctx, rd, flags: called.append(rd) or 0)
+    finished = run_cli(["resume", str(run_dir)], env)
+    assert finished.exit_code == 0 and "nothing to do" in finished.stderr and called == []
+    with Journal.open(run_dir) as journal:  # as if it had been stopped: resume goes to the CS export
+        journal.set_status("paused", reason="interrupted")
     assert run_cli(["resume", str(run_dir)], env).exit_code == 0
     assert called == [run_dir]
 
