@@ -26,7 +26,7 @@ from typing import IO, Any, Self
 from batchgs.io.write.errors_xlsx import csv_to_xlsx
 from batchgs.io.write.safe_cells import neutralise
 from batchgs.reports.redact import name_like_columns, redact_cell, redact_message
-from batchgs.reports.summary import build_summary, human_summary, write_summary
+from batchgs.reports.summary import ERRORS_CSV, build_summary, human_summary, write_summary
 from batchgs.run.folder import commit_replace, open_private_text, temp_sibling
 from batchgs.run.journal import Journal, RowOutcome
 
@@ -42,7 +42,6 @@ __all__ = [
     "write_summary",
 ]
 
-ERRORS_CSV = "errors.csv"
 WARNINGS_CSV = "warnings.csv"
 ERRORS_XLSX = "errors.xlsx"
 SUCCESS_CSV = "success.csv"

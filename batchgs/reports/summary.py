@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from batchgs.run.journal import Journal
 
 SUMMARY_JSON = "summary.json"
+ERRORS_CSV = "errors.csv"  # written by reports.row_reports; named here so `status` stays light
 
 
 def build_summary(
@@ -134,8 +135,6 @@ def human_summary(summary: Mapping[str, Any]) -> str:
 
 def _errors_file(summary: Mapping[str, Any]) -> Path | None:
     """The run folder's errors.csv when some row is in it (invalid, failed or uncertain)."""
-    from batchgs.reports.row_reports import ERRORS_CSV  # row_reports imports this module
-
     bad = sum(int(summary.get(f"rows_{name}") or 0) for name in ("invalid", "failed", "uncertain"))
     if not bad or not summary.get("run_dir"):
         return None
