@@ -152,6 +152,12 @@ def open_table(path: str | Path, *, sheet: str | None = None, max_bytes: int | N
     if suffix in REFUSED_SUFFIXES:
         message, hint = REFUSED_SUFFIXES[suffix]
         raise InputFileError(message, path=display, hint=hint)
+    if suffix == ".xlsx" and (text_kind := _text_table_kind(head)) is not None:
+        raise InputFileError(
+            f"is named .xlsx but is not a workbook: it is {text_kind} text",
+            path=display,
+            hint=f"rename it to {'.tsv' if 'tab' in text_kind else '.csv'} and run the command again",
+        )
     if suffix == ".xlsx" or (suffix == "" and head.startswith(b"PK")):
         return _open_xlsx(file, sheet, max_bytes)
     if suffix in TEXT_SUFFIXES or suffix == "":
@@ -160,6 +166,28 @@ def open_table(path: str | Path, *, sheet: str | None = None, max_bytes: int | N
         f"has an unsupported file type ({suffix})",
         path=display,
         hint="batchgs reads .csv, .tsv, .txt (delimited text) and .xlsx files",
+    )
+
+
+def _text_table_kind(head: bytes) -> str | None:
+    """ "CSV (comma-separated)" and the like when `head` is delimited text, not a zip; else None."""
+    if head.startswith(b"PK") or identify_binary(head) is not None:
+        return None
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            text = head[len(bom) :].decode(codec, errors="replace")
+            break
+    else:
+        if b"\x00" in head:
+            return None
+        text = head.decode("utf-8", errors="replace")
+    first = text.splitlines()[0] if text.strip() else ""
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=lambda d: counts[d])
+    if not counts[delimiter]:
+        return None
+    return {",": "CSV (comma-separated)", ";": "CSV (semicolon-separated)", "\t": "TSV (tab-separated)"}.get(
+        delimiter, "pipe-separated"
     )
 
 

@@ -8,6 +8,7 @@ with one is an update. Custom attributes are typed by the subscription's catalog
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -78,6 +79,12 @@ def compile_plans(
 ) -> CompiledPlans:
     """One FieldPlan per target (plus defaults and per-row requirements); InputFileError when a
     column required in every row is absent from the file."""
+    if product_key and re.search(PLACEHOLDER_PRODUCT_KEY, product_key):
+        raise UsageError(
+            f"product key {product_key!r} is the placeholder of the documentation, not a product key",
+            hint="pass your own (Gainsight PX > Administration > Products) with --product-key or "
+            "GAINSIGHT_PX_PRODUCT_KEY",
+        )
     builder = _Builder(spec, mapping, list(headers), mode, product_key, catalog, dates, path)
     builder.build()
     return CompiledPlans(builder.plans, builder.key_plan, builder.notices)

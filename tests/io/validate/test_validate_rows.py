@@ -572,3 +572,12 @@ def test_cells_neutralised_by_batchgs_are_sent_without_the_quote() -> None:
     assert [payloads[r].get("firstName") for r in range(2, 6)] == ["=1+1", "'-12", "'hello", "@ana"]
     assert payloads[2]["phone"] == "+33 1 23 45 67 89"
     assert payloads[5]["phone"] == "-"
+
+
+def test_a_placeholder_product_key_option_is_refused() -> None:
+    frame = pl.DataFrame({"identifyId": ["U1"]})
+    with pytest.raises(UsageError) as caught:
+        prepare_source(
+            FrameSource(frame), registry.get("users"), ValidateOptions(product_key="AP-XXXXXXXXXX-2")
+        )
+    assert "placeholder" in caught.value.message
