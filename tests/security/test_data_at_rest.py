@@ -40,7 +40,7 @@ def _rows(n: int) -> list[list[str]]:
         if i % 7 == 2:
             row[4] = f"not a date for {email}"  # invalid locally, the message quotes the cell
         elif i % 11 == 5:
-            row[1] = f"bad(mail){i}@example.com"  # accepted locally, rejected by the API
+            row[1] = f"bad(mail){i}@example.com"  # not an email: refused locally, the message quotes it
         rows.append(row)
     return rows
 
@@ -110,14 +110,24 @@ def _report_bytes(run_dir: Path) -> dict[str, bytes]:
     return blobs
 
 
-def test_redact_keeps_emails_and_names_out_of_errors_and_success(sandbox_factory, tmp_path: Path) -> None:
+def _sandbox_knowing(sandbox_factory, uids: list[str]):  # type: ignore[no-untyped-def]
+    """A sandbox where `uids` already exist, so that `--mode insert` has the API reject them."""
     sandbox = sandbox_factory(api_key=PX_KEY, rate_limit=0)
+    for uid in uids:
+        sandbox.store.users[uid] = {"identifyId": uid, "propertyKeys": ["AP-TEST-1"]}
+    return sandbox
+
+
+def test_redact_keeps_emails_and_names_out_of_errors_and_success(sandbox_factory, tmp_path: Path) -> None:
     rows = _rows(40)
+    existing = [row[0] for i, row in enumerate(rows) if i % 13 == 6]  # accepted locally, refused by the API
     users = write_table(tmp_path / "users.xlsx", HEADERS, rows)
-    env = _env(sandbox.url, tmp_path / "state")
     plain_dir, redacted_dir = tmp_path / "plain", tmp_path / "redacted"
-    plain = run_cli(["import", "users", str(users), "--run-dir", str(plain_dir), "-q"], env)
-    redacted = run_cli(["import", "users", str(users), "--run-dir", str(redacted_dir), "-q", "--redact"], env)
+    args = ["import", "users", str(users), "--mode", "insert", "-q", "--run-dir"]
+    plain_env = _env(_sandbox_knowing(sandbox_factory, existing).url, tmp_path / "state")
+    plain = run_cli([*args, str(plain_dir)], plain_env)
+    env = _env(_sandbox_knowing(sandbox_factory, existing).url, tmp_path / "state")
+    redacted = run_cli([*args, str(redacted_dir), "--redact"], env)
     assert plain.exit_code == redacted.exit_code == 1, redacted.output
     pii = _personal_data(rows)
     # without --redact the reports do hold the personal data (the check below is not vacuous)
@@ -129,7 +139,9 @@ def test_redact_keeps_emails_and_names_out_of_errors_and_success(sandbox_factory
         assert not EMAIL.search(blob), (name, EMAIL.search(blob))
     errors = read_csv(redacted_dir / "errors.csv")
     success = read_csv(redacted_dir / "success.csv")
-    assert {r["_code"] for r in errors} >= {"bad-email", "bad-date"}, {r["_code"] for r in errors}
+    assert {r["_code"] for r in errors} >= {"api-rejected", "bad-date", "bad-email"}, {
+        r["_code"] for r in errors
+    }
     by_row = {int(r["_row"]): r for r in errors}
     bad_mail_row = next(i for i, r in enumerate(rows) if r[1].startswith("bad(mail)")) + 2
     assert by_row[bad_mail_row]["email"] == pseudonym(rows[bad_mail_row - 2][1])

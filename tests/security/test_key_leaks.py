@@ -32,8 +32,8 @@ EVENT_FLAGS = ["--topic", "Usage", "--event-name", "Login", "--event-version", "
 
 
 def _user_rows(n: int) -> list[list[str]]:
-    """Valid rows and rows invalid locally (bad date, no id, an email that validate and the API both
-    refuse since they share one definition of an email)."""
+    """Valid rows, rows invalid locally (bad date, no id), and rows the API rejects under --mode insert
+    (ids that already exist: see EXISTING)."""
     rows = []
     for i in range(n):
         row = [f"U{i:04d}", f"user{i}@example.com", "Ada", f"Name{i}", "2024-05-01T10:00:00Z", "pro"]
@@ -41,10 +41,13 @@ def _user_rows(n: int) -> list[list[str]]:
             row[4] = "not a date"
         elif i % 9 == 7:
             row[0] = ""
-        elif i % 11 == 5:
-            row[1] = f"bad(mail){i}@example.com"
         rows.append(row)
     return rows
+
+
+def _existing_ids(rows: list[list[str]]) -> list[str]:
+    """Ids the sandbox already holds, so that an insert of them is refused by the API (duplicate)."""
+    return [row[0] for i, row in enumerate(rows) if i % 11 == 5 and row[0]]
 
 
 def _px_env(sandbox_url: str, home: Path, key: str = PX_KEY) -> dict[str, str]:
@@ -61,13 +64,16 @@ def test_px_import_run_leaves_no_trace_of_the_key(sandbox_factory, tmp_path: Pat
     sandbox = sandbox_factory(api_key=PX_KEY, read_only_keys=(PX_READONLY_KEY,), rate_limit=0)
     work = tmp_path / "work"
     work.mkdir()
-    users = write_table(work / "users.xlsx", USER_HEADERS, _user_rows(60))  # xlsx: errors.xlsx too
+    rows = _user_rows(60)
+    for uid in _existing_ids(rows):
+        sandbox.store.users[uid] = {"identifyId": uid, "propertyKeys": ["AP-TEST-1"]}
+    users = write_table(work / "users.xlsx", USER_HEADERS, rows)  # xlsx: errors.xlsx too
     run_dir = work / "batchgs-runs" / "users-run"
     outputs: list[str] = []
 
     # 1. a key without Write permission: a fatal 403, exit 4, the hint names the resume command
     readonly = run_process(
-        ["--debug", "import", "users", str(users), "--run-dir", str(run_dir), "-v"],
+        ["--debug", "import", "users", str(users), "--mode", "insert", "--run-dir", str(run_dir), "-v"],
         _px_env(sandbox.url, tmp_path, PX_READONLY_KEY),
         work,
     )

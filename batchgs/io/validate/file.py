@@ -2,15 +2,20 @@
 
     validation = prepare(path, spec, ValidateOptions(mode="upsert", timezone="Europe/Paris"))
     for batch in validation.batches(10_000):      # bounded memory, rows in file order
-        for row in batch:                          # ValidatedRow: .row .original .payload .issues .key
-            ...
+        for row in batch:                          # ValidatedRow: .row .original .payload .issues
+            ...                                    #   .warnings .key
     issues = list(validation.issues_only())        # fast path: no payload dicts are built
+    for row in validation.flagged_rows():          # invalid rows and rows with warnings only
+        ...
 
 `prepare` opens the file and maps its headers (file-level problems such as unknown columns raise
 InputFileError at once); no row is read yet. Rows are checked batch by batch with Polars expressions
 (batchgs.io.validate.convert); a pre-pass over the key, id and date columns finds what only the whole file
-shows (repeated keys, dropped leading zeros, mixed day/month orders). Every problem of a row is
-reported, each naming its column.
+shows (repeated keys, dropped leading zeros, mixed day/month orders, a column of numbers with one
+`1,000`, template example rows). Every problem of a row is reported, each naming its column.
+
+Issues make a row invalid: only what the API would refuse or what is provably damaged. Warnings are
+suspicions: the row is sent as written (ValidateOptions.strict_warnings turns them into issues).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -29,7 +34,6 @@ from batchgs.entities.spec import ColumnType, EntitySpec
 from batchgs.errors import UsageError
 from batchgs.io.mapping import ColumnMapping, TargetKind, mapping_from
 from batchgs.io.rows import EXAMPLE_COLUMN, RowIssue, ValidatedRow
-from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.io.validate.checks import Duplicates, FactCollector
 from batchgs.io.validate.column_rules import FieldPlan, compile_plans, resolve_mode
 from batchgs.io.validate.convert import (
@@ -51,47 +55,14 @@ from batchgs.io.validate.dates import (
 )
 from batchgs.io.validate.messages import message, spreadsheet_row
 from batchgs.io.validate.payload import build_payload
+from batchgs.io.validate.sources import FrameSource, TableLike, ValidateOptions
+
+__all__ = ["FrameSource", "TableLike", "ValidateOptions", "Validation", "prepare", "prepare_source"]
 
 PREPASS_BATCH = 200_000
 FAST_BATCH = 200_000
 SAMPLE_SIZE = 64  # values looked at to choose the fast date formats of a batch
 _ROW = "__row"
-
-
-@dataclass
-class ValidateOptions:
-    mode: str = "upsert"  # an entity without upsert (events, preferences, ...) takes its own default
-    timezone: str = "UTC"  # for date cells and texts without an offset
-    date_format: str | None = None  # strftime format tried before the standard forms
-    product_key: str | None = None  # fills propertyKeys / propertyKey where the file has none
-    mapping_file: Path | None = None  # --map: a TOML map or a px-data-loader config.json
-    extra_columns: str = "refuse"  # "attributes": unknown columns of an events file become attributes
-    sheet: str | None = None  # worksheet of an .xlsx
-    attributes: AttributeCatalog | None = None  # None = offline: custom attributes pass as text/number
-    strict_warnings: bool = False  # warnings (suspicions such as lost leading zeros) count as errors
-
-
-class TableLike(Protocol):
-    """What validation needs from a reader (batchgs.io.read.tables.TableSource fits)."""
-
-    headers: list[str]
-
-    def batches(self, size: int) -> Iterator[pl.DataFrame]: ...
-
-
-class FrameSource:
-    """An in-memory table, for library callers and tests: `prepare_source(FrameSource(df), ...)`."""
-
-    def __init__(self, frame: pl.DataFrame, headers: list[str] | None = None) -> None:
-        self.frame = frame
-        self.headers = headers if headers is not None else list(frame.columns)
-
-    def batches(self, size: int) -> Iterator[pl.DataFrame]:
-        for start in range(0, self.frame.height, size):
-            yield self.frame.slice(start, size)
-
-    def row_count(self) -> int:
-        return self.frame.height
 
 
 @dataclass

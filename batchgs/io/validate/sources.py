@@ -1,0 +1,48 @@
+"""What validation reads (any table with `.headers` and `.batches(size)`) and the options it takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+
+from batchgs.io.validate.attributes import AttributeCatalog
+
+
+@dataclass
+class ValidateOptions:
+    mode: str = "upsert"  # an entity without upsert (events, preferences, ...) takes its own default
+    timezone: str = "UTC"  # for date cells and texts without an offset
+    date_format: str | None = None  # strftime format tried before the standard forms
+    product_key: str | None = None  # fills propertyKeys / propertyKey where the file has none
+    mapping_file: Path | None = None  # --map: a TOML map or a px-data-loader config.json
+    extra_columns: str = "refuse"  # "attributes": unknown columns of an events file become attributes
+    sheet: str | None = None  # worksheet of an .xlsx
+    attributes: AttributeCatalog | None = None  # None = offline: custom attributes pass as text/number
+    strict_warnings: bool = False  # warnings (suspicions such as lost leading zeros) count as errors
+
+
+class TableLike(Protocol):
+    """What validation needs from a reader (batchgs.io.read.tables.TableSource fits)."""
+
+    headers: list[str]
+
+    def batches(self, size: int) -> Iterator[pl.DataFrame]: ...
+
+
+class FrameSource:
+    """An in-memory table, for library callers and tests: `prepare_source(FrameSource(df), ...)`."""
+
+    def __init__(self, frame: pl.DataFrame, headers: list[str] | None = None) -> None:
+        self.frame = frame
+        self.headers = headers if headers is not None else list(frame.columns)
+
+    def batches(self, size: int) -> Iterator[pl.DataFrame]:
+        for start in range(0, self.frame.height, size):
+            yield self.frame.slice(start, size)
+
+    def row_count(self) -> int:
+        return self.frame.height
