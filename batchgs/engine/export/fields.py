@@ -24,15 +24,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from batchgs.engine.export.entities import EXPORT_ENTITIES, ExportEntity, documented_columns, looks_like_date
-from batchgs.engine.export.options import ExportOptions, parse_moment
+from batchgs.engine.export.options import CLAUSE, ISO_MOMENT, ExportOptions, parse_moment
 from batchgs.entities.spec import ColumnType
 from batchgs.errors import UsageError
 
 FieldType = str  # "datetime" | "number" | "boolean" | "text"
-_CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|!=|<=|>=|!~|~|<|>)(.*)$", re.DOTALL)
 _EPOCH_MS = re.compile(r"-?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ][\d:.]+([Zz]|[+-]\d{2}:?\d{2})?)?")
 _BOOLEANS = ("true", "false")
 # documented fields that are objects of undocumented children (exported as `lastInferredLocation.city`)
 OBJECT_FIELDS = ("lastInferredLocation", "globalContext")
@@ -127,7 +125,7 @@ class FieldCatalog:
             for clause in (c.strip() for c in group.split(";")):
                 if not clause:
                     continue
-                match = _CLAUSE.match(clause)
+                match = CLAUSE.match(clause)
                 if match is None:  # check_filters of options.py refused these already
                     raise UsageError(f"--filter {group!r}: {clause!r} is not field<op>value")
                 name, op, value = match.groups()
@@ -145,7 +143,7 @@ class FieldCatalog:
         if kind == "datetime":
             if _EPOCH_MS.fullmatch(text):
                 return text
-            if _ISO_MOMENT.fullmatch(text):
+            if ISO_MOMENT.fullmatch(text):
                 return str(parse_moment(text, end_of_day=op in ("<=", ">"), what=f"--filter {name}{op}"))
             raise UsageError(
                 f"--filter {clause!r}: {text!r} is not a date PX can compare",

@@ -22,9 +22,9 @@ from batchgs.errors import UsageError
 DAY_MS = 86_400_000
 DEFAULT_SLICES = 16
 MAX_SLICES = 64
-_CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|!=|<=|>=|!~|~|<|>)(.*)$", re.DOTALL)
+CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|!=|<=|>=|!~|~|<|>)(.*)$", re.DOTALL)
 _SORT_FIELD = re.compile(r"^[-+]?[A-Za-z_][\w.]*$")
-_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ][\d:.]+([Zz]|[+-]\d{2}:?\d{2})?)?")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ][\d:.]+([Zz]|[+-]\d{2}:?\d{2})?)?")
 
 
 @dataclass
@@ -65,7 +65,7 @@ def check_filters(filters: Iterable[str]) -> list[str]:
             continue
         checked = []
         for clause in clauses:
-            match = _CLAUSE.match(clause)
+            match = CLAUSE.match(clause)
             if match is None:
                 raise UsageError(
                     f"--filter {text!r}: {clause!r} is not field<op>value",
@@ -82,7 +82,7 @@ def _dates_as_epoch_ms(name: str, op: str, value: str) -> str:
     offset; a date alone is the start of that day, or its end for `<=` and `>`)."""
     text = value.strip()
     is_date_field = name.rsplit(".", 1)[-1].lower().endswith("date")
-    if not is_date_field or op in ("~", "!~") or _ISO_MOMENT.fullmatch(text) is None:
+    if not is_date_field or op in ("~", "!~") or ISO_MOMENT.fullmatch(text) is None:
         return f"{name}{op}{value}"
     ms = parse_moment(text, end_of_day=op in ("<=", ">"), what=f"--filter {name}{op}")
     return f"{name}{op}{ms}"
