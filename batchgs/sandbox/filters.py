@@ -143,6 +143,15 @@ def select_sorted(table: Mapping[str, Record], groups: Filter) -> list[Record]:
     a large list) then sorts only the keys it kept."""
     if not groups:
         return [table[k] for k in sorted(table)]
+    wanted = _equality_set(groups)
+    if wanted is not None:  # `id==a` OR `id==b` ...: one set look-up per record, not one test per group
+        name, values = wanted
+        keys = sorted(
+            k
+            for k, r in table.items()
+            if (str(v).lower() in values if type(v := r.get(name)) is str else matches(r, groups))
+        )
+        return [table[k] for k in keys]
     tests = compile_filters(groups)
     if len(tests) == 1:
         only = tests[0]
@@ -150,6 +159,15 @@ def select_sorted(table: Mapping[str, Record], groups: Filter) -> list[Record]:
     else:
         keys = sorted(k for k, r in table.items() if any(test(r) for test in tests))
     return [table[k] for k in keys]
+
+
+def _equality_set(groups: Filter) -> tuple[str, frozenset[str]] | None:
+    """(field, lower-cased values) when every OR-group is one `field==value` on the same top-level
+    field — how a client looks a batch of keys up. Text values then match exactly as `_holds` does."""
+    names = {g[0].path for g in groups if len(g) == 1 and g[0].op == "==" and len(g[0].path) == 1}
+    if len(names) != 1 or any(len(g) != 1 or g[0].op != "==" for g in groups):
+        return None
+    return next(iter(names))[0], frozenset(g[0].value.lower() for g in groups)
 
 
 def _compiled(cond: Condition) -> Callable[[Record], bool]:

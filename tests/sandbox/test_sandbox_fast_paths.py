@@ -90,3 +90,17 @@ def test_number_only_sort_keeps_ties_in_order() -> None:
     assert [r["id"] for r in sort_records(records, [(("createDate",), True)])] == [0, 2, 6, 1, 4, 3, 5]
     assert [c.field for c in parse_filters(["createDate>=1;id<3"])[0]] == ["createDate", "id"]
     assert isinstance(parse_filters(["a==1"])[0][0], Condition)
+
+
+def test_or_of_equalities_on_one_field_equals_the_plain_rules() -> None:
+    """`id==a&filter=id==b...` (a client looking keys up) takes a set look-up; same records."""
+    rng = random.Random(23)
+    for _ in range(200):
+        table = _records(rng, 80)
+        ids = list(table)
+        name = rng.choice(["id", "s", "n"])
+        raws = [rng.choice(ids).upper() if rng.random() < 0.5 else rng.choice(ids) for _ in range(5)]
+        raws += [rng.choice(["abc", "5", "null", "", "true", "nope"]) for _ in range(2)]
+        groups = parse_filters([f"{name}=={raw}" for raw in raws])
+        expected = [table[k] for k in sorted(table) if matches(table[k], groups)]
+        assert select_sorted(table, groups) == expected, (name, raws)

@@ -96,6 +96,8 @@ def _boolean(value: Any) -> bool | None:
 
 def same_value(name: str, wanted: Any, stored: Any) -> bool:
     """True when writing `wanted` into field `name` would leave a record holding `stored` as it is."""
+    if type(wanted) is type(stored) and wanted == stored:  # the common case of a re-import: equal as is
+        return True
     if wanted is None:
         return stored is None or stored == ""
     if isinstance(wanted, bool):
@@ -126,16 +128,26 @@ def diff_record(
     key: str, payload: Mapping[str, Any], current: Mapping[str, Any] | None, key_field: str
 ) -> RecordDiff:
     """The diff of one row: `create` when no record exists, else the fields whose value would change."""
-    wanted = flatten(payload, skip=frozenset({key_field}))
     if current is None:
+        wanted = flatten(payload, skip=frozenset({key_field}))
         return RecordDiff(key, "create", tuple(FieldChange(n, None, v) for n, v in wanted.items()))
-    stored = flatten(current)
-    changes = tuple(
-        FieldChange(name, stored.get(name), value)
-        for name, value in wanted.items()
-        if not same_value(name, value, stored.get(name))
-    )
-    return RecordDiff(key, "update" if changes else "unchanged", changes)
+    changes: list[FieldChange] = []
+    _compare("", payload, current, changes, skip=key_field)
+    return RecordDiff(key, "update" if changes else "unchanged", tuple(changes))
+
+
+def _compare(
+    prefix: str, wanted: Mapping[str, Any], stored: Any, out: list[FieldChange], *, skip: str = ""
+) -> None:
+    """Walk only the payload's fields (nested objects key by key) against the stored record."""
+    for name, value in wanted.items():
+        if name == skip:
+            continue
+        held = stored.get(name) if isinstance(stored, Mapping) else None
+        if isinstance(value, Mapping):
+            _compare(f"{prefix}{name}.", value, held, out)
+        elif not same_value(f"{prefix}{name}", value, held):
+            out.append(FieldChange(f"{prefix}{name}", held, value))
 
 
 def changed_payload(payload: Mapping[str, Any], diff: RecordDiff, key_field: str) -> dict[str, Any]:

@@ -275,9 +275,7 @@ class Importer:
         return tally.as_dict()
 
     def _valid_keys(self, validation: Validation, skip: RowSet) -> list[str]:
-        return [
-            str(r.key) for b in validation.batches(SEND_BATCH) for r in b if r.valid and r.row not in skip
-        ]
+        return [key for row, key in validation.valid_keys() if row not in skip]
 
     async def _plan_changes(
         self, client: Any, validation: Validation, skip: RowSet, state: BeforeState

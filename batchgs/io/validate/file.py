@@ -488,6 +488,16 @@ class Validation:
                 out.append(ValidatedRow(number, original, payload, row["k"], issues, warnings))
             yield out
 
+    def valid_keys(self, size: int = FAST_BATCH) -> Iterator[tuple[int, str]]:
+        """(spreadsheet row, key) of the rows that pass the checks, without building payloads: what a
+        run that reads the current records first needs (a rare row flagged only by a hash collision
+        is left out; the engine reads such a key when it meets the row)."""
+        for frame, _batch in self._walk(size):
+            ok = frame.filter(~pl.col("invalid") & pl.col("k").is_not_null())
+            yield from zip(
+                (ok[_ROW] + spreadsheet_row(0)).to_list(), ok["k"].cast(pl.String).to_list(), strict=True
+            )
+
     def invalid_rows(self, size: int = FAST_BATCH) -> Iterator[ValidatedRow]:
         """Only the invalid rows (payload None), with their originals: what errors.csv needs."""
         for row in self.flagged_rows(size):
