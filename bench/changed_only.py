@@ -69,6 +69,7 @@ def _measure(sandbox: h.Sandbox, work: Path, *args: str) -> dict[str, Any]:
     stats = sandbox.stats()
     return {
         "seconds": round(measured.seconds, 2),
+        "cpu_seconds": round(measured.cpu_seconds, 2),
         "requests": len(h.arrivals(stats)),
         "reads": _reads(stats),
         "writes": _writes(stats),

@@ -89,8 +89,8 @@ MAX_PX_RATE = 200.0
 @click.option(
     "--changed-only",
     is_flag=True,
-    help="users/accounts: compare with Gainsight's current records and send only rows that create "
-    "a record or change a field; writes changes.csv (with --dry-run: the plan, nothing sent).",
+    help="users/accounts/preferences: compare with Gainsight's current records and send only rows "
+    "that create a record or change a field; writes changes.csv (with --dry-run: the plan, nothing sent).",
 )
 @click.option(
     "--no-backup",
@@ -133,9 +133,12 @@ def run_px_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, A
         if opts.get(name):
             raise UsageError(f"--{name.replace('_', '-')} is for cs-events only")
     changed_only = bool(opts.get("changed_only"))
-    if changed_only and (entity not in ("users", "accounts") or mode not in CHANGED_ONLY_MODES):
+    if changed_only and (
+        entity not in ("users", "accounts", "preferences") or mode not in CHANGED_ONLY_MODES
+    ):
         raise UsageError(
-            f"--changed-only works with users and accounts in mode upsert or update (not {entity}, {mode})",
+            "--changed-only works with users, accounts and preferences in mode upsert or update "
+            f"(not {entity}, {mode})",
             hint="leave --changed-only out to send every row",
         )
     file_defaults, map_timezone = map_file_defaults(opts.get("map_file"))

@@ -159,5 +159,43 @@ def test_changed_only_is_refused_where_it_cannot_work(sandbox: SandboxThread, tm
     users = write_users(tmp_path / "u.csv", 2).path
     refused = run_cli(["import", "users", str(users), "--changed-only", "--mode", "delete", "--yes"], env)
     assert refused.exit_code == 2
-    assert "--changed-only works with users and accounts in mode upsert or update" in refused.output
+    assert (
+        "--changed-only works with users, accounts and preferences in mode upsert or update" in refused.output
+    )
     assert writes_seen(sandbox) == []
+
+
+def test_preferences_send_only_what_changes(sandbox: SandboxThread, tmp_path: Path) -> None:
+    """An unset preference is opted in (true): writing true again, or a value already set, sends nothing."""
+    env = cli_env(sandbox, tmp_path / "state")
+    users = write_users(tmp_path / "u.csv", 4).path
+    assert (
+        run_cli(["import", "users", str(users), "--run-dir", str(tmp_path / "u"), "-q"], env).exit_code == 0
+    )
+    sandbox.store.preferences["U000000"] = {"trackUsage": False}
+    prefs = tmp_path / "prefs.csv"
+    prefs.write_text(
+        "identifyId,trackUsage,surveys\n"
+        "U000000,false,\n"  # already false
+        "U000001,true,true\n"  # unset = true already
+        "U000002,,false\n"  # a change
+        "U000003,false,true\n",  # a change of trackUsage only
+        encoding="utf-8",
+    )
+    writes = len(writes_seen(sandbox))
+    run = run_cli(
+        ["import", "preferences", str(prefs), "--changed-only", "--yes", "--run-dir", str(tmp_path / "p")],
+        env,
+    )
+    assert run.exit_code == 0, run.output
+    written = writes_seen(sandbox)[writes:]
+    assert sorted(entry[2] for entry in written) == [
+        "/v2/user/preferences/U000002",
+        "/v2/user/preferences/U000003",
+    ]
+    assert read_changes(tmp_path / "p") == [
+        ("U000002", "update", "surveys", "true", "false"),
+        ("U000003", "update", "trackUsage", "true", "false"),
+    ]
+    assert sandbox.store.preferences_of("U000003")["surveys"] is True
+    assert summary_of(tmp_path / "p")["rows_unchanged"] == 2

@@ -17,7 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchgs.engine.imports.current_records import COLLECTIONS, ReadPlan, lookup, plan_reads, read_all
+from batchgs.engine.imports.current_records import (
+    COLLECTIONS,
+    ReadPlan,
+    lookup,
+    plan_reads,
+    read_all,
+    read_preferences,
+)
 from batchgs.engine.imports.diff import changed_payload, diff_record, iter_lines
 from batchgs.entities.spec import ColumnType, EntitySpec
 from batchgs.io.rows import ValidatedRow
@@ -45,7 +52,8 @@ class BeforeState:
     def __init__(
         self, entity: str, store: BeforeImages, *, mode: str, changed_only: bool, read: bool = True
     ) -> None:
-        self.collection = COLLECTIONS[entity]
+        self.collection = COLLECTIONS.get(entity)  # None: preferences, read user by user
+        self.opted_in_by_default = entity == "preferences"  # an unset preference (null) is true
         self.store = store
         self.mode = mode
         self.changed_only = changed_only
@@ -55,18 +63,26 @@ class BeforeState:
 
     @property
     def key_field(self) -> str:
-        return self.collection.key_field
+        return self.collection.key_field if self.collection is not None else "identifyId"
 
     async def prepare(self, client: Any, key_count: int) -> ReadPlan | None:
         """Choose how to read `key_count` keys (the plan shows it)."""
         if not self.read or self.store.complete:
             return None  # inserts read nothing; a resumed run may have read everything already
+        if self.collection is None:
+            self.plan = ReadPlan("get", key_count, 0, key_count)
+            return self.plan
         self.plan = await plan_reads(client, self.collection, key_count)
         return self.plan
 
     async def read_everything(self, client: Any, keys: Iterable[str]) -> int:
         """Scroll mode: list the whole collection once and keep the file's records. Returns pages."""
-        if self.plan is None or self.plan.method != "scroll" or self.store.complete:
+        if (
+            self.plan is None
+            or self.plan.method != "scroll"
+            or self.collection is None
+            or self.store.complete
+        ):
             return 0
         wanted = set(keys)
         pages = await read_all(
@@ -88,7 +104,10 @@ class BeforeState:
         images = self.store.images(keys) if self.read else {}
         missing = [k for k in dict.fromkeys(keys) if k not in images] if self.read else []
         if missing:
-            fresh, admitted.reads = await lookup(client, self.collection, missing)
+            if self.collection is None:
+                fresh, admitted.reads = await read_preferences(client, missing)
+            else:
+                fresh, admitted.reads = await lookup(client, self.collection, missing)
             self.store.add_images(fresh.items())
             images.update(self.store.images(missing))
         written: list[tuple[int, str, dict[str, Any]]] = []
@@ -96,6 +115,8 @@ class BeforeState:
         for row, key in zip(rows, keys, strict=True):
             payload = row.payload or {}
             image = images.get(key)
+            if image is not None and self.opted_in_by_default:
+                image = {name: True if value is None else value for name, value in image.items()}
             if self.read:
                 self._exists[key] = image is not None
             if self.changed_only:
@@ -135,7 +156,10 @@ def unchanged_outcome(row: ValidatedRow) -> RowOutcome:
 
 
 def wants_before_state(entity: str, options: Any) -> bool:
-    """Users/accounts runs read and keep the before-state, unless --no-backup (and not --changed-only)."""
+    """Users/accounts runs read and keep the before-state, unless --no-backup (and not --changed-only);
+    preferences runs only with --changed-only."""
+    if entity == "preferences":
+        return bool(options.changed_only)
     return entity in COLLECTIONS and bool(options.changed_only or options.backup)
 
 

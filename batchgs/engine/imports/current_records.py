@@ -25,7 +25,7 @@ from batchgs.transport.paging import scroll
 from batchgs.transport.result import Outcome
 
 Record = dict[str, Any]
-Method = Literal["lookup", "scroll"]
+Method = Literal["lookup", "scroll", "get"]
 PAGE = 1000
 LOOKUP_CHUNK = 100
 MAX_CURSORS = 8
@@ -70,6 +70,8 @@ class ReadPlan:
     cursors: int = 1
 
     def describe(self, entity: str) -> str:
+        if self.method == "get":
+            return f"current preferences: one read per user (the API lists none): ~{self.requests:,} requests"
         if self.method == "scroll":
             return (
                 f"current records: list all {self.total_hits:,} {entity} in {self.cursors} key range(s), "
@@ -184,3 +186,19 @@ async def _get_one(client: Any, collection: Collection, key: str) -> dict[str, R
     if result.outcome is Outcome.SUCCESS and isinstance(result.body, dict):
         return {key: result.body}
     return {key: None}
+
+
+async def read_preferences(client: Any, keys: Iterable[str]) -> tuple[dict[str, Record | None], int]:
+    """Each user's v2 preferences (None: no such user): one request per user, side by side."""
+    distinct = list(dict.fromkeys(keys))
+    answers = await asyncio.gather(*(_get_preferences(client, key) for key in distinct))
+    return dict(zip(distinct, answers, strict=True)), len(distinct)
+
+
+async def _get_preferences(client: Any, key: str) -> Record | None:
+    call = rq.preferences_get(key)
+    result = await client.request(call.method, call.path, json=call.json)
+    if result.status == 404:
+        return None
+    raise_for_result(result, what="GET /v2/user/preferences/…")
+    return result.body if isinstance(result.body, dict) else None

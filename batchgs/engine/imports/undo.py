@@ -72,7 +72,7 @@ def refuse_unless_undoable(run_dir: Path, kind: str, entity: str, store: BeforeI
     if entity in ("events", "cs-events"):
         raise UsageError(f"{run_dir}: {entity} are permanent in Gainsight: an events import cannot be undone")
     if entity not in UNDOABLE:
-        raise UsageError(f"{run_dir}: a {entity} import keeps no before-images: it cannot be undone")
+        raise UsageError(f"{run_dir}: undo takes back users and accounts imports only, not {entity}")
     if store is None:
         raise UsageError(
             f"{run_dir}: the run kept no before-images (it ran with --no-backup or before batchgs kept them)",
