@@ -13,7 +13,9 @@ import os
 import shlex
 import subprocess
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -84,11 +86,35 @@ def secret_forms(value: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
+_ENV_OVERLAY: ContextVar[Mapping[str, str] | None] = ContextVar("batchgs_env_overlay", default=None)
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, with the values of `environment_overlay` on top where one is active."""
+    overlay = _ENV_OVERLAY.get()
+    return os.environ if overlay is None else {**os.environ, **overlay}
+
+
+@contextmanager
+def environment_overlay(values: Mapping[str, str]) -> Iterator[None]:
+    """Settings resolved inside see `values` as if they were environment variables (the Python API's
+    `Credentials`): per context, so threads and tasks never see each other's keys, and nothing is
+    written to `os.environ`, where child processes and other threads would inherit it."""
+    for name in SECRET_ENV_VARS:
+        if values.get(name):
+            _KNOWN_SECRETS.add(values[name])  # scrubbed from messages like the environment's
+    token = _ENV_OVERLAY.set({**(_ENV_OVERLAY.get() or {}), **values})
+    try:
+        yield
+    finally:
+        _ENV_OVERLAY.reset(token)
+
+
 def scrub_secrets(text: str, values: list[str] | None = None) -> str:
     """Replace every known secret (each `Secret` of this process and the secret environment variables,
     or just `values`) in `text` with `***`, in every form of `secret_forms`."""
     if values is None:
-        values = [*_KNOWN_SECRETS, *(os.environ.get(v) or "" for v in SECRET_ENV_VARS)]
+        values = [*_KNOWN_SECRETS, *(environment().get(v) or "" for v in SECRET_ENV_VARS)]
     for value in sorted({v for v in values if len(v) >= MIN_SCRUB_LENGTH}, key=len, reverse=True):
         for form in secret_forms(value):
             if form in text:
@@ -286,7 +312,7 @@ def resolve(
     file_defaults: FileDefaults | None = None,
 ) -> Settings:
     """Merge options > environment > profile > `file_defaults` > defaults into one `Settings`."""
-    env = os.environ if env is None else env
+    env = environment() if env is None else env
     fallback = file_defaults or FileDefaults()
     profile = profile or env.get("BATCHGS_PROFILE") or None
     prof = load_profile(profile, path=profile_path)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
+import sys
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +17,11 @@ from batchgs import config
 from batchgs.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The Python API (batchgs.api) runs a command in-process with --json: while this holds a list, the
+# command's JSON is appended to it instead of printed, and its notes go to the `batchgs` logger.
+API_SINK: ContextVar[list[dict[str, Any]] | None] = ContextVar("batchgs_api_sink", default=None)
+LOG = logging.getLogger("batchgs")
 
 
 def connection_options(func: F) -> F:
@@ -147,11 +155,18 @@ def default_run_dir(kind: str) -> Path:
 
 
 def emit_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    text = json.dumps(data, indent=2, default=str)
+    sink = API_SINK.get()
+    if sink is not None:
+        sink.append(json.loads(text))  # exactly what --json prints
+        return
+    click.echo(text)
 
 
 def info(message: str, *, quiet: bool = False) -> None:
-    if not quiet:
+    if API_SINK.get() is not None:
+        LOG.info(message)
+    elif not quiet:
         click.echo(message, err=True)
 
 

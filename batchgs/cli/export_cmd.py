@@ -50,6 +50,7 @@ from batchgs.engine.export.options import (
     resolve_window,
 )
 from batchgs.engine.export.spool import remove_spools
+from batchgs.engine.progress import notify_progress
 from batchgs.errors import ExitCode, FatalApiError, Interrupted, QuotaExhausted, ResumableStop, UsageError
 from batchgs.reports.row_reports import ErrorReport
 from batchgs.reports.summary import build_summary, human_summary, write_summary
@@ -321,6 +322,8 @@ def _execute(
 
     def on_progress(progress: ExportProgress) -> None:
         bar.update(progress)
+        if progress.phase == "fetch":
+            notify_progress(progress.records, progress.expected)  # the Python API's on_progress
         if time.monotonic() - last["at"] > 0.5:  # counters at most twice a second
             last["at"] = time.monotonic()
             count_requests()

@@ -9,10 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,13 +24,40 @@ import click
 
 from batchgs.cli.common import emit_json, info
 from batchgs.errors import ExitCode, QuotaExhausted, ResumableStop, UsageError
-from batchgs.reports.summary import human_summary
+from batchgs.reports.summary import exit_code_for, human_summary
 from batchgs.run.journal import Journal
 
 if TYPE_CHECKING:
     import asyncio
 
 T = TypeVar("T")
+
+
+class StopHandle:
+    """Lets another thread ask the command running under `run_with_signals` to stop as Ctrl-C would
+    (requests in flight finish, the journal is flushed, the run is paused and resumable): the Python
+    API's cancellation of an `..._async` call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._targets: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self.requested = False
+
+    def attach(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        with self._lock:
+            self._targets.append((loop, event))
+            if self.requested:
+                loop.call_soon_threadsafe(event.set)
+
+    def request(self) -> None:
+        with self._lock:
+            self.requested = True
+            for loop, event in self._targets:
+                with contextlib.suppress(RuntimeError):  # that segment's loop already ended
+                    loop.call_soon_threadsafe(event.set)
+
+
+STOP_HANDLE: ContextVar[StopHandle | None] = ContextVar("batchgs_stop_handle", default=None)
 
 
 def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
@@ -39,6 +69,9 @@ def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         installed: list[int] = []
+        handle = STOP_HANDLE.get()
+        if handle is not None:
+            handle.attach(loop, stop)
 
         def on_signal(signum: int) -> None:
             if stop.is_set():
@@ -89,14 +122,6 @@ def confirm_count(count: int, action: str, *, yes: bool, warning: str | None = N
 
 def resume_hint(run_dir: Path | str, *extra: str) -> str:
     return shlex.join(["batchgs", "resume", str(run_dir), *extra])
-
-
-def exit_code_for(summary: Mapping[str, Any]) -> int:
-    """0 all good, 1 some rows invalid/failed/uncertain, 4 paused (the caller raises with a hint)."""
-    if summary.get("status") == "paused":
-        return int(ExitCode.RESUMABLE)
-    bad = sum(int(summary.get(name) or 0) for name in ("rows_invalid", "rows_failed", "rows_uncertain"))
-    return int(ExitCode.ROWS_FAILED) if bad else int(ExitCode.OK)
 
 
 def run_segment(

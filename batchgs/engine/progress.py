@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from tqdm import tqdm
+
+ProgressListener = Callable[[int, int | None], None]
+
+# The Python API's `on_progress(done, total)`: per context, so each call of the API hears its own run.
+PROGRESS_LISTENER: ContextVar[ProgressListener | None] = ContextVar("batchgs_progress", default=None)
+
+
+def notify_progress(done: int, total: int | None) -> None:
+    """Tell the API caller's `on_progress` (if any) how far the run is."""
+    listener = PROGRESS_LISTENER.get()
+    if listener is not None:
+        listener(done, total)
 
 
 class Progress:
@@ -14,12 +28,16 @@ class Progress:
         self.enabled = enabled and sys.stderr.isatty()
         self.stats = stats
         self.errors = 0
+        self.total = total
+        self.done = 0  # a disabled tqdm does not count, and the API's on_progress needs the count
         self.started = time.monotonic()
         self.bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=not self.enabled)
 
     def advance(self, outcomes: list[Any]) -> None:
         self.errors += sum(1 for o in outcomes if getattr(o, "status", "succeeded") != "succeeded")
         self.bar.update(len(outcomes))
+        self.done += len(outcomes)
+        notify_progress(self.done, self.total)
         if self.enabled:
             postfix: dict[str, object] = {"errors": self.errors}
             if self.stats is not None:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchgs.errors import ExitCode
 from batchgs.run.folder import atomic_text_writer
 
 if TYPE_CHECKING:
@@ -145,3 +146,11 @@ def _errors_file(summary: Mapping[str, Any]) -> Path | None:
 def _n(summary: Mapping[str, Any], name: str) -> str:
     value = summary.get(name)
     return f"{value:,}" if isinstance(value, int) else "0" if value is None else str(value)
+
+
+def exit_code_for(summary: Mapping[str, Any]) -> int:
+    """0 all good, 1 some rows invalid/failed/uncertain, 4 paused (the caller raises with a hint)."""
+    if summary.get("status") == "paused":
+        return int(ExitCode.RESUMABLE)
+    bad = sum(int(summary.get(name) or 0) for name in ("rows_invalid", "rows_failed", "rows_uncertain"))
+    return int(ExitCode.ROWS_FAILED) if bad else int(ExitCode.OK)

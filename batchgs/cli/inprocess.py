@@ -1,0 +1,130 @@
+"""Run a batchgs command in this process for the Python API (batchgs.api), the way the console runs it.
+
+The API passes keyword options; this module turns them into the command's own argv, using the click
+parameters themselves, so an option's name, type and default have ONE definition for the CLI and the
+API. The command runs with `--json`: its JSON goes to the caller (cli.common.API_SINK) instead of
+stdout, its notes to the `batchgs` logger. Typed errors (batchgs.errors) come through unchanged; click's
+own usage errors become `UsageError`; the command's exit code is returned with its JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from typing import Any
+
+import click
+
+from batchgs.cli.common import API_SINK
+from batchgs.cli.main import cli
+from batchgs.errors import ExitCode, UsageError
+
+# What the API decides for itself: output is always JSON for the caller, never a terminal's.
+PRESENTATION = frozenset({"quiet", "verbose", "as_json"})
+
+
+def command_named(name: str) -> click.Command:
+    command = cli.get_command(click.Context(cli), name)
+    if command is None:
+        raise UsageError(f"no such command: {name}")
+    return command
+
+
+def api_options(name: str) -> dict[str, click.Option]:
+    """The options of command `name` the API accepts, by their Python name (click's `param.name`)."""
+    return {
+        param.name: param
+        for param in command_named(name).params
+        if isinstance(param, click.Option) and param.name and param.name not in PRESENTATION
+    }
+
+
+def option_args(name: str, options: Mapping[str, Any]) -> list[str]:
+    """Keyword options → the command's argv (`rate=100` → `--rate 100`, `dry_run=True` → `--dry-run`).
+    None and False leave the CLI default; an unknown name is a UsageError that lists the known ones."""
+    known = api_options(name)
+    args: list[str] = []
+    for key, value in options.items():
+        param = known.get(key)
+        if param is None:
+            raise UsageError(
+                f"{name}: unknown option {key!r}", hint=f"options of {name}: {', '.join(sorted(known))}"
+            )
+        if value is None or value is False:
+            continue
+        flag = max(param.opts, key=len)  # the long form
+        if param.is_flag:
+            args.append(flag)
+        elif param.multiple:
+            values = [value] if isinstance(value, str | PathLike) else list(value)
+            for item in values:
+                args += [flag, _text(item)]
+        else:
+            args += [flag, _text(value)]
+    return args
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return ",".join(value)  # --columns a,b,c / --only x,y
+    return str(value)
+
+
+def invoke(argv: Sequence[str]) -> tuple[int, list[dict[str, Any]]]:
+    """Run `batchgs ARGV` here: (exit code, the JSON documents it emitted). Raises batchgs errors."""
+    sink: list[dict[str, Any]] = []
+    token = API_SINK.set(sink)
+    try:
+        code = click.Group.main(cli, args=list(argv), prog_name="batchgs", standalone_mode=False)
+        return _code(code), sink
+    except SystemExit as done:  # the commands end with sys.exit(code)
+        return _code(done.code), sink
+    except click.exceptions.Abort:
+        raise UsageError("aborted") from None
+    except click.ClickException as exc:
+        raise UsageError(exc.format_message()) from None
+    finally:
+        API_SINK.reset(token)
+
+
+def _code(code: object) -> int:
+    if code is None:
+        return int(ExitCode.OK)
+    return code if isinstance(code, int) else int(ExitCode.USAGE)
+
+
+API_COMMANDS = ("import", "validate", "export", "optout", "resume")
+DOC_BEGIN, DOC_END = "<!-- options:begin -->", "<!-- options:end -->"
+
+
+def render_options_markdown() -> str:
+    """The keyword options of each API job, from the click options (docs/api.md, checked by a test)."""
+    parts = []
+    for name in API_COMMANDS:
+        rows = ["| keyword | CLI | default | what |", "|---|---|---|---|"]
+        for key, param in sorted(api_options(name).items()):
+            if param.hidden:
+                continue
+            flag = max(param.opts, key=len)
+            default = "" if param.default in (None, False, ()) else f"`{param.default!r}`"
+            text = " ".join((param.help or "").split()).replace("|", "\\|")
+            rows.append(f"| `{key}` | `{flag}` | {default} | {text} |")
+        parts.append(f"### {name}\n\n" + "\n".join(rows) + "\n")
+    return "\n".join(parts)
+
+
+def update_docs(path: str) -> None:
+    """Rewrite the generated block of `path` (docs/api.md): `python -m batchgs.cli.inprocess docs/api.md`."""
+    from pathlib import Path
+
+    doc = Path(path)
+    text = doc.read_text(encoding="utf-8")
+    head, rest = text.split(DOC_BEGIN, 1)
+    _, tail = rest.split(DOC_END, 1)
+    doc.write_text(f"{head}{DOC_BEGIN}\n{render_options_markdown()}{DOC_END}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    update_docs(sys.argv[1] if len(sys.argv) > 1 else "docs/api.md")
