@@ -16,56 +16,22 @@ if TYPE_CHECKING:
     from batchgs.api import *  # noqa: F403  (what type checkers and IDEs see; at run time: __getattr__)
 
 
-# batchgs.api.__all__ (tests/test_api.py checks they are the same): spelled out so that looking up any
-# other name (`from batchgs import config` asks this module first) never imports the API.
-_API_NAMES = frozenset(
-    {
-        "BatchgsError",
-        "ConfigError",
-        "Credentials",
-        "ExitCode",
-        "FatalApiError",
-        "InputFileError",
-        "Interrupted",
-        "NotResumableError",
-        "OutputFileError",
-        "ProgressCallback",
-        "QuotaExhausted",
-        "QuotaKey",
-        "QuotaResult",
-        "ResumableStop",
-        "RunResult",
-        "Sandbox",
-        "StrictValidationError",
-        "UsageError",
-        "ValidationResult",
-        "export",
-        "export_async",
-        "import_file",
-        "import_file_async",
-        "option_defaults",
-        "optout",
-        "optout_async",
-        "quota",
-        "quota_async",
-        "resume",
-        "resume_async",
-        "status",
-        "status_async",
-        "validate_file",
-        "validate_file_async",
-    }
-)
-
-
 def __getattr__(name: str) -> object:
-    """`batchgs.<name>` for every public name of batchgs.api, importing it only when first asked."""
-    if name in _API_NAMES:
-        from importlib import import_module
+    """`batchgs.<name>` for every public name of batchgs.api, importing it only when first asked.
 
-        return getattr(import_module("batchgs.api"), name)
+    `from batchgs import config` asks here first too: a submodule's name is left to the import system,
+    so importing a submodule never loads the API.
+    """
+    from importlib import import_module, util
+
+    if not name.startswith("_") and util.find_spec(f"batchgs.{name}") is None:
+        api = import_module("batchgs.api")
+        if name in api.__all__:
+            return getattr(api, name)
     raise AttributeError(f"module 'batchgs' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_API_NAMES})
+    from importlib import import_module
+
+    return sorted({*globals(), *import_module("batchgs.api").__all__})

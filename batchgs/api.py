@@ -30,14 +30,21 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from batchgs.api_types import (
+    Credentials,
+    QuotaKey,
+    QuotaResult,
+    RunResult,
+    ValidationResult,
+)
 from batchgs.errors import (
     BatchgsError,
     ConfigError,
@@ -89,6 +96,8 @@ __all__ = [
     "resume_async",
     "status",
     "status_async",
+    "undo",
+    "undo_async",
     "validate_file",
     "validate_file_async",
 ]
@@ -96,163 +105,8 @@ __all__ = [
 LOG = logging.getLogger("batchgs")
 ProgressCallback = Callable[[int, "int | None"], None]
 T = TypeVar("T")
+P = ParamSpec("P")
 PathArg = str | os.PathLike[str]
-
-
-# ---- credentials --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Where to send and with which keys, instead of the environment/profile. The repr masks the keys.
-
-    Applied as if they were the environment variables of cli.md (GAINSIGHT_PX_API_KEY, ...), for this
-    call only: nothing is written to `os.environ`.
-    """
-
-    px_api_key: str | None = field(default=None, repr=False)
-    base_url: str | None = None
-    product_key: str | None = None
-    cs_base_url: str | None = None
-    cs_access_key: str | None = field(default=None, repr=False)
-    cs_shared_secret: str | None = field(default=None, repr=False)
-
-    def __repr__(self) -> str:
-        def masked(value: str | None) -> str:
-            return "None" if value is None else "'***'"
-
-        return (
-            f"Credentials(px_api_key={masked(self.px_api_key)}, base_url={self.base_url!r}, "
-            f"product_key={self.product_key!r}, cs_base_url={self.cs_base_url!r}, "
-            f"cs_access_key={masked(self.cs_access_key)}, "
-            f"cs_shared_secret={masked(self.cs_shared_secret)})"
-        )
-
-    __str__ = __repr__
-
-    def as_environment(self) -> dict[str, str]:
-        names = {
-            "GAINSIGHT_PX_API_KEY": self.px_api_key,
-            "GAINSIGHT_PX_BASE_URL": self.base_url,
-            "GAINSIGHT_PX_PRODUCT_KEY": self.product_key,
-            "GAINSIGHT_CS_BASE_URL": self.cs_base_url,
-            "GAINSIGHT_CS_ACCESS_KEY": self.cs_access_key,
-            "GAINSIGHT_CS_SHARED_SECRET": self.cs_shared_secret,
-        }
-        return {name: value for name, value in names.items() if value is not None}
-
-
-# ---- results ------------------------------------------------------------------------------------
-
-
-def _path(value: Any) -> Path | None:
-    return Path(str(value)) if value else None
-
-
-def _file(run_dir: Path | None, name: str) -> Path | None:
-    if run_dir is None:
-        return None
-    candidate = run_dir / name
-    return candidate if candidate.is_file() else None
-
-
-def _int(summary: Mapping[str, Any], name: str) -> int:
-    value = summary.get(name)
-    return int(value) if isinstance(value, int | float) else 0
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One import, export, opt-out or resumed run (or a run's `status`): what summary.json carries.
-
-    `status` is completed | paused | aborted | running (or `dry-run`: nothing was sent, the plan is in
-    `summary["plan"]`). `exit_code` is the CLI's: 0 all good, 1 some rows invalid/failed/uncertain.
-    """
-
-    status: str
-    exit_code: int
-    run_dir: Path | None
-    entity: str | None
-    rows_total: int
-    rows_invalid: int
-    rows_succeeded: int
-    rows_failed: int
-    rows_uncertain: int
-    requests: int
-    errors_csv: Path | None
-    success_csv: Path | None
-    warnings_csv: Path | None
-    changes_csv: Path | None
-    receipt_csv: Path | None
-    receipt_json: Path | None
-    output: Path | None
-    summary: Mapping[str, Any] = field(repr=False, compare=False, hash=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == int(ExitCode.OK)
-
-    @classmethod
-    def from_summary(cls, summary: Mapping[str, Any], exit_code: int) -> RunResult:
-        run_dir = _path(summary.get("run_dir"))
-        return cls(
-            status=str(summary.get("status") or ("dry-run" if summary.get("dry_run") else "unknown")),
-            exit_code=exit_code,
-            run_dir=run_dir,
-            entity=summary.get("entity"),
-            rows_total=_int(summary, "rows_total"),
-            rows_invalid=_int(summary, "rows_invalid"),
-            rows_succeeded=_int(summary, "rows_succeeded"),
-            rows_failed=_int(summary, "rows_failed"),
-            rows_uncertain=_int(summary, "rows_uncertain"),
-            requests=_int(summary, "requests"),
-            errors_csv=_file(run_dir, "errors.csv"),
-            success_csv=_file(run_dir, "success.csv"),
-            warnings_csv=_file(run_dir, "warnings.csv"),
-            changes_csv=_file(run_dir, "changes.csv"),
-            receipt_csv=_file(run_dir, "receipt.csv"),
-            receipt_json=_file(run_dir, "receipt.json"),
-            output=_path(summary.get("output")),
-            summary=MappingProxyType(dict(summary)),
-        )
-
-
-@dataclass(frozen=True)
-class ValidationResult:
-    """`validate_file`: the counts and where the error report went (exit 1 when some rows are invalid)."""
-
-    exit_code: int
-    entity: str
-    rows_total: int
-    rows_valid: int
-    rows_invalid: int
-    issues_by_code: Mapping[str, int]
-    errors_csv: Path | None
-    errors_xlsx: Path | None
-    summary: Mapping[str, Any] = field(repr=False, compare=False, hash=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.rows_invalid == 0
-
-
-@dataclass(frozen=True)
-class QuotaKey:
-    """Requests of one API key (by fingerprint, never in clear) in the rolling 24 hours."""
-
-    api: str
-    key_fingerprint: str
-    current_key: bool
-    used: int
-    left: int
-    daily_limit: int
-    next_free_at: str | None
-
-
-@dataclass(frozen=True)
-class QuotaResult:
-    state_dir: Path
-    keys: tuple[QuotaKey, ...]
 
 
 # ---- running a job --------------------------------------------------------------------------------
@@ -260,15 +114,17 @@ class QuotaResult:
 
 @contextlib.contextmanager
 def _job_context(credentials: Credentials | None, on_progress: ProgressCallback | None) -> Iterator[None]:
+    """The caller's credentials and progress callback, for this job only (context variables)."""
     from batchgs.config import environment_overlay
-    from batchgs.engine.progress import PROGRESS_LISTENER
 
-    token = PROGRESS_LISTENER.set(on_progress)
-    try:
-        with environment_overlay(credentials.as_environment() if credentials else {}):
-            yield
-    finally:
-        PROGRESS_LISTENER.reset(token)
+    with contextlib.ExitStack() as stack:
+        if on_progress is not None:
+            from batchgs.engine.progress import PROGRESS_LISTENER
+
+            token = PROGRESS_LISTENER.set(on_progress)
+            stack.callback(PROGRESS_LISTENER.reset, token)
+        stack.enter_context(environment_overlay(credentials.as_environment() if credentials else {}))
+        yield
 
 
 def _run(
@@ -278,7 +134,7 @@ def _run(
     *,
     profile: str | None,
     credentials: Credentials | None,
-    on_progress: ProgressCallback | None,
+    on_progress: ProgressCallback | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """`batchgs [--profile P] COMMAND ARGUMENTS --json OPTIONS` in this thread: (exit code, its JSON)."""
     from batchgs.cli.inprocess import invoke, option_args
@@ -328,32 +184,47 @@ async def _in_thread(job: Callable[[], T]) -> T:
         raise
 
 
-# ---- the jobs -------------------------------------------------------------------------------------
+# ---- the jobs: one factory each; the public function and its async twin are made from it ----------
 
 
-def _import_job(
-    entity: str,
-    path: PathArg,
+def _sync(factory: Callable[P, Callable[[], T]]) -> Callable[P, T]:
+    """The public function: builds the job and runs it (in a worker thread if a loop runs here)."""
+
+    @functools.wraps(factory)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return _in_own_loop(factory(*args, **kwargs))
+
+    return run
+
+
+def _async(factory: Callable[P, Callable[[], T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """The `_async` twin: the same job awaited in a worker thread; cancelling it pauses the run."""
+
+    @functools.wraps(factory)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await _in_thread(factory(*args, **kwargs))
+
+    return run
+
+
+def _run_job(
+    command: str,
+    arguments: list[str],
+    options: Mapping[str, Any],
     profile: str | None,
     credentials: Credentials | None,
     on_progress: ProgressCallback | None,
-    options: Mapping[str, Any],
 ) -> Callable[[], RunResult]:
     def job() -> RunResult:
         code, summary = _run(
-            "import",
-            [entity, os.fspath(path)],
-            options,
-            profile=profile,
-            credentials=credentials,
-            on_progress=on_progress,
+            command, arguments, options, profile=profile, credentials=credentials, on_progress=on_progress
         )
         return RunResult.from_summary(summary, code)
 
     return job
 
 
-def import_file(
+def _import_file(
     entity: str,
     path: PathArg,
     *,
@@ -361,103 +232,33 @@ def import_file(
     credentials: Credentials | None = None,
     on_progress: ProgressCallback | None = None,
     **options: Any,
-) -> RunResult:
+) -> Callable[[], RunResult]:
     """`batchgs import ENTITY PATH`: send the file's rows to Gainsight. Options: those of the command
     (`run_dir`, `mode`, `strategy`, `strict`, `dry_run`, `rate`, `yes`, ...; see `option_defaults`)."""
-    return _in_own_loop(_import_job(entity, path, profile, credentials, on_progress, options))
+    return _run_job("import", [entity, os.fspath(path)], options, profile, credentials, on_progress)
 
 
-async def import_file_async(
+def _validate_file(
     entity: str,
     path: PathArg,
     *,
     profile: str | None = None,
     credentials: Credentials | None = None,
-    on_progress: ProgressCallback | None = None,
     **options: Any,
-) -> RunResult:
-    """`import_file` for async code: runs in a worker thread; cancelling it pauses the run."""
-    return await _in_thread(_import_job(entity, path, profile, credentials, on_progress, options))
-
-
-def _validate_job(
-    entity: str,
-    path: PathArg,
-    profile: str | None,
-    credentials: Credentials | None,
-    options: Mapping[str, Any],
 ) -> Callable[[], ValidationResult]:
-    def job() -> ValidationResult:
-        code, report = _run(
-            "validate",
-            [entity, os.fspath(path)],
-            options,
-            profile=profile,
-            credentials=credentials,
-            on_progress=None,
-        )
-        return ValidationResult(
-            exit_code=code,
-            entity=str(report.get("entity")),
-            rows_total=_int(report, "rows_total"),
-            rows_valid=_int(report, "rows_valid"),
-            rows_invalid=_int(report, "rows_invalid"),
-            issues_by_code=MappingProxyType(dict(report.get("issues_by_code") or {})),
-            errors_csv=_path(report.get("errors_csv")),
-            errors_xlsx=_path(report.get("errors_xlsx")),
-            summary=MappingProxyType(report),
-        )
-
-    return job
-
-
-def validate_file(
-    entity: str,
-    path: PathArg,
-    *,
-    profile: str | None = None,
-    credentials: Credentials | None = None,
-    **options: Any,
-) -> ValidationResult:
     """`batchgs validate ENTITY PATH`: check the file, send nothing. `strict=True` raises
     StrictValidationError when a row is invalid."""
-    return _in_own_loop(_validate_job(entity, path, profile, credentials, options))
 
-
-async def validate_file_async(
-    entity: str,
-    path: PathArg,
-    *,
-    profile: str | None = None,
-    credentials: Credentials | None = None,
-    **options: Any,
-) -> ValidationResult:
-    return await _in_thread(_validate_job(entity, path, profile, credentials, options))
-
-
-def _export_job(
-    entity: str,
-    output: PathArg,
-    profile: str | None,
-    credentials: Credentials | None,
-    on_progress: ProgressCallback | None,
-    options: Mapping[str, Any],
-) -> Callable[[], RunResult]:
-    def job() -> RunResult:
-        code, summary = _run(
-            "export",
-            [entity],
-            {"output": os.fspath(output), **options},
-            profile=profile,
-            credentials=credentials,
-            on_progress=on_progress,
+    def job() -> ValidationResult:
+        code, report = _run(
+            "validate", [entity, os.fspath(path)], options, profile=profile, credentials=credentials
         )
-        return RunResult.from_summary(summary, code)
+        return ValidationResult.from_report(report, code)
 
     return job
 
 
-def export(
+def _export(
     entity: str,
     output: PathArg,
     *,
@@ -465,112 +266,88 @@ def export(
     credentials: Credentials | None = None,
     on_progress: ProgressCallback | None = None,
     **options: Any,
-) -> RunResult:
+) -> Callable[[], RunResult]:
     """`batchgs export ENTITY -o OUTPUT` (.csv, .xlsx, .parquet, .jsonl). Options: `filters`, `sort`,
     `since`, `until`, `columns`, `ids_file`, `force`, `run_dir`, `rate`, ..."""
-    return _in_own_loop(_export_job(entity, output, profile, credentials, on_progress, options))
+    options = {"output": os.fspath(output), **options}
+    return _run_job("export", [entity], options, profile, credentials, on_progress)
 
 
-async def export_async(
-    entity: str,
-    output: PathArg,
+def _optout(
+    path: PathArg,
     *,
     profile: str | None = None,
     credentials: Credentials | None = None,
     on_progress: ProgressCallback | None = None,
     **options: Any,
-) -> RunResult:
-    return await _in_thread(_export_job(entity, output, profile, credentials, on_progress, options))
-
-
-def _optout_job(
-    path: PathArg,
-    profile: str | None,
-    credentials: Credentials | None,
-    on_progress: ProgressCallback | None,
-    options: Mapping[str, Any],
 ) -> Callable[[], RunResult]:
-    def job() -> RunResult:
-        code, summary = _run(
-            "optout",
-            [os.fspath(path)],
-            options,
-            profile=profile,
-            credentials=credentials,
-            on_progress=on_progress,
-        )
-        return RunResult.from_summary(summary, code)
-
-    return job
-
-
-def optout(
-    path: PathArg,
-    *,
-    profile: str | None = None,
-    credentials: Credentials | None = None,
-    on_progress: ProgressCallback | None = None,
-    **options: Any,
-) -> RunResult:
     """`batchgs optout PATH`: compliance opt-out with a receipt (`receipt_csv`, `receipt_json`).
     Options: `only`, `denylist`, `unsubscribe_email`, `dry_run`, `yes`, `run_dir`, ..."""
-    return _in_own_loop(_optout_job(path, profile, credentials, on_progress, options))
+    return _run_job("optout", [os.fspath(path)], options, profile, credentials, on_progress)
 
 
-async def optout_async(
-    path: PathArg,
+def _resume(
+    run_dir: PathArg,
     *,
     profile: str | None = None,
     credentials: Credentials | None = None,
     on_progress: ProgressCallback | None = None,
     **options: Any,
-) -> RunResult:
-    return await _in_thread(_optout_job(path, profile, credentials, on_progress, options))
-
-
-def _resume_job(
-    run_dir: PathArg,
-    profile: str | None,
-    credentials: Credentials | None,
-    on_progress: ProgressCallback | None,
-    options: Mapping[str, Any],
 ) -> Callable[[], RunResult]:
+    """`batchgs resume RUN_DIR`: continue an import, export, opt-out or undo run where it stopped.
+    Options: `retry_failed`, `resend_uncertain`, `rate`, `wait_for_quota`, `yes`, ..."""
+    return _run_job("resume", [os.fspath(run_dir)], options, profile, credentials, on_progress)
+
+
+def _undo(
+    run_dir: PathArg,
+    *,
+    profile: str | None = None,
+    credentials: Credentials | None = None,
+    on_progress: ProgressCallback | None = None,
+    **options: Any,
+) -> Callable[[], RunResult]:
+    """`batchgs undo RUN_DIR`: take back a users/accounts import from its before-images. The undo is a
+    run of its own: `undo_dir=` (the CLI's `--run-dir`); `yes=True` confirms; conflicts → exit_code 1."""
+    return _run_job("undo", [os.fspath(run_dir)], options, profile, credentials, on_progress)
+
+
+def _status(run_dir: PathArg) -> Callable[[], RunResult]:
+    """`batchgs status RUN_DIR`: a run's status and counts; `exit_code` is what the run ends with."""
+
     def job() -> RunResult:
-        code, summary = _run(
-            "resume",
-            [os.fspath(run_dir)],
-            options,
-            profile=profile,
-            credentials=credentials,
-            on_progress=on_progress,
-        )
-        return RunResult.from_summary(summary, code)
+        from batchgs.reports.summary import exit_code_for
+
+        summary = status_summary(run_dir)
+        return RunResult.from_summary(summary, exit_code_for(summary))
 
     return job
 
 
-def resume(
-    run_dir: PathArg,
-    *,
-    profile: str | None = None,
-    credentials: Credentials | None = None,
-    on_progress: ProgressCallback | None = None,
-    **options: Any,
-) -> RunResult:
-    """`batchgs resume RUN_DIR`: continue an import, export or opt-out run where it stopped.
-    Options: `retry_failed`, `resend_uncertain`, `rate`, `wait_for_quota`, `yes`, ..."""
-    return _in_own_loop(_resume_job(run_dir, profile, credentials, on_progress, options))
+def _quota(
+    *, state_dir: PathArg | None = None, profile: str | None = None, credentials: Credentials | None = None
+) -> Callable[[], QuotaResult]:
+    """`batchgs quota`: requests used and left in the rolling 24 hours for every key this machine used
+    (`current_key` marks the one the environment/profile/credentials name)."""
+    return lambda: _quota_report(state_dir, profile, credentials)
 
 
-async def resume_async(
-    run_dir: PathArg,
-    *,
-    profile: str | None = None,
-    credentials: Credentials | None = None,
-    on_progress: ProgressCallback | None = None,
-    **options: Any,
-) -> RunResult:
-    return await _in_thread(_resume_job(run_dir, profile, credentials, on_progress, options))
+import_file = _sync(_import_file)
+import_file_async = _async(_import_file)
+validate_file = _sync(_validate_file)
+validate_file_async = _async(_validate_file)
+export = _sync(_export)
+export_async = _async(_export)
+optout = _sync(_optout)
+optout_async = _async(_optout)
+resume = _sync(_resume)
+resume_async = _async(_resume)
+undo = _sync(_undo)
+undo_async = _async(_undo)
+status = _sync(_status)
+status_async = _async(_status)
+quota = _sync(_quota)
+quota_async = _async(_quota)
 
 
 def status_summary(run_dir: PathArg) -> dict[str, Any]:
@@ -588,23 +365,9 @@ def status_summary(run_dir: PathArg) -> dict[str, Any]:
     return summary
 
 
-def status(run_dir: PathArg) -> RunResult:
-    """`batchgs status RUN_DIR`: a run's status and counts; `exit_code` is what the run ends with."""
-    from batchgs.reports.summary import exit_code_for
-
-    summary = status_summary(run_dir)
-    return RunResult.from_summary(summary, exit_code_for(summary))
-
-
-async def status_async(run_dir: PathArg) -> RunResult:
-    return await _in_thread(lambda: status(run_dir))
-
-
-def quota(
-    *, state_dir: PathArg | None = None, profile: str | None = None, credentials: Credentials | None = None
+def _quota_report(
+    state_dir: PathArg | None, profile: str | None, credentials: Credentials | None
 ) -> QuotaResult:
-    """`batchgs quota`: requests used and left in the rolling 24 hours for every key this machine used
-    (`current_key` marks the one the environment/profile/credentials name)."""
     import time
 
     from batchgs.config import resolve
@@ -630,12 +393,6 @@ def quota(
         for entry in list_ledger_entries(settings.state_dir)
     )
     return QuotaResult(state_dir=settings.state_dir, keys=keys)
-
-
-async def quota_async(
-    *, state_dir: PathArg | None = None, profile: str | None = None, credentials: Credentials | None = None
-) -> QuotaResult:
-    return await _in_thread(lambda: quota(state_dir=state_dir, profile=profile, credentials=credentials))
 
 
 def option_defaults(command: str) -> dict[str, Any]:

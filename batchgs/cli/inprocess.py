@@ -93,7 +93,7 @@ def _code(code: object) -> int:
     return code if isinstance(code, int) else int(ExitCode.USAGE)
 
 
-API_COMMANDS = ("import", "validate", "export", "optout", "resume")
+API_COMMANDS = ("import", "validate", "export", "optout", "resume", "undo")
 DOC_BEGIN, DOC_END = "<!-- options:begin -->", "<!-- options:end -->"
 
 
