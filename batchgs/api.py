@@ -396,11 +396,12 @@ def _quota_report(
 
 
 def option_defaults(command: str) -> dict[str, Any]:
-    """The keyword options `command` ("import", "validate", "export", "optout", "resume") accepts, with
-    the CLI's defaults (None: decided at run time from the environment, profile or entity)."""
-    from batchgs.cli.inprocess import api_options
+    """The keyword options `command` ("import", "validate", "export", "optout", "resume", "undo")
+    accepts, with the CLI's defaults (None: decided at run time from the environment, profile or
+    entity). Read from the click options: the one definition both use."""
+    from batchgs.cli import inprocess
 
-    return {name: param.default for name, param in api_options(command).items()}
+    return inprocess.option_defaults(command)
 
 
 # ---- a sandbox for your own tests -----------------------------------------------------------------

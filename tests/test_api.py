@@ -190,22 +190,37 @@ def test_usage_errors_are_typed_and_name_the_options(tmp_path: Path) -> None:
         batchgs.import_file("users", write_users(tmp_path / "u.csv", 2).path, run_dir=tmp_path / "r")
 
 
-def test_option_defaults_are_the_clis() -> None:
-    import click
-
-    from batchgs.cli.main import cli
-
-    for name in ("import", "validate", "export", "optout", "resume", "undo"):
-        command = cli.get_command(click.Context(cli), name)
-        assert command is not None
-        cli_defaults = {
-            p.name: p.default
-            for p in command.params
-            if isinstance(p, click.Option) and p.name not in ("quiet", "verbose", "as_json")
-        }
-        assert batchgs.option_defaults(name) == cli_defaults
-    assert batchgs.option_defaults("import")["strategy"] == "auto"
-    assert batchgs.option_defaults("import")["workers"] == 64
+def test_option_defaults_are_what_the_cli_runs_with(sandbox: SandboxThread, tmp_path: Path) -> None:
+    """The API's defaults are read from the click options; check them against what the CLI really
+    does when an option is left out (its journal records the options it ran with)."""
+    defaults = batchgs.option_defaults("import")
+    assert defaults["strategy"] == "auto" and defaults["workers"] == 64 and defaults["timezone"] == "UTC"
+    assert defaults["dry_run"] is False and defaults["run_dir"] is None and defaults["rate"] is None
+    assert batchgs.option_defaults("optout")["workers"] == 32
+    users = write_users(tmp_path / "users.csv", 3)
+    env = {"GAINSIGHT_PX_API_KEY": sandbox.api_key, "GAINSIGHT_PX_BASE_URL": sandbox.url}
+    cli_run = run_cli(
+        [
+            "import",
+            "users",
+            str(users.path),
+            "--product-key",
+            PRODUCT_KEY,
+            "--run-dir",
+            str(tmp_path / "cli"),
+            "-q",
+        ],
+        env,
+    )
+    assert cli_run.exit_code == 0, cli_run.output
+    api_run = batchgs.import_file("users", users.path, run_dir=tmp_path / "api", credentials=creds(sandbox))
+    recorded = {name: batchgs.status(tmp_path / name).summary["options"] for name in ("cli", "api")}
+    assert recorded["api"] == recorded["cli"]
+    assert (recorded["api"]["strategy"], recorded["api"]["workers"]) == (
+        defaults["strategy"],
+        defaults["workers"],
+    )
+    assert api_run.ok
 
 
 def test_status_and_quota(sandbox: SandboxThread, tmp_path: Path) -> None:

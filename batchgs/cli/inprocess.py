@@ -10,6 +10,7 @@ own usage errors become `UsageError`; the command's exit code is returned with i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from importlib import import_module
 from os import PathLike
 from typing import Any
 
@@ -21,6 +22,8 @@ from batchgs.errors import ExitCode, UsageError
 
 # What the API decides for itself: output is always JSON for the caller, never a terminal's.
 PRESENTATION = frozenset({"quiet", "verbose", "as_json"})
+# click >= 8.3 marks "no default given" with a sentinel (older versions: None); the API shows None.
+_NO_DEFAULT = getattr(import_module("click._utils"), "UNSET", None)
 
 
 def command_named(name: str) -> click.Command:
@@ -39,9 +42,20 @@ def api_options(name: str) -> dict[str, click.Option]:
     }
 
 
+def option_defaults(name: str) -> dict[str, Any]:
+    """What command `name` uses for each API option not given (None: decided at run time)."""
+    ctx = click.Context(command_named(name))
+    defaults = {}
+    for key, param in api_options(name).items():
+        value = param.get_default(ctx, call=False)
+        defaults[key] = None if value is _NO_DEFAULT else value
+    return defaults
+
+
 def option_args(name: str, options: Mapping[str, Any]) -> list[str]:
     """Keyword options → the command's argv (`rate=100` → `--rate 100`, `dry_run=True` → `--dry-run`).
-    None and False leave the CLI default; an unknown name is a UsageError that lists the known ones."""
+    None (and False for a plain flag) leave the CLI default; an unknown name is a UsageError that
+    lists the known ones."""
     known = api_options(name)
     args: list[str] = []
     for key, value in options.items():
@@ -50,11 +64,14 @@ def option_args(name: str, options: Mapping[str, Any]) -> list[str]:
             raise UsageError(
                 f"{name}: unknown option {key!r}", hint=f"options of {name}: {', '.join(sorted(known))}"
             )
-        if value is None or value is False:
-            continue
         flag = max(param.opts, key=len)  # the long form
         if param.is_flag:
-            args.append(flag)
+            if value:
+                args.append(flag)
+            elif value is False and param.secondary_opts:  # --x/--no-x
+                args.append(max(param.secondary_opts, key=len))
+        elif value is None:
+            continue
         elif param.multiple:
             values = [value] if isinstance(value, str | PathLike) else list(value)
             for item in values:
@@ -102,11 +119,12 @@ def render_options_markdown() -> str:
     parts = []
     for name in API_COMMANDS:
         rows = ["| keyword | CLI | default | what |", "|---|---|---|---|"]
+        defaults = option_defaults(name)
         for key, param in sorted(api_options(name).items()):
             if param.hidden:
                 continue
             flag = max(param.opts, key=len)
-            default = "" if param.default in (None, False, ()) else f"`{param.default!r}`"
+            default = "" if defaults[key] in (None, False, ()) else f"`{defaults[key]!r}`"
             text = " ".join((param.help or "").split()).replace("|", "\\|")
             rows.append(f"| `{key}` | `{flag}` | {default} | {text} |")
         parts.append(f"### {name}\n\n" + "\n".join(rows) + "\n")
