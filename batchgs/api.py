@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import logging
 import os
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -105,6 +104,7 @@ __all__ = [
 LOG = logging.getLogger("batchgs")
 ProgressCallback = Callable[[int, "int | None"], None]
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
 PathArg = str | os.PathLike[str]
 
@@ -190,21 +190,33 @@ async def _in_thread(job: Callable[[], T]) -> T:
 def _sync(factory: Callable[P, Callable[[], T]]) -> Callable[P, T]:
     """The public function: builds the job and runs it (in a worker thread if a loop runs here)."""
 
-    @functools.wraps(factory)
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
         return _in_own_loop(factory(*args, **kwargs))
 
-    return run
+    return _named_after(run, factory, "")
 
 
 def _async(factory: Callable[P, Callable[[], T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """The `_async` twin: the same job awaited in a worker thread; cancelling it pauses the run."""
 
-    @functools.wraps(factory)
     async def run(*args: P.args, **kwargs: P.kwargs) -> T:
         return await _in_thread(factory(*args, **kwargs))
 
-    return run
+    return _named_after(run, factory, "_async")
+
+
+def _named_after(function: F, factory: Callable[..., Any], suffix: str) -> F:
+    """`_import_file` → `import_file` / `import_file_async`, with the factory's docstring and
+    parameters, so help() and IDEs show the public function, not the factory."""
+    import inspect
+
+    name = factory.__name__.lstrip("_") + suffix
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = factory.__doc__
+    function.__signature__ = inspect.signature(factory).replace(  # type: ignore[attr-defined]
+        return_annotation=inspect.Signature.empty
+    )
+    return function
 
 
 def _run_job(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import inspect
 import itertools
 import json
 import logging
@@ -361,6 +362,9 @@ def test_import_batchgs_stays_light() -> None:
     with pytest.raises(AttributeError):
         batchgs.no_such_name  # noqa: B018
     assert set(batchgs.api.__all__) <= set(dir(batchgs))
+    assert (batchgs.import_file.__name__, batchgs.export_async.__name__) == ("import_file", "export_async")
+    assert "send the file's rows" in (batchgs.import_file.__doc__ or "")
+    assert "on_progress" in str(inspect.signature(batchgs.import_file_async))
     assert all(getattr(batchgs, name) is getattr(batchgs.api, name) for name in batchgs.api.__all__)
 
 
