@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-# The one place the version is written (pyproject.toml reads it: [tool.hatch.version]); a literal, not
-# importlib.metadata, which alone would double the start-up time of `batchgs --help`.
-__version__ = "0.1.0"
+from batchgs._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from batchgs.api import *  # noqa: F403  (what type checkers and IDEs see; at run time: __getattr__)

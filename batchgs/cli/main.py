@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from batchgs import __version__
+from batchgs._version import __version__
 from batchgs.config import scrub_secrets
 from batchgs.errors import BatchgsError, ExitCode
 

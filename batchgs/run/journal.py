@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from batchgs import __version__
+from batchgs._version import __version__
 from batchgs.errors import NotResumableError, OutputFileError, UsageError
 from batchgs.run.folder import (
     FILE_MODE,

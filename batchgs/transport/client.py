@@ -25,7 +25,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from batchgs import __version__
+from batchgs._version import __version__
 from batchgs.config import Secret, Settings, check_base_url, scrub_secrets
 from batchgs.errors import ConfigError, FatalApiError, QuotaExhausted, ResumableStop, UsageError
 from batchgs.transport.classify import Api, Classification, Decision, classify

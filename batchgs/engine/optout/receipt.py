@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchgs import __version__
+from batchgs._version import __version__
 from batchgs.config import PX_REGIONS
 from batchgs.engine.optout.actions import PREFERENCE_NAMES, OptOutOptions, UserState
 from batchgs.engine.optout.plan import Plan, Target, count_people, person_key
