@@ -76,6 +76,7 @@ class ColumnMapping:
     targets: list[Target]  # file columns first (in header order), then constants
     ignored: list[str]  # headers deliberately not sent (`_...`, map `ignore`, read-only)
     notices: list[str]  # warnings worth showing; never errors
+    from_loader: bool = False  # mapped by a px-data-loader config.json: its date rules apply too
 
     def target(self, api_field: str) -> Target | None:
         for target in self.targets:
@@ -323,7 +324,7 @@ def map_headers(
             Target(f"{name} (constant)", resolved.path, resolved.kind, resolved.column, constant=value)
         )
     _refuse_clashes(targets, path)
-    return ColumnMapping(targets=targets, ignored=ignored, notices=notices)
+    return ColumnMapping(targets=targets, ignored=ignored, notices=notices, from_loader=map_file.from_loader)
 
 
 def _refuse_clashes(targets: list[Target], path: str | None) -> None:

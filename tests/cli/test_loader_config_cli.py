@@ -37,7 +37,14 @@ USERS_CSV = (
     "summer01,Analyst,summer@example.com,Sam,Mer,2024-07-01T09:30:00,User,555,3,America/Los_Angeles,Oakland,\n"
     "winter01,Analyst,winter@example.com,Win,Ter,2024-01-15 08:00:00,User,556,4,America/Los_Angeles,Fresno,\n"
     "dateonly01,Analyst,dateonly@example.com,Dat,Only,2024-06-15,User,557,5,UTC,Reno,\n"
+    "repeated01,Analyst,repeated@example.com,Rep,Eated,2024-11-03T01:30:00,User,558,6,UTC,Napa,\n"
+    "skipped01,Analyst,skipped@example.com,Ski,Pped,2024-03-10T02:30:00,User,559,7,UTC,Davis,\n"
 )
+# What the loader stored for the DST edge rows (pytz localize with is_dst=False, i.e. standard time):
+# 01:30 on 2024-11-03 happens twice in Los Angeles and the loader took the second (PST) one; 02:30 on
+# 2024-03-10 does not exist there and the loader read it as 02:30 PST. Both checked by hand.
+PST_REPEATED = 1730626200000  # 2024-11-03T09:30:00Z
+PST_SKIPPED = 1710066600000  # 2024-03-10T10:30:00Z
 ACCOUNTS_CSV = "Account ID,Account Name,Plan\n3,Acme,gold\n4,Globex,silver\n"
 EVENTS_CSV = (
     "Account ID,User ID,Event Name,Event Date UTC-MS,Source,Terms,Category\n"
@@ -156,6 +163,8 @@ def expected_users() -> dict[str, dict[str, Any]]:
             "UTC",
             "Reno",
         ),
+        ("repeated01", "Analyst", "repeated", "Rep", "Eated", PST_REPEATED, "User", "558", 6, "UTC", "Napa"),
+        ("skipped01", "Analyst", "skipped", "Ski", "Pped", PST_SKIPPED, "User", "559", 7, "UTC", "Davis"),
     ]
     return {
         uid: {
@@ -301,6 +310,31 @@ def test_an_empty_api_key_gives_no_warning_and_the_timezone_option_wins(
     assert "apiKey" not in result.stderr
     paris = int(datetime(2024, 7, 1, 9, 30, tzinfo=ZoneInfo("Europe/Paris")).timestamp()) * 1000
     assert sandbox.store.users["summer01"]["signUpDate"] == paris
+
+
+def test_without_a_loader_config_the_dst_edges_follow_batchgs_rules(tmp_path: Path) -> None:
+    """A TOML map keeps batchgs's own rule: the first occurrence; a skipped wall time is bad-date."""
+    toml = write(tmp_path, "map.toml", '[columns]\n"Sign-Up Date" = "signUpDate"\n')
+    data = write(tmp_path, "users.csv", "User ID,Sign-Up Date\nrepeated01,2024-11-03T01:30:00\n")
+    args = [
+        "validate",
+        "users",
+        str(data),
+        "--map",
+        str(toml),
+        "--offline",
+        "--show-payload",
+        "1",
+        "--mode",
+        "update",
+    ]
+    result = run_cli([*args, "--timezone", ZONE, "--run-dir", str(tmp_path / "v")], {})
+    assert result.exit_code == 0, result.output
+    assert f'"signUpDate":{PST_REPEATED - 3_600_000}' in "".join(result.output.split())  # PDT
+    write(tmp_path, "users.csv", "User ID,Sign-Up Date\nskipped01,2024-03-10T02:30:00\n")
+    result = run_cli([*args, "--timezone", ZONE, "--run-dir", str(tmp_path / "w")], {})
+    assert result.exit_code == 1
+    assert "bad-date" in result.output
 
 
 def test_options_and_environment_win_over_the_config_defaults(sandbox: SandboxThread, tmp_path: Path) -> None:

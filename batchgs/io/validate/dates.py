@@ -5,7 +5,8 @@ Accepted, in this order: `--date-format` (strftime, when given), ISO 8601 with o
 (only when the value itself says which: `25/03/2024`; `03/04/2024` is `ambiguous-date`), epoch
 milliseconds (11–14 digits) and typed Excel cells. A wall time without offset is read in `--timezone`
 (zoneinfo rules via Polars, so DST is right): a time that falls in a DST gap is `bad-date`, one that
-occurs twice takes the first occurrence (as `zoneinfo` does with fold=0).
+occurs twice takes the first occurrence (as `zoneinfo` does with fold=0). With a px-data-loader
+config.json as the map, both take the zone's standard offset instead, as the loader did (`dst_rule`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
@@ -48,6 +50,10 @@ class SlashEvidence:
 class DateContext:
     timezone: str = "UTC"
     date_format: str | None = None
+    # wall times a DST change makes ambiguous: "first" = the first occurrence, a skipped time is
+    # bad-date; "standard" = read with the zone's standard offset, as pytz (so Gainsight's PX data
+    # loader) does: the repeated hour's second occurrence, a skipped time shifted forward.
+    dst_rule: Literal["first", "standard"] = "first"
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,16 @@ class ParsedDates:
         )
 
 
-def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
-    return naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+def _localise(naive: pl.Expr, ctx: DateContext) -> pl.Expr:
+    tz = ctx.timezone
+    if ctx.dst_rule == "first":
+        return naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+    local = naive.dt.replace_time_zone(tz, ambiguous="latest", non_existent="null")
+    # A skipped wall time: the offset in force just before the change (gaps last at most an hour).
+    before = (naive - pl.duration(hours=2)).dt.replace_time_zone(tz, ambiguous="latest", non_existent="null")
+    offset = before.dt.base_utc_offset() + before.dt.dst_offset()
+    shifted = (naive - offset).dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
+    return pl.coalesce(local, shifted)
 
 
 def _canonical(y: pl.Expr, mo: pl.Expr, d: pl.Expr, h: pl.Expr, mi: pl.Expr, s: pl.Expr) -> pl.Expr:
@@ -162,17 +176,17 @@ def general_dates(text: pl.Series, ctx: DateContext, evidence: SlashEvidence | N
             epochs.append(parsed.dt.epoch("ms"))
             naives.append(parsed.dt.convert_time_zone(tz).dt.replace_time_zone(None))
         else:
-            epochs.append(_localise(parsed, tz).dt.epoch("ms"))
+            epochs.append(_localise(parsed, ctx).dt.epoch("ms"))
             naives.append(parsed)
     epochs.append(
         pl.when(pl.col("offset").is_not_null())
         .then(naive.dt.replace_time_zone("UTC").dt.epoch("ms") - pl.col("offset"))
-        .otherwise(_localise(naive, tz).dt.epoch("ms"))
+        .otherwise(_localise(naive, ctx).dt.epoch("ms"))
         + pl.col("frac")
     )
     naives.append(naive)
     if not ctx.date_format:
-        epochs.append(_localise(pl.col("slash"), tz).dt.epoch("ms"))
+        epochs.append(_localise(pl.col("slash"), ctx).dt.epoch("ms"))
         naives.append(pl.col("slash"))
     epochs.append(pl.col("num"))
     naives.append(_from_epoch_local(pl.col("num"), tz))
@@ -213,10 +227,10 @@ def typed_dates(source: pl.Expr, dtype: pl.DataType, ctx: DateContext) -> Parsed
             naive = source.dt.convert_time_zone(tz).dt.replace_time_zone(None)
         else:
             naive = source.dt.cast_time_unit("ms")
-            epoch = _localise(naive, tz).dt.epoch("ms")
+            epoch = _localise(naive, ctx).dt.epoch("ms")
     elif isinstance(dtype, pl.Date):
         naive = source.cast(pl.Datetime("ms"))
-        epoch = _localise(naive, tz).dt.epoch("ms")
+        epoch = _localise(naive, ctx).dt.epoch("ms")
     elif dtype.is_numeric():
         epoch = pl.when(source >= MIN_EPOCH_MS_NUMBER).then(source.cast(pl.Int64, strict=False))
         naive = _from_epoch_local(epoch, tz)
@@ -290,7 +304,7 @@ def fast_dates(text: pl.Expr, formats: Sequence[FastFormat], ctx: DateContext, *
             epochs.append(parsed.dt.epoch("ms"))
             naives.append(parsed.dt.convert_time_zone(tz).dt.replace_time_zone(None))
         else:
-            epochs.append(_localise(parsed, tz).dt.epoch("ms"))
+            epochs.append(_localise(parsed, ctx).dt.epoch("ms"))
             naives.append(parsed)
     for fast in formats:
         source = text.str.replace("T", " ", literal=True) if fast is _FAST_T_MINUTES else text
@@ -302,7 +316,7 @@ def fast_dates(text: pl.Expr, formats: Sequence[FastFormat], ctx: DateContext, *
             epochs.append(parsed.dt.epoch("ms"))
             naives.append(parsed)
         else:
-            epochs.append(parsed.dt.epoch("ms") if tz == "UTC" else _localise(parsed, tz).dt.epoch("ms"))
+            epochs.append(parsed.dt.epoch("ms") if tz == "UTC" else _localise(parsed, ctx).dt.epoch("ms"))
             naives.append(parsed)
     if epoch:
         number = pl.when(text.str.contains(EPOCH_MS_PATTERN)).then(text.cast(pl.Int64, strict=False))

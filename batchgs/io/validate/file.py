@@ -25,7 +25,7 @@ import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -128,7 +128,8 @@ class Validation:
         self.path = path
         self.headers: list[str] = list(source.headers)
         self.notices: list[str] = [*getattr(source, "warnings", []), *mapping.notices]
-        self.dates = DateContext(options.timezone, options.date_format)
+        dst_rule: Literal["first", "standard"] = "standard" if mapping.from_loader else "first"
+        self.dates = DateContext(options.timezone, options.date_format, dst_rule)
         compiled = compile_plans(
             spec,
             mapping,
