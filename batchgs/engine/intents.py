@@ -1,9 +1,11 @@
 """Write-ahead marks for non-idempotent rows (custom events, CS events).
 
-Before such a row's request leaves, the row is journalled `uncertain` with an in-flight message; its
-real outcome replaces the mark once the API answers. A crash (kill -9, power cut) between the two leaves the
-row `uncertain` — never silently re-sent by `resume`, and re-sent only with `--resend-uncertain`. So an
-event can be stored twice only if it was reported uncertain.
+When such a row's request has its limiter slot and is about to be written (the transport awaits the
+mark through `request(before_send=...)`), the row is journalled `uncertain` with an in-flight message;
+its real outcome replaces the mark once the API answers. A crash (kill -9, power cut) between the two
+leaves the row `uncertain`: never silently re-sent by `resume`, re-sent only with `--resend-uncertain`.
+So an event can be stored twice only if it was reported uncertain. Rows still waiting for the limiter
+are not marked: after a crash they are pending, and `resume` sends them.
 
 The journal commits with fsync, so marks made in the same event-loop turn share one commit.
 """

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from batchgs.errors import FatalApiError
 from batchgs.transport.client import build_path, needs_id_in_body
-from batchgs.transport.result import ApiResult
+from batchgs.transport.result import ApiResult, BeforeSend
 
 _UNSAFE_IN_RANGE = frozenset(";\t\r\n ")  # where a key range in a filter must be cut
 
@@ -48,6 +48,7 @@ class Client(Protocol):
         json: Any = None,
         idempotent: bool = True,
         headers: dict[str, str] | None = None,
+        before_send: BeforeSend | None = None,
     ) -> ApiResult: ...
 
 

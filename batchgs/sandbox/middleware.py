@@ -141,6 +141,11 @@ async def inject_faults(request: web.Request, handler: Any) -> web.StreamRespons
     if decision.fate is not Fate.NORMAL:
         state.stats.faults[decision.fate.value] += 1
     if decision.latency_s > 0:
+        # The body is read on arrival, as a real server does before its processing time: a client that
+        # dies during the latency leaves a request that was received (and is stored), not one lost
+        # with the connection (tests count what the sandbox received per row).
+        if request.can_read_body:
+            await request.read()
         await asyncio.sleep(decision.latency_s)
     cs = not request.get(IS_PX)
     if decision.fate is Fate.FAIL:

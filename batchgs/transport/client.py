@@ -32,7 +32,7 @@ from batchgs.transport.classify import Api, Classification, Decision, classify
 from batchgs.transport.coordination import KeySharing, open_sharing
 from batchgs.transport.ledger import Ledger, QuotaLease
 from batchgs.transport.limiter import SlidingWindowLimiter, cs_limiter, px_limiter
-from batchgs.transport.result import ApiResult, Outcome
+from batchgs.transport.result import ApiResult, BeforeSend, Outcome
 from batchgs.transport.retry import RetryPolicy
 
 ParamValue = str | int | float | bool | None | Iterable[str | int | float | bool]
@@ -248,15 +248,23 @@ class ApiClient:
         json: Any = None,
         idempotent: bool = True,
         headers: Mapping[str, str | Secret] | None = None,
+        before_send: BeforeSend | None = None,
     ) -> ApiResult:
-        """Send until the answer is definitive or retries run out. Raises only QuotaExhausted."""
+        """Send until the answer is definitive or retries run out. Raises only QuotaExhausted.
+
+        `before_send` is awaited once, when the first attempt has its quota and its limiter slot and is
+        about to be written: the write-ahead mark of a non-idempotent request, taken as late as it can be
+        so that a crash leaves uncertain only requests that may really have left. If it raises, nothing
+        is sent and the error propagates.
+        """
         started = time.monotonic()
+        before_send = _once(before_send) if before_send is not None else None
         body = None if json is None else jsonlib.dumps(json, ensure_ascii=False).encode()
         url = self.url_for(path, params)
         attempt = 0
         while True:
             attempt += 1
-            verdict, granted = await self._send(method.upper(), url, body, headers, idempotent)
+            verdict, granted = await self._send(method.upper(), url, body, headers, idempotent, before_send)
             decision = verdict.decision
             if decision is Decision.RETRY:
                 if verdict.rate_limited:
@@ -311,11 +319,12 @@ class ApiClient:
         body: bytes | None,
         extra_headers: Mapping[str, str | Secret] | None,
         idempotent: bool,
+        before_send: BeforeSend | None = None,
     ) -> tuple[Classification, float]:
         """One attempt, following same-origin redirects; each hop spends quota and a limiter slot.
         Returns the verdict and the grant time of the last hop (for the limiter's 429 episodes)."""
         for _hop in range(self.max_redirects + 1):
-            answer, granted = await self._exchange(method, url, body, extra_headers)
+            answer, granted = await self._exchange(method, url, body, extra_headers, before_send)
             if isinstance(answer, _Failure):
                 return classify(error=answer.error, sent=answer.sent, idempotent=idempotent), granted
             status, resp_headers, payload, reason = answer
@@ -335,7 +344,12 @@ class ApiClient:
         return Classification(Decision.ROW_ERROR, None, "too many redirects", code="api-rejected"), granted
 
     async def _exchange(
-        self, method: str, url: URL, body: bytes | None, extra_headers: Mapping[str, str | Secret] | None
+        self,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        extra_headers: Mapping[str, str | Secret] | None,
+        before_send: BeforeSend | None = None,
     ) -> tuple[tuple[int, Mapping[str, str], bytes, str] | _Failure, float]:
         """Send one HTTP request through the quota and the limiter; the answer or the exception."""
         if self._session is None:
@@ -344,6 +358,8 @@ class ApiClient:
             await self._quota.take_async(wait=self.wait_for_quota)
         grant = await self.limiter.acquire()
         try:
+            if before_send is not None:
+                await before_send()
             headers = self._headers(extra_headers, body is not None)
             ctx: dict[str, bool] = {"sent": False}
             self.stats.requests += 1
@@ -383,6 +399,19 @@ class ApiClient:
 class _Failure:
     error: BaseException
     sent: bool  # the request's headers were written before it failed
+
+
+def _once(hook: BeforeSend) -> BeforeSend:
+    """`hook` awaited on the first call only (retries and redirect hops of a request reuse the mark)."""
+    done = False
+
+    async def call() -> None:
+        nonlocal done
+        if not done:
+            await hook()  # a failing hook stays not-done: the request was not sent
+            done = True
+
+    return call
 
 
 async def _mark_sent(session: aiohttp.ClientSession, context: Any, params: Any) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+# Awaited once by `ApiClient.request` between the limiter's grant and the write: the write-ahead mark of
+# a non-idempotent request (engine.intents). If it raises, the request is not sent.
+BeforeSend = Callable[[], Awaitable[None]]
 
 
 class Outcome(StrEnum):

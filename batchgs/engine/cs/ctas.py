@@ -20,7 +20,7 @@ from batchgs.engine.pool import StopRun
 from batchgs.errors import FatalApiError, QuotaExhausted
 from batchgs.io.rows import ValidatedRow
 from batchgs.run.journal import RowOutcome
-from batchgs.transport.result import ApiResult, Outcome
+from batchgs.transport.result import ApiResult, BeforeSend, Outcome
 
 CTA_PATH = "/v2/cockpit/cta"
 MAX_RECORDS_PER_CALL = 50
@@ -78,11 +78,16 @@ class CtaSender:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    async def send(self, batch: CtaBatch) -> list[RowOutcome]:
+    async def send(self, batch: CtaBatch, before_send: BeforeSend | None = None) -> list[RowOutcome]:
+        """`before_send`: the write-ahead mark of a create, awaited right before the call is written."""
         method = "POST" if batch.op == CREATE else "PUT"
         try:
             result = await self.client.request(
-                method, CTA_PATH, json=request_body(batch), idempotent=batch.idempotent
+                method,
+                CTA_PATH,
+                json=request_body(batch),
+                idempotent=batch.idempotent,
+                before_send=before_send,
             )
         except QuotaExhausted as exc:
             raise StopRun(exc) from None

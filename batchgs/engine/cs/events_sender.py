@@ -16,7 +16,7 @@ from batchgs.engine.pool import StopRun
 from batchgs.errors import FatalApiError, QuotaExhausted, UsageError
 from batchgs.io.rows import ValidatedRow
 from batchgs.run.journal import RowOutcome
-from batchgs.transport.result import ApiResult, Outcome
+from batchgs.transport.result import ApiResult, BeforeSend, Outcome
 
 EVENT_PATH = "/v1.0/api/eventManager/event"
 EVENT_KEY_COLUMN = "requestId"  # success.csv: the envelope's requestId, the receipt of a publish
@@ -74,10 +74,16 @@ class EventSender:
         self.client = client
         self.headers = target.headers()
 
-    async def send(self, row: ValidatedRow) -> RowOutcome:
+    async def send(self, row: ValidatedRow, before_send: BeforeSend | None = None) -> RowOutcome:
+        """`before_send`: the write-ahead mark, awaited after the limiter's grant, right before writing."""
         try:
             result = await self.client.request(
-                "POST", EVENT_PATH, json=row.payload or {}, idempotent=False, headers=self.headers
+                "POST",
+                EVENT_PATH,
+                json=row.payload or {},
+                idempotent=False,
+                headers=self.headers,
+                before_send=before_send,
             )
         except QuotaExhausted as exc:
             raise StopRun(exc) from None

@@ -30,6 +30,7 @@ from batchgs.io.validate.file import ValidateOptions, Validation, prepare
 from batchgs.run.journal import Journal
 from batchgs.run.outcomes import RowOutcome
 from batchgs.run.rowset import RowSet
+from batchgs.transport.result import BeforeSend
 
 CS_IMPORT_ENTITIES = ("ctas", "cs-events")
 SEND_BATCH = 2_000  # rows validated at a time
@@ -285,11 +286,11 @@ class CsSender:
             if batch:
                 yield SendUnit(tuple(batch), op, idempotent=op != CREATE)
 
-    async def send(self, unit: SendUnit) -> list[RowOutcome]:
+    async def send(self, unit: SendUnit, before_send: BeforeSend | None) -> list[RowOutcome]:
         if self.events is not None:
-            return [await self.events.send(unit.rows[0])]
+            return [await self.events.send(unit.rows[0], before_send)]
         assert self.ctas is not None
-        return await self.ctas.send(CtaBatch(unit.op, unit.rows))
+        return await self.ctas.send(CtaBatch(unit.op, unit.rows), before_send)
 
 
 __all__ = [

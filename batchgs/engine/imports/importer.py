@@ -39,6 +39,7 @@ from batchgs.run.before_images import BeforeImages
 from batchgs.run.journal import Journal
 from batchgs.run.outcomes import RowOutcome
 from batchgs.run.rowset import RowSet
+from batchgs.transport.result import BeforeSend
 
 LIST_PATHS = {"users": ("/v1/users", "users", "identifyId"), "accounts": ("/v1/accounts", "accounts", "id")}
 PX_IMPORT_ENTITIES = ("users", "accounts", "events", "preferences")
@@ -474,5 +475,5 @@ class PxRowSender:
         async for row in rows:
             yield SendUnit((row,), idempotent=self.idempotent)
 
-    async def send(self, unit: SendUnit) -> list[RowOutcome]:
-        return [await self.rows.send(unit.rows[0])]
+    async def send(self, unit: SendUnit, before_send: BeforeSend | None) -> list[RowOutcome]:
+        return [await self.rows.send(unit.rows[0], before_send)]

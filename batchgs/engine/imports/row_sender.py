@@ -15,7 +15,7 @@ from batchgs.engine.px_requests import Client, fatal_error
 from batchgs.errors import QuotaExhausted
 from batchgs.io.rows import ValidatedRow
 from batchgs.run.journal import RowOutcome
-from batchgs.transport.result import ApiResult, Outcome
+from batchgs.transport.result import ApiResult, BeforeSend, Outcome
 
 
 @dataclass
@@ -40,10 +40,15 @@ class RowSender:
         self.known_existing = known_existing or (lambda _key: None)
         self.writes_done = 0
 
-    async def _call(self, call: rq.Call) -> ApiResult:
+    async def _call(self, call: rq.Call, before_send: BeforeSend | None = None) -> ApiResult:
         try:
             result = await self.client.request(
-                call.method, call.path, params=call.params or None, json=call.json, idempotent=call.idempotent
+                call.method,
+                call.path,
+                params=call.params or None,
+                json=call.json,
+                idempotent=call.idempotent,
+                before_send=before_send,
             )
         except QuotaExhausted as exc:
             raise StopRun(exc) from None
@@ -53,13 +58,14 @@ class RowSender:
             self.writes_done += 1
         return result
 
-    async def send(self, row: ValidatedRow) -> RowOutcome:
+    async def send(self, row: ValidatedRow, before_send: BeforeSend | None = None) -> RowOutcome:
+        """`before_send`: the write-ahead mark of a custom event, awaited right before it is written."""
         assert row.payload is not None
         entity = self.options.entity
         if entity in rq.COLLECTIONS:
             result, op = await self._send_collection(rq.COLLECTIONS[entity], row)
         elif entity == "events":
-            result = await self._call(rq.custom_event(row.payload))
+            result = await self._call(rq.custom_event(row.payload), before_send)
             op = "created"
         elif entity == "preferences":
             result = await self._call(rq.preferences_update(str(row.key), row.payload))
