@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from pathlib import Path
