@@ -170,7 +170,7 @@ COMMANDS: list[CommandEntry] = [
     CommandEntry(
         "status",
         "status_cmd",
-        "Print the progress and counts of the run in RUN_DIR (and its share of the key while it runs).",
+        "Print the progress and counts of the run in RUN_DIR.",
     ),
     CommandEntry(
         "quota",

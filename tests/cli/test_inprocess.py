@@ -43,5 +43,7 @@ def test_unknown_and_presentation_options_are_refused() -> None:
 
 def test_defaults_come_from_the_click_options() -> None:
     defaults = option_defaults("validate")
-    assert defaults["extra_columns"] == "refuse" and defaults["show_payload"] == 0 and defaults["report"] is None
+    assert (
+        defaults["extra_columns"] == "refuse" and defaults["show_payload"] == 0 and defaults["report"] is None
+    )
     assert defaults["timezone"] is None  # decided at run time: a --map config.json's zone, else UTC

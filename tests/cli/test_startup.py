@@ -120,8 +120,5 @@ def test_unknown_commands_and_completion_come_from_the_table() -> None:
     assert cli.get_command(ctx, "no-such-command") is None
     completions = cli.shell_complete(ctx, "st")
     assert [(item.value, item.help) for item in completions if item.type == "plain"] == [
-        (
-            "status",
-            "Print the progress and counts of the run in RUN_DIR (and its share of the key while it runs).",
-        )
+        ("status", "Print the progress and counts of the run in RUN_DIR.")
     ]

@@ -85,7 +85,7 @@ def test_px_import_run_leaves_no_trace_of_the_key(sandbox_factory, tmp_path: Pat
     assert resumed.returncode == 1, resumed.stderr
     errors = read_csv(run_dir / "errors.csv")
     codes = {row["_code"] for row in errors}
-    assert {"bad-date", "missing-required", "bad-email"} <= codes, codes
+    assert {"bad-date", "missing-required", "api-rejected"} <= codes, codes
     assert (run_dir / "errors.xlsx").is_file()
     # 3. the read-side commands, JSON and text
     for args in (

@@ -165,7 +165,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, Any, dict[str, Any]]] = []
-        self.before: Callable[[str, str, Any], None] | None = None  # hook run before each request
+        self.before: Callable[[str, str, Any], None] | None = None  # run as each request is written
 
     def bodies(self, method: str, path: str) -> list[Any]:
         return [body for m, p, body, _ in self.calls if m == method and p == path]
@@ -191,9 +191,16 @@ class RecordingClient:
         self.recorder.calls.append(
             (method, path, json.loads(json.dumps(body)), dict(kwargs.get("headers") or {}))
         )
-        if self.recorder.before is not None:
-            self.recorder.before(method, path, body)
-        return await self.client.request(method, path, **kwargs)
+        mark = kwargs.get("before_send")
+        before = self.recorder.before
+
+        async def before_send() -> None:  # after the engine's write-ahead mark, right before the write
+            if mark is not None:
+                await mark()
+            if before is not None:
+                before(method, path, body)
+
+        return await self.client.request(method, path, **{**kwargs, "before_send": before_send})
 
 
 def client_factory(

@@ -184,9 +184,14 @@ def test_resume_after_a_stop_publishes_every_event_exactly_once(sandbox_factory,
     run_dir = tmp_path / "run"
     recorder = Recorder()
     stop_events: list[asyncio.Event] = []
-    recorder.before = lambda method, api_path, body: (
-        stop_events[0].set() if len(recorder.calls) == 25 else None
-    )
+    written: list[object] = []
+
+    def stop_at_the_25th(method: str, api_path: str, body: object) -> None:
+        written.append(body)
+        if len(written) == 25:
+            stop_events[0].set()
+
+    recorder.before = stop_at_the_25th
     factory = client_factory(cs_settings(sandbox, tmp_path / "s"), events=True, recorder=recorder)
     first = run_cs_import(run_dir, path, event_options(), factory, make_stop=stop_events.append)
     assert first["status"] == "paused" and first["status_reason"] == "interrupted"
