@@ -206,15 +206,29 @@ def _drive(engine: OptOutEngine, settings: Settings, *, yes: bool, quiet: bool, 
 
 def _confirm(plan: Plan, engine: OptOutEngine, settings: Settings, *, yes: bool) -> None:
     """State who and what, then ask for the number of people typed back (or --yes)."""
-    kinds = {kind: len(plan.of_kind(kind)) for kind in ("not-found", "invalid", "duplicate", "unsearchable")}
-    extra = ", ".join(f"{n:,} {kind}" for kind, n in kinds.items() if n)
+    click.echo(f"{plan_line(plan, settings)}. Change: {engine.options.describe()}.", err=True)
     where = f" in profile {settings.profile} (production)" if settings.production else ""
-    click.echo(
-        f"About to opt out {plan.people:,} people{where} ({plan.rows_total:,} rows"
-        f"{'; ' + extra if extra else ''}): {engine.options.describe()}.",
-        err=True,
+    confirm_count(plan.people, f"opt out{where}", yes=yes, unit="people")
+
+
+def plan_line(plan: Plan, settings: Settings) -> str:
+    """`About to opt out 9 people (11 PX user records; the list names 11 people in 12 rows: not-found 1,
+    invalid 1; 1 row names someone already listed)`: the people the receipt will count (an email shared
+    by two users is one person, two records)."""
+    where = f" in profile {settings.profile} (production)" if settings.production else ""
+    others = plan.plan_statuses()
+    kinds = [f"{kind} {others[kind]:,}" for kind in ("not-found", "invalid", "unsearchable") if others[kind]]
+    repeated = plan.rows_total - plan.people_listed
+    again = (
+        f"; {repeated:,} row{'s name' if repeated != 1 else ' names'} someone already listed"
+        if repeated
+        else ""
     )
-    confirm_count(plan.people, f"opt out{where}", yes=yes)
+    return (
+        f"About to opt out {plan.people:,} people{where} ({plan.records:,} PX user records; the list "
+        f"names {plan.people_listed:,} people in {plan.rows_total:,} rows"
+        f"{': ' + ', '.join(kinds) if kinds else ''}{again})"
+    )
 
 
 def _report_input(source: OptOutInput, *, quiet: bool) -> None:
@@ -251,11 +265,23 @@ def people_line(counts: dict[str, Any], rows: int, *, dry_run: bool = False) -> 
     return f"{people:,} people ({rows:,} rows): {shown}"
 
 
+def records_line(records: dict[str, int]) -> str:
+    """`10 PX user records: opted-out 10` — the users behind the people (an email can match two)."""
+    total = sum(records.values())
+    shown = ", ".join(f"{name} {count:,}" for name, count in records.items() if count)
+    return f"{total:,} PX user records{': ' + shown if shown else ''}"
+
+
 def optout_summary(summary: dict[str, Any]) -> str:
-    """The run's summary in the receipt's words: people per status, rows as the secondary figure."""
+    """The run's summary in the receipt's words: people per status, rows and records as secondary
+    figures (the generic `Rows` line is left out: summary.json's rows_* count the same people)."""
     general = {k: v for k, v in summary.items() if not k.startswith("rows_") and k != "operations"}
     counts = summary.get("receipt") or {}
-    return human_summary(general) + f"\nPeople      {people_line(counts, int(counts.get('rows', 0)))}"
+    return (
+        human_summary(general)
+        + f"\nPeople      {people_line(counts, int(counts.get('rows', 0)))}"
+        + f"\nRecords     {records_line(summary.get('records') or {})}"
+    )
 
 
 def receipt_line(summary: dict[str, Any]) -> str:
@@ -273,6 +299,7 @@ def describe_dry_run(file: Path, report: DryRunReport, options: OptOutOptions) -
     statuses = data["statuses"]
     lines = [f"Dry run: nothing was written. Opt-out of {file}: {options.describe()}"]
     lines.append(f"  people              {people_line(statuses, data['rows'], dry_run=True)}")
+    lines.append(f"  records             {records_line(data['record_statuses'])}")
     changes = ", ".join(f"{name} {n:,}" for name, n in data["changes"].items())
     lines.append(f"  changes             {changes}")
     would = [d for d in data["details"] if d["status"] == "would-opt-out"]

@@ -99,7 +99,9 @@ def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def confirm_count(count: int, action: str, *, yes: bool, warning: str | None = None) -> None:
+def confirm_count(
+    count: int, action: str, *, yes: bool, warning: str | None = None, unit: str = "records"
+) -> None:
     """Ask for the count to be typed back (`--yes` skips). Refuses when stdin is not a terminal."""
     if yes or count == 0:
         return
@@ -107,11 +109,11 @@ def confirm_count(count: int, action: str, *, yes: bool, warning: str | None = N
         click.echo(f"Warning: {warning}", err=True)
     if not sys.stdin.isatty():
         raise UsageError(
-            f"this run will {action} {count:,} records and needs confirmation",
+            f"this run will {action} {count:,} {unit} and needs confirmation",
             hint="add --yes to confirm without a prompt",
         )
     typed = click.prompt(
-        f"This will {action} {count:,} records. Type {count} to confirm",
+        f"This will {action} {count:,} {unit}. Type {count} to confirm",
         default="",
         show_default=False,
         err=True,

@@ -69,6 +69,10 @@ def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | No
         summary = build_summary(
             journal, rows_total=recorded_total if isinstance(recorded_total, int) else None
         )
+        if journal.meta.kind == "optout":  # people per receipt status, as the run's own summary
+            from batchgs.engine.optout.receipt import optout_status
+
+            summary.update(optout_status(journal) or {})
         summary["options"] = journal.meta.options
         summary["status_words"] = status_words(summary["status_reason"], journal.get_progress(STOP_MESSAGE))
     share = _share(ctx, run_dir, state_dir) if summary["status"] == "running" else None
@@ -77,7 +81,13 @@ def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | No
     if as_json:
         emit_json(summary)
         return
-    click.echo(human_summary({**summary, "status_reason": summary["status_words"]}))
+    worded = {**summary, "status_reason": summary["status_words"]}
+    if "receipt" in summary:  # an opt-out: its people and records, not a second vocabulary
+        from batchgs.cli.optout_cmd import optout_summary
+
+        click.echo(optout_summary(worded))
+    else:
+        click.echo(human_summary(worded))
     if share is not None:
         unit = "s" if share["window_s"] == 1 else f"{share['window_s']:g} s"
         click.echo(

@@ -72,8 +72,10 @@ def test_a_mixed_list_gives_an_exact_receipt_then_pending_finishes_the_job(
     assert (
         "requests.csv, row 11, column 'email': 'not-an-email' is not a valid email address" in result.stderr
     )
-    people = "11 people (11 rows): opted-out 5, already-opted-out 1, not-found 3, failed 0, invalid 2"
-    assert f"People      {people}" in result.stdout  # U00025 twice is one person
+    # U00025 twice is one person; the shared email is one person whose opt-out covers two records
+    people = "10 people (11 rows): opted-out 4, already-opted-out 1, not-found 3, failed 0, invalid 2"
+    assert f"People      {people}" in result.stdout
+    assert "Records     6 PX user records: opted-out 5, already-opted-out 1" in result.stdout
     for uid in ("U00003", "U00012", "U00025", "U00026", "U00038", "U00039"):
         assert _all_off(sandbox.store, uid), uid
     assert sandbox.store.preferences.get("U00024") is None  # not listed, untouched
@@ -95,8 +97,9 @@ def test_a_mixed_list_gives_an_exact_receipt_then_pending_finishes_the_job(
     assert (document["operator"], document["host"]) == (getpass.getuser(), socket.gethostname())
     assert document["base_url"] == sandbox.url and document["region"] == "custom"
     assert document["started_at"] <= document["finished_at"]
-    assert document["counts"]["opted-out"] == 5 and document["counts"]["invalid"] == 2
-    assert document["counts"]["people"] == 11 and document["pending_csv"]["lines"] == 3
+    assert document["counts"]["opted-out"] == 4 and document["counts"]["invalid"] == 2
+    assert document["counts"]["people"] == 10 and document["pending_csv"]["lines"] == 3
+    assert document["counts"]["records"] == 6 and document["records"]["opted-out"] == 5
     assert document["changes"]["preferences_off"] == list(PREFERENCE_NAMES)
 
     assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
@@ -207,9 +210,11 @@ def test_the_typed_count_must_match_also_in_a_production_profile(
         ["--profile", "live", "optout", str(path), "--run-dir", str(tmp_path / "r1")], env, stdin="3\n"
     )
     assert wrong.exit_code == 2
-    assert "About to opt out 2 people in profile live (production) (3 rows; 1 not-found)" in wrong.stderr
+    about = "About to opt out 2 people in profile live (production) (2 PX user records; the list names"
+    assert f"{about} 3 people in 3 rows: not-found 1)" in wrong.stderr
     assert (
-        "Type 2 to confirm" in wrong.stderr and "confirmation did not match: nothing was sent" in wrong.stderr
+        "This will opt out in profile live (production) 2 people. Type 2 to confirm" in wrong.stderr
+        and "confirmation did not match: nothing was sent" in wrong.stderr
     )
     assert log.entries == [] and not (tmp_path / "r1").exists()  # refused: nothing sent, nothing kept
 

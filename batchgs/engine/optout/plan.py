@@ -12,8 +12,9 @@ resume works on exactly the same targets even if users were created or renamed s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from batchgs.engine.optout.input import InputRow
@@ -23,6 +24,18 @@ from batchgs.run.journal import Journal
 
 TargetKind = Literal["user", "duplicate", "not-found", "invalid", "unsearchable"]
 PLAN_KEY = "optout_plan"
+# A person's status is the most pressing of their targets' (first in this order): not done beats done.
+PERSON_ORDER = (
+    "pending",
+    "failed",
+    "unsearchable",
+    "to-opt-out",
+    "would-opt-out",
+    "opted-out",
+    "already-opted-out",
+    "not-found",
+    "invalid",
+)
 CHUNK = 2_000
 
 
@@ -67,29 +80,95 @@ class Plan:
     def of_kind(self, *kinds: TargetKind) -> list[Target]:
         return [t for t in self.targets if t.kind in kinds]
 
+    @cached_property
+    def person_of(self) -> dict[int, int]:
+        """target number -> person (see group_people)."""
+        return group_people(self.targets)
+
+    @property
+    def people_listed(self) -> int:
+        return len(set(self.person_of.values()))
+
     @property
     def people(self) -> int:
-        """Distinct users the run will process."""
+        """People the run will opt out: those with at least one PX user to process."""
+        return len({self.person_of[t.number] for t in self.of_kind("user")})
+
+    @property
+    def records(self) -> int:
+        """Distinct PX users the run will process (an email shared by two users gives two)."""
         return len(self.of_kind("user"))
 
-
-def person_key(target: Target) -> tuple[str, str]:
-    """Who a target is about: a user by identifyId (duplicates included), a person not found (or not
-    searchable) by the id or lower-cased email asked for, an invalid row by itself."""
-    if target.kind in ("user", "duplicate"):
-        return ("user", target.identify_id)
-    if target.kind == "invalid":
-        return ("row", str(target.row))
-    return ("asked", target.identify_id or target.email.strip().lower())
+    def plan_statuses(self) -> Counter[str]:
+        """People per status before anything is sent: `to-opt-out` (identifyIds are checked as they
+        are sent), `not-found` (no user has the email), `invalid`, `unsearchable`."""
+        status_of = {
+            t.number: "to-opt-out" if t.kind in ("user", "duplicate") else t.kind for t in self.targets
+        }
+        return count_people(self, status_of)
 
 
-def count_people(statuses: Iterable[tuple[Target, str]]) -> Counter[str]:
-    """People per status, each person counted once with the status of their first target (in file
-    order), so that the statuses add up to the number of people however often a list names them."""
-    first: dict[tuple[str, str], str] = {}
-    for target, status in statuses:
-        first.setdefault(person_key(target), status)
-    return Counter(first.values())
+def group_people(targets: Iterable[Target]) -> dict[int, int]:
+    """target number -> person (the number of that person's first target).
+
+    A person is who the list names: one row, joined with every other row that names one of the same
+    PX users (the same id twice, an id and their email, an email shared by users named elsewhere) and
+    with every row asking for the same unknown email. An email matching two PX users is ONE person
+    whose opt-out covers both records. An invalid row is a person by itself."""
+    parent: dict[int, int] = {}
+
+    def find(number: int) -> int:
+        while parent[number] != number:
+            parent[number] = parent[parent[number]]
+            number = parent[number]
+        return number
+
+    def join(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first_of_row: dict[int, int] = {}
+    asked: dict[str, int] = {}
+    for target in targets:
+        parent[target.number] = target.number
+        join(target.number, first_of_row.setdefault(target.row, target.number))
+        if target.kind == "duplicate":
+            join(target.number, target.primary)
+        elif target.kind in ("not-found", "unsearchable"):
+            join(target.number, asked.setdefault(target.email.strip().lower(), target.number))
+    return {number: find(number) for number in parent}
+
+
+def person_statuses(plan: Plan, status_of: Mapping[int, str]) -> dict[int, str]:
+    """person -> status: the most pressing status among the person's targets (see PERSON_ORDER), so
+    that someone with one record opted out and one failed counts as failed, not as done."""
+    rank = {status: index for index, status in enumerate(PERSON_ORDER)}
+    person_of = plan.person_of
+    out: dict[int, str] = {}
+    for target in plan.targets:
+        status = status_of.get(target.number)
+        if status is None:
+            continue
+        person = person_of[target.number]
+        held = out.get(person)
+        if held is None or rank.get(status, -1) < rank.get(held, -1):
+            out[person] = status
+    return out
+
+
+def count_people(plan: Plan, status_of: Mapping[int, str]) -> Counter[str]:
+    """People per status: each person once, so the statuses add up to the number of people listed."""
+    return Counter(person_statuses(plan, status_of).values())
+
+
+def count_records(plan: Plan, status_of: Mapping[int, str]) -> Counter[str]:
+    """PX user records per status (each user once; an id no user has is not a record)."""
+    return Counter(
+        status
+        for target in plan.of_kind("user")
+        if (status := status_of.get(target.number)) is not None and status != "not-found"
+    )
 
 
 def build_plan(rows: Iterable[InputRow], resolution: Resolution, *, blank_rows: int = 0) -> Plan:

@@ -11,7 +11,8 @@ pending.csv — each person still to do, once, as `identifyId,email,_row`: not f
 again once they exist) or not reached by a paused run (resume finishes them).
 receipt.json — who ran it (OS user, host), with what (batchgs version, base URL/region, options),
 when (start, end), on what (input name, size, SHA-256), the counts (people per status, adding up to
-`people`; rows and receipt lines as secondary figures), and the SHA-256 of receipt.csv
+`people`: the people the list names, an email shared by two PX users being one person; rows, PX user
+records and receipt lines as secondary figures; `records` per status), and the SHA-256 of receipt.csv
 and pending.csv so that a later edit of either is detectable. No credential is ever written.
 """
 
@@ -22,15 +23,15 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from batchgs._version import __version__
 from batchgs.config import PX_REGIONS
 from batchgs.engine.optout.actions import PREFERENCE_NAMES, OptOutOptions, UserState
-from batchgs.engine.optout.plan import Plan, Target, count_people, person_key
+from batchgs.engine.optout.plan import Plan, Target, count_records, load_plan, person_statuses
 from batchgs.engine.optout.user import IN_FLIGHT, UserResult, from_outcome
 from batchgs.io.write.safe_cells import neutralise
 from batchgs.run.folder import atomic_text_writer, fingerprint_file
@@ -56,6 +57,7 @@ RECEIPT_COLUMNS = (
 )
 PENDING_COLUMNS = ("identifyId", "email", "_row")
 TO_PASS_AGAIN = ("not-found", "pending")  # the people pending.csv lists
+RECORD_STATUSES = ("opted-out", "already-opted-out", "failed", "pending")  # what a PX user record can be
 
 
 @dataclass
@@ -63,7 +65,11 @@ class ReceiptFiles:
     receipt_csv: Path
     receipt_json: Path
     pending_csv: Path | None
-    counts: dict[str, int] = field(default_factory=dict)
+    tally: Tally
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.tally.counts
 
 
 def _flag(value: bool | None, *, unset: str = "") -> str:
@@ -105,12 +111,6 @@ def receipt_line(target: Target, result: UserResult | None) -> list[str]:
     return [*cells, changed, status, "; ".join(notes), time]
 
 
-def iter_lines(journal: Journal, plan: Plan) -> Iterator[tuple[Target, list[str]]]:
-    results = {o.row: from_outcome(o) for o in journal.iter_outcomes()}
-    for target in plan.targets:
-        yield target, receipt_line(target, results.get(target.number))
-
-
 def _write_csv(path: Path, header: tuple[str, ...], rows: list[list[str]]) -> None:
     with atomic_text_writer(path) as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
@@ -130,46 +130,112 @@ def operator() -> str:
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def write_receipt_files(journal: Journal, plan: Plan, options: OptOutOptions) -> ReceiptFiles:
-    """receipt.csv (one line per target), pending.csv (each person still to do once: not found yet, or
-    not reached by a paused run) and receipt.json whose counts are PEOPLE per status: they add up to
-    `people`, and `not-found` + `pending` is the number of lines of pending.csv."""
-    run_dir = journal.run_dir
+@dataclass
+class Tally:
+    """What the journal says of every target, counted the receipt's way."""
+
+    lines: list[list[str]]  # receipt.csv, one per target
+    counts: dict[str, int]  # people per status (adding up to `people`), rows, records, receipt_lines
+    records: dict[str, int]  # PX user records per status
+    pending: list[list[str]]  # pending.csv: one line per person not found yet or not reached
+    failed_transient: int  # people failed only transiently (resume --retry-failed re-does them)
+
+
+def tally(journal: Journal, plan: Plan) -> Tally:
+    """Count PEOPLE per status (an email shared by two users is one person, two records; a person
+    named twice counts once, with the most pressing status of their records)."""
     lines: list[list[str]] = []
-    statuses: list[tuple[Target, str]] = []
-    pending: dict[tuple[str, str], list[str]] = {}
+    status_of: dict[int, str] = {}
+    transient: set[int] = set()
     status_at = RECEIPT_COLUMNS.index("status")
-    for target, line in iter_lines(journal, plan):
+    results = {o.row: o for o in journal.iter_outcomes()}
+    for target in plan.targets:
+        outcome = results.get(target.number)
+        line = receipt_line(target, from_outcome(outcome) if outcome is not None else None)
         lines.append(line)
-        statuses.append((target, line[status_at]))
-    by_person = count_people(statuses)
-    first_status: dict[tuple[str, str], str] = {}
-    for target, status in statuses:
-        key = person_key(target)
-        if first_status.setdefault(key, status) in TO_PASS_AGAIN and key not in pending:
-            pending[key] = [target.identify_id, target.email, str(target.row)]
-    receipt_csv = run_dir / RECEIPT_CSV
-    _write_csv(receipt_csv, RECEIPT_COLUMNS, lines)
-    pending_csv: Path | None = run_dir / PENDING_CSV
-    assert pending_csv is not None
-    if pending:
-        _write_csv(pending_csv, PENDING_COLUMNS, list(pending.values()))
-    else:
-        pending_csv.unlink(missing_ok=True)
-        pending_csv = None
-    summary_counts = {
+        status_of[target.number] = line[status_at]
+        if outcome is not None and outcome.transient and line[status_at] == "failed":
+            transient.add(target.number)
+    people = person_statuses(plan, status_of)
+    by_person = Counter(people.values())
+    records = count_records(plan, status_of)
+    pending: dict[int, list[str]] = {}
+    for target in plan.targets:
+        person = plan.person_of[target.number]
+        wanted = people.get(person)
+        if person not in pending and wanted in TO_PASS_AGAIN and status_of[target.number] == wanted:
+            pending[person] = [target.identify_id, target.email, str(target.row)]
+    counts = {
         "people": sum(by_person.values()),
         **{status: by_person.get(status, 0) for status in RECEIPT_STATUSES},
         "rows": plan.rows_total,
         "blank_rows": plan.blank_rows,
+        "records": sum(records.values()),
         "receipt_lines": len(lines),
     }
-    receipt_json = run_dir / RECEIPT_JSON
-    _write_json(
-        receipt_json,
-        _receipt_document(journal, options, summary_counts, receipt_csv, pending_csv, len(pending)),
+    failed = {plan.person_of[n] for n in transient if people[plan.person_of[n]] == "failed"}
+    return Tally(
+        lines,
+        counts,
+        {status: records[status] for status in RECORD_STATUSES},
+        list(pending.values()),
+        len(failed),
     )
-    return ReceiptFiles(receipt_csv, receipt_json, pending_csv, summary_counts)
+
+
+def people_fields(counted: Tally) -> dict[str, Any]:
+    """An opt-out's summary fields, in PEOPLE with the receipt's statuses. The generic `rows_*` fields
+    count the same people so that every figure a tool reads adds up to the receipt's: total = people,
+    succeeded = opted-out + already-opted-out, failed = failed + not-found, invalid, pending; nothing
+    is uncertain (an opt-out write is idempotent and is re-done on resume)."""
+    counts = counted.counts
+    done = {name: counts[name] for name in ("opted-out", "already-opted-out") if counts[name]}
+    return {
+        "rows_total": counts["people"],
+        "rows_invalid": counts["invalid"],
+        "rows_succeeded": sum(done.values()),
+        "rows_failed": counts["failed"] + counts["not-found"],
+        "rows_failed_transient": counted.failed_transient,
+        "rows_uncertain": 0,
+        "rows_pending": counts["pending"],
+        "operations": done,
+        "input_rows": counts["rows"],
+        "blank_rows": counts["blank_rows"],
+        "people": counts["people"],
+        "statuses": {k: counts[k] for k in RECEIPT_STATUSES if counts.get(k)},
+        "records": counted.records,
+        "receipt": counts,
+    }
+
+
+def optout_status(journal: Journal) -> dict[str, Any] | None:
+    """people_fields of a run from its journal alone (for `batchgs status`); None before a plan."""
+    plan = load_plan(journal)
+    return None if plan is None else people_fields(tally(journal, plan))
+
+
+def write_receipt_files(journal: Journal, plan: Plan, options: OptOutOptions) -> ReceiptFiles:
+    """receipt.csv (one line per target), pending.csv (each person still to do once: not found yet, or
+    not reached by a paused run) and receipt.json whose counts are PEOPLE per status: they add up to
+    `people`, and `not-found` + `pending` is the number of lines of pending.csv. `records` counts the
+    PX users behind them (an email shared by two users is one person, two records)."""
+    run_dir = journal.run_dir
+    counted = tally(journal, plan)
+    receipt_csv = run_dir / RECEIPT_CSV
+    _write_csv(receipt_csv, RECEIPT_COLUMNS, counted.lines)
+    pending_csv: Path | None = run_dir / PENDING_CSV
+    assert pending_csv is not None
+    if counted.pending:
+        _write_csv(pending_csv, PENDING_COLUMNS, counted.pending)
+    else:
+        pending_csv.unlink(missing_ok=True)
+        pending_csv = None
+    receipt_json = run_dir / RECEIPT_JSON
+    document = _receipt_document(
+        journal, options, counted.counts, receipt_csv, pending_csv, len(counted.pending)
+    )
+    _write_json(receipt_json, {**document, "records": counted.records})
+    return ReceiptFiles(receipt_csv, receipt_json, pending_csv, counted)
 
 
 def _file_entry(path: Path | None, lines: int) -> dict[str, Any] | None:

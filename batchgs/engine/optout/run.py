@@ -24,8 +24,16 @@ from typing import Any
 from batchgs.engine.intents import IntentLog
 from batchgs.engine.optout.actions import OptOutOptions, UserState
 from batchgs.engine.optout.input import OptOutInput, read_input
-from batchgs.engine.optout.plan import Plan, Target, build_plan, count_people, load_plan, save_plan
-from batchgs.engine.optout.receipt import RECEIPT_STATUSES, write_receipt_files
+from batchgs.engine.optout.plan import (
+    Plan,
+    Target,
+    build_plan,
+    count_people,
+    count_records,
+    load_plan,
+    save_plan,
+)
+from batchgs.engine.optout.receipt import people_fields, write_receipt_files
 from batchgs.engine.optout.resolve import resolve_emails
 from batchgs.engine.optout.user import IN_FLIGHT, OneUser, UserResult, from_outcome, to_outcome
 from batchgs.engine.pool import Pool
@@ -59,8 +67,11 @@ class DryRunReport:
     results: dict[int, UserResult] = field(default_factory=dict)  # target number -> would-opt-out/...
 
     def as_dict(self, options: OptOutOptions) -> dict[str, Any]:
-        """People per status (as the receipt will count them), rows as the secondary figure."""
-        statuses = count_people(self._statuses())
+        """People per status (as the receipt will count them), rows and PX user records as secondary
+        figures."""
+        status_of = self._statuses()
+        statuses = count_people(self.plan, status_of)
+        records = count_records(self.plan, status_of)
         changes = Counter(name for r in self.results.values() for name in r.changed)
         people = [
             {
@@ -77,8 +88,10 @@ class DryRunReport:
             "dry_run": True,
             "rows": self.plan.rows_total,
             "people": sum(statuses.values()),
+            "records": sum(records.values()),
             "would_change": options.describe(),
             "statuses": dict(statuses),
+            "record_statuses": dict(records),
             "changes": {
                 name: changes.get(name, 0)
                 for name in [*options.only, "denylist", "unsubscribe"]
@@ -87,16 +100,16 @@ class DryRunReport:
             "details": people,
         }
 
-    def _statuses(self) -> list[tuple[Target, str]]:
-        by_number = {
-            t.number: r.status for t in self.plan.of_kind("user") if (r := self.results.get(t.number))
-        }
-        out: list[tuple[Target, str]] = []
+    def _statuses(self) -> dict[int, str]:
+        """target number -> status: final kinds as the receipt will say, users as the dry run found
+        them, a duplicate as its primary."""
+        found = {t.number: r.status for t in self.plan.of_kind("user") if (r := self.results.get(t.number))}
+        out: dict[int, str] = {}
         for target in self.plan.targets:
             if target.kind in FINAL_FOR_PLAN:
-                out.append((target, FINAL_FOR_PLAN[target.kind][0]))
-            elif target.number in by_number or target.primary in by_number:
-                out.append((target, by_number.get(target.number) or by_number[target.primary]))
+                out[target.number] = FINAL_FOR_PLAN[target.kind][0]
+            elif (status := found.get(target.number) or found.get(target.primary)) is not None:
+                out[target.number] = status
         return out
 
 
@@ -272,19 +285,14 @@ class OptOutEngine:
         journal = self._journal()
         journal.set_status(status, reason=reason)  # type: ignore[arg-type]
         receipt = write_receipt_files(journal, plan, self.options)
-        summary = build_summary(
-            journal,
-            rows_total=len(plan.targets),
-            extra={
-                "input_rows": plan.rows_total,
-                "blank_rows": plan.blank_rows,
-                "people": receipt.counts["people"],
-                "statuses": {k: receipt.counts[k] for k in RECEIPT_STATUSES if receipt.counts.get(k)},
-                "receipt": receipt.counts,
+        summary = build_summary(journal, rows_total=len(plan.targets))
+        summary.update(people_fields(receipt.tally))
+        summary.update(
+            {
                 "receipt_csv": str(receipt.receipt_csv),
                 "pending_csv": str(receipt.pending_csv) if receipt.pending_csv else None,
                 "changes": self.options.describe(),
-            },
+            }
         )
         write_summary(journal.run_dir, summary)
         return summary

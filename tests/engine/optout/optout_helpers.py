@@ -220,17 +220,25 @@ def receipt_without_times(run_dir: Path) -> list[dict[str, str]]:
 
 
 def people_per_status(receipt: list[dict[str, str]]) -> dict[str, int]:
-    """From receipt.csv alone: each person once (a user by identifyId, someone not found by the id or
-    email asked for, an invalid row by itself) with their first line's status."""
-    first: dict[tuple[str, str], str] = {}
+    """From receipt.csv alone: each person once. A person is a row, joined with every row that shares
+    an identifyId or asks for the same address nobody has (an email matching two users is one person);
+    an invalid row is one by itself. Their status is the most pressing of their lines'."""
+    order = ["pending", "failed", "opted-out", "already-opted-out", "not-found", "invalid"]
+    groups: list[set[str]] = []  # sets of labels: "row:N", "id:X", "asked:e"
     for line in receipt:
-        if line["status"] == "invalid":
-            key = ("row", line["row"])
-        else:
-            key = ("person", line["identifyId"] or line["email"].strip().lower())
-        first.setdefault(key, line["status"])
+        labels = {f"row:{line['row']}"}
+        if line["status"] != "invalid":
+            if line["identifyId"]:
+                labels.add(f"id:{line['identifyId']}")
+            else:
+                labels.add(f"asked:{line['email'].strip().lower()}")
+        touching = [g for g in groups if g & labels]
+        merged = labels.union(*touching)
+        groups = [g for g in groups if not g & labels] + [merged]
     counts: dict[str, int] = {}
-    for status in first.values():
+    for group in groups:
+        statuses = [line["status"] for line in receipt if f"row:{line['row']}" in group]
+        status = min(statuses, key=order.index)
         counts[status] = counts.get(status, 0) + 1
     return counts
 

@@ -175,6 +175,9 @@ def test_the_plan_processes_each_person_once_and_notes_shared_emails(tmp_path: P
         (7, 6, "", "not-found", 0),
         (8, 7, "", "invalid", 0),
     ]
-    assert plan.people == 3 and plan.rows_total == 6
+    assert plan.rows_total == 6 and plan.records == 3
+    # rows 3, 4 and 5 name the same users (U2, U3): one person; U1, ghost and the invalid row are three more
+    assert plan.people_listed == 4 and plan.people == 2
+    assert plan.plan_statuses() == {"to-opt-out": 2, "not-found": 1, "invalid": 1}
     assert plan.targets[1].note == "email matches 2 users (U2, U3)"
     assert plan.targets[5].note == "email matches 2 users (U2, U3); same person as row 3"
