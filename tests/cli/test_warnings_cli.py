@@ -19,10 +19,18 @@ import pytest
 from tests.cli.cli_helpers import cli_env, run_cli, summary_of
 
 # identifyId: most are zero-padded to 8 digits; 900050 and 7001 are other people, not damaged ids
-IDS = ["00000005", "00000017", "00000123", "900050", "7001", "00004711", "00000042", "00000777"]
-POSTAL = ["02139", "8001", "2000", "0150", "SW1A 1AA", "1010-123", "H3Z 2Y7", "75001"]
-WARNED_ROWS = {5: "900050", 6: "7001"}  # spreadsheet rows of the ids shorter than the padded width
-NUMBER_CELLS = {"900050", "7001", "8001", "2000", "75001"}  # typed as numbers in the .xlsx
+IDS = [
+    *("00000005", "00000017", "00000123", "900050", "7001", "00004711", "00000042", "00000777"),
+    *("00000999", "31337", "00001000", "4", "00000064", "00123456"),
+]
+# US, Zurich, Sydney, Oslo, UK, Portugal, Canada, Paris, India, Singapore, Brazil, Japan, Poland, NL
+POSTAL = [
+    *("02139", "8001", "2000", "0150", "SW1A 1AA", "1010-123", "H3Z 2Y7", "75001"),
+    *("110001", "018956", "01310-100", "100-0001", "00-950", "1012 AB"),
+]
+# spreadsheet rows of the ids shorter than the padded width: other people, sent as written
+WARNED_ROWS = {5: "900050", 6: "7001", 11: "31337", 13: "4"}
+NUMBER_CELLS = {"900050", "7001", "31337", "4", "8001", "2000", "75001", "110001"}  # numbers in the .xlsx
 
 
 def write_file(path: Path) -> Path:
@@ -72,6 +80,7 @@ def test_international_postal_codes_and_mixed_width_ids_import_exactly(
     summary = json.loads(result.stdout)
     assert summary["rows_succeeded"] == len(IDS) and summary["rows_invalid"] == 0
     assert summary["rows_warned"] == len(WARNED_ROWS) == summary_of(run_dir)["rows_warned"]
+    assert set(sandbox.store.users) == set(IDS)  # no id padded, trimmed or turned into a float
     stored = {uid: sandbox.store.users[uid] for uid in IDS}
     assert [stored[uid]["location"]["postalCode"] for uid in IDS] == POSTAL
     lines = warning_lines(run_dir / "warnings.csv")
@@ -79,7 +88,7 @@ def test_international_postal_codes_and_mixed_width_ids_import_exactly(
     assert {line["_code"] for line in lines} == {"excel-lost-leading-zeros"}
     assert list(lines[0])[:4] == ["identifyId", "email", "location.postalCode", "location.city"]
     assert "if Excel dropped leading zeros it was '00900050'" in lines[0]["_message"]
-    assert "excel-lost-leading-zeros: 2 problems" in result.stderr  # shown before sending, grouped
+    assert "excel-lost-leading-zeros: 4 problems" in result.stderr  # shown before sending, grouped
     assert "row 5, identifyId:" in result.stderr
 
 
@@ -106,7 +115,7 @@ def test_the_profile_setting_turns_warnings_into_errors(
         ["validate", "users", str(source), "--run-dir", str(tmp_path / "v")], cli_env(sandbox, tmp_path / "s")
     )
     assert result.exit_code == 1, result.output
-    assert "excel-lost-leading-zeros: 2 problems" in result.stdout and "2 invalid" in result.stdout
+    assert "excel-lost-leading-zeros: 4 problems" in result.stdout and "4 invalid" in result.stdout
     relaxed = run_cli(
         ["validate", "users", str(source), "--run-dir", str(tmp_path / "w")], cli_env(sandbox, tmp_path / "s")
     )
@@ -116,5 +125,5 @@ def test_the_profile_setting_turns_warnings_into_errors(
         ["validate", "users", str(source), "--run-dir", str(tmp_path / "x")], cli_env(sandbox, tmp_path / "s")
     )
     assert relaxed.exit_code == 0, relaxed.output
-    assert "0 invalid, 2 with warnings" in relaxed.stdout
+    assert "0 invalid, 4 with warnings" in relaxed.stdout
     assert (tmp_path / "x" / "warnings.csv").is_file()

@@ -2,19 +2,20 @@
 
 Headers match as everywhere in batchgs (case, spaces, `_` and `-` ignored: `Identify ID`, `E-mail`);
 columns starting with `_` (a receipt's or pending.csv's own) and any others are not used. A row names
-its person by identifyId, else by email. Rows with neither, or with a malformed email, are kept as
-invalid rows (reported by row, never sent); fully empty rows are skipped and counted.
+its person by identifyId, else by email. Rows with neither, or with an email that is not valid by
+batchgs.entities.email (the definition validate and the sandbox share: `o'brien@…`, `josé@…` are valid),
+are kept as invalid rows (reported by row, never sent); fully empty rows are skipped and counted.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from batchgs.entities.email import email_problem
 from batchgs.errors import InputFileError
 from batchgs.io.mapping import normalise
 from batchgs.io.read.tables import open_table
@@ -22,7 +23,6 @@ from batchgs.io.write.safe_cells import is_formula_like
 
 ID_FORMS = {"identifyid"}
 EMAIL_FORMS = {"email", "emailaddress"}
-EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"'.]+(\.[^@\s<>,;\"'.]+)+$")
 _BLANK_PREFIX = "__batchgs_blank_column_"
 BATCH_ROWS = 20_000
 
@@ -90,8 +90,12 @@ def classify_row(row: int, identify_id: str, email: str) -> InputRow:
         return InputRow(row, identify_id, email)
     if not email:
         return InputRow(row, code="missing-key", message="neither identifyId nor email is filled in")
-    if not EMAIL.match(email):
-        return InputRow(row, email=email, code="bad-email", message=f"{email!r} is not a valid email address")
+    problem = email_problem(email)  # the one definition validate and the sandbox use (entities.email)
+    if problem is not None:
+        why = "" if problem.startswith("must be") else f" ({problem})"
+        return InputRow(
+            row, email=email, code="bad-email", message=f"{email!r} is not a valid email address{why}"
+        )
     return InputRow(row, email=email)
 
 

@@ -31,7 +31,10 @@ from batchgs.io.write.safe_cells import FORMULA_TRIGGERS
 AUTO = "auto"  # custom attribute without a catalog / event attribute: number, boolean or text
 REJECT = "reject"  # a column that cannot be sent (unknown attribute, name too long): any value is an issue
 
-SCIENTIFIC_PATTERN = r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$"
+# How a number id comes out of a tool that read it as a float: one leading digit, then a fraction
+# and/or a signed exponent (Excel `1.23457E+19`, `1E+19`; Python `1.2345678901234567e+19`; Java
+# `1.2345678901234567E19`). An id such as `12E4` or `3E5` has neither: it may be a real code, so it is sent.
+SCIENTIFIC_PATTERN = r"^[+-]?\d(?:[.,]\d+[eE][+-]?|[eE][+-])\d+$"
 FORMULA_START = "^[" + "".join(re.escape(c) for c in FORMULA_TRIGGERS) + "]"  # as safe_cells decides
 SIGNED_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"  # never neutralised: plain numbers
 EXCEL_DIGITS_LIMIT = 1e15  # Excel keeps 15 significant digits: a longer number id is already damaged

@@ -314,6 +314,15 @@ def test_certain_damage_stays_an_error_and_decimal_ids_are_warnings() -> None:
     ]
 
 
+def test_only_a_float_printed_in_scientific_notation_is_a_damaged_id() -> None:
+    damaged = ["1.23457E+19", "1E+19", "1,23E+15", "1.2345678901234567e+19", "1.2345678901234567E19"]
+    codes = ["12E4", "3E5", "2e10", "AB1E+5", "1E5"]  # product or site codes: the API takes them
+    frame = pl.DataFrame({"identifyId": damaged + codes})
+    payloads, issues = run("users", frame, mode="update")
+    assert issues == [(row, "identifyId", "excel-damaged-id") for row in range(2, 2 + len(damaged))]
+    assert [payloads[row]["identifyId"] for row in range(2 + len(damaged), 2 + len(frame))] == codes
+
+
 def test_a_formatted_number_among_numbers_of_an_event_attribute_is_a_warning() -> None:
     frame = pl.DataFrame(
         {
