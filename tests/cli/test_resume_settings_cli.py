@@ -39,6 +39,10 @@ def test_a_resumed_run_keeps_its_rate_and_announces_an_overridden_limit(
     assert "for this segment" not in kept.stderr
     assert len(sandbox.store.users) < 30
 
+    faster = run_cli(["resume", str(run_dir), "--rate", "20"], env)  # says so; the limit is still 30
+    assert faster.exit_code == 4, faster.output
+    assert "Note: rate 20/s for this segment (the run was started with 18/s)" in faster.stderr
+
     resumed = run_cli(["resume", str(run_dir), "--daily-limit", "100000"], env)
     assert resumed.exit_code == 0, resumed.output
     assert "daily limit 100,000 for this segment (the run was started with 30)" in resumed.stderr
@@ -63,3 +67,25 @@ def test_resuming_a_completed_run_says_nothing_to_do_and_sends_nothing(
     assert again.exit_code == 0, again.output
     assert "nothing to do" in again.stderr
     assert requests_seen(sandbox) == before  # not even the key check
+
+
+def test_resuming_a_completed_export_or_opt_out_sends_nothing(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(rate_limit=0)
+    env = cli_env(sandbox, tmp_path / "state")
+    users = write_users(tmp_path / "users.csv", 10)
+    assert run_cli(["import", "users", str(users.path), "--run-dir", str(tmp_path / "i")], env).exit_code == 0
+    export = ["export", "users", "-o", str(tmp_path / "out.csv"), "--run-dir", str(tmp_path / "e")]
+    assert run_cli(export, env).exit_code == 0
+    optout_list = tmp_path / "optout.csv"
+    optout_list.write_text("identifyId\nu-missing\n" + next(iter(users.valid)) + "\n", encoding="utf-8")
+    optout = run_cli(["optout", str(optout_list), "--run-dir", str(tmp_path / "o"), "--yes"], env)
+    assert optout.exit_code == 1, optout.output  # one person not found
+    before = requests_seen(sandbox)
+
+    for run_dir, code in ((tmp_path / "e", 0), (tmp_path / "o", 1)):
+        again = run_cli(["resume", str(run_dir)], env)
+        assert again.exit_code == code, again.output  # the run's own exit code
+        assert "this run is complete: nothing to do" in again.stderr
+    assert requests_seen(sandbox) == before  # counted at the sandbox: not one request
