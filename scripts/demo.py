@@ -79,7 +79,8 @@ def main() -> None:
                 ["export", entity, "-o", str(target), "--run-dir", str(runs / f"export-{entity}"), *extra],
                 env,
             )
-        # The sample list holds two people who do not exist and one bad email on purpose: the run
+        # The sample list holds two people who do not exist, one bad email, a person listed twice and
+        # two emails that each belong to two PX users (one person, two records) on purpose: the run
         # opts everyone else out, lists the missing in pending.csv and exits 1 (see the receipt).
         run(
             "optout",

@@ -301,7 +301,7 @@ def describe_dry_run(file: Path, report: DryRunReport, options: OptOutOptions) -
     lines.append(f"  people              {people_line(statuses, data['rows'], dry_run=True)}")
     lines.append(f"  records             {records_line(data['record_statuses'])}")
     changes = ", ".join(f"{name} {n:,}" for name, n in data["changes"].items())
-    lines.append(f"  changes             {changes}")
+    lines.append(f"  changes             {changes} (PX user records)")
     would = [d for d in data["details"] if d["status"] == "would-opt-out"]
     for detail in would[:SHOWN_DRY_RUN_PEOPLE]:
         who = detail["identifyId"] + (f" <{detail['email']}>" if detail["email"] else "")
