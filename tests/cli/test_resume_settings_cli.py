@@ -52,24 +52,7 @@ def test_a_resumed_run_keeps_its_rate_and_announces_an_overridden_limit(
     assert summary_of(run_dir)["responses_429"] == 0
 
 
-def test_resuming_a_completed_run_says_nothing_to_do_and_sends_nothing(
-    sandbox_factory: SandboxFactory, tmp_path: Path
-) -> None:
-    sandbox = sandbox_factory(rate_limit=0)
-    env = cli_env(sandbox, tmp_path / "state")
-    users = write_users(tmp_path / "users.csv", 10)
-    run_dir = tmp_path / "run"
-    assert run_cli(["import", "users", str(users.path), "--run-dir", str(run_dir)], env).exit_code == 0
-    before = requests_seen(sandbox)
-
-    again = run_cli(["resume", str(run_dir)], env)
-
-    assert again.exit_code == 0, again.output
-    assert "nothing to do" in again.stderr
-    assert requests_seen(sandbox) == before  # not even the key check
-
-
-def test_resuming_a_completed_export_or_opt_out_sends_nothing(
+def test_resuming_a_completed_import_export_or_opt_out_sends_nothing(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
     sandbox = sandbox_factory(rate_limit=0)
@@ -84,8 +67,8 @@ def test_resuming_a_completed_export_or_opt_out_sends_nothing(
     assert optout.exit_code == 1, optout.output  # one person not found
     before = requests_seen(sandbox)
 
-    for run_dir, code in ((tmp_path / "e", 0), (tmp_path / "o", 1)):
+    for run_dir, code in ((tmp_path / "i", 0), (tmp_path / "e", 0), (tmp_path / "o", 1)):
         again = run_cli(["resume", str(run_dir)], env)
         assert again.exit_code == code, again.output  # the run's own exit code
         assert "this run is complete: nothing to do" in again.stderr
-    assert requests_seen(sandbox) == before  # counted at the sandbox: not one request
+    assert requests_seen(sandbox) == before  # counted at the sandbox: not one, not even the key check
