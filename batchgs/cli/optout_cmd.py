@@ -81,6 +81,8 @@ def command(ctx: click.Context, file: Path, **opts: Any) -> None:
     FILE (.csv, .tsv, .xlsx) has an identifyId or an email column. Each person's preferences are read
     before and after the change; RUN_DIR/receipt.csv and receipt.json prove what was done, and
     pending.csv lists people not found (pass it again once they exist). It never turns anything on.
+    Every count is of the people listed (someone named twice, or an email matching two PX users, is one
+    person), with rows and PX user records as second figures.
     Exit 0 everyone opted out, 1 some not found or failed, 4 paused (batchgs resume RUN_DIR).
     """
     sys.exit(run_optout(ctx, file, opts))
