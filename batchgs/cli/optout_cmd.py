@@ -278,6 +278,7 @@ def optout_summary(summary: dict[str, Any]) -> str:
     """The run's summary in the receipt's words: people per status, rows and records as secondary
     figures (the generic `Rows` line is left out: summary.json's rows_* count the same people)."""
     general = {k: v for k, v in summary.items() if not k.startswith("rows_") and k != "operations"}
+    general["requests_per_row"] = None  # "per row" would be a third vocabulary: the figure is in --json
     counts = summary.get("receipt") or {}
     return (
         human_summary(general)

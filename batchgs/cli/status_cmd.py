@@ -72,7 +72,7 @@ def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | No
         if journal.meta.kind == "optout":  # people per receipt status, as the run's own summary
             from batchgs.engine.optout.receipt import optout_status
 
-            summary.update(optout_status(journal) or {})
+            summary.update(optout_status(journal, summary) or {})
         summary["options"] = journal.meta.options
         summary["status_words"] = status_words(summary["status_reason"], journal.get_progress(STOP_MESSAGE))
     share = _share(ctx, run_dir, state_dir) if summary["status"] == "running" else None

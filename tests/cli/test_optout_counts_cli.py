@@ -168,6 +168,8 @@ def test_an_email_of_two_users_is_one_person_in_the_plan_summary_json_and_receip
     assert (summary["rows_total"], summary["rows_succeeded"], summary["rows_failed"]) == (6, 3, 2)
     assert (summary["rows_invalid"], summary["rows_pending"], summary["rows_uncertain"]) == (1, 0, 0)
     assert summary["operations"] == {"opted-out": 2, "already-opted-out": 1}
+    assert summary["requests_per_row"] == round(summary["requests"] / 5, 3)  # per person answered
+    assert " per row)" not in result.stdout
 
     again = run_cli(["optout", str(path), "--run-dir", str(tmp_path / "again"), "--yes", "--json"], env)
     document = json.loads(again.stdout)

@@ -24,6 +24,7 @@ import json
 import os
 import socket
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,14 +184,19 @@ def tally(journal: Journal, plan: Plan) -> Tally:
     )
 
 
-def people_fields(counted: Tally) -> dict[str, Any]:
+def people_fields(counted: Tally, summary: Mapping[str, Any]) -> dict[str, Any]:
     """An opt-out's summary fields, in PEOPLE with the receipt's statuses. The generic `rows_*` fields
     count the same people so that every figure a tool reads adds up to the receipt's: total = people,
     succeeded = opted-out + already-opted-out, failed = failed + not-found, invalid, pending; nothing
-    is uncertain (an opt-out write is idempotent and is re-done on resume)."""
+    is uncertain (an opt-out write is idempotent and is re-done on resume). `summary`: the generic
+    summary, whose requests and duration give requests per person and people per second."""
     counts = counted.counts
     done = {name: counts[name] for name in ("opted-out", "already-opted-out") if counts[name]}
+    answered = sum(done.values()) + counts["failed"] + counts["not-found"]
+    requests, duration = int(summary.get("requests") or 0), float(summary.get("duration_seconds") or 0)
     return {
+        "requests_per_row": round(requests / answered, 3) if answered else 0.0,  # per person answered
+        "rows_per_second": round(answered / duration, 1) if duration > 0 else 0.0,
         "rows_total": counts["people"],
         "rows_invalid": counts["invalid"],
         "rows_succeeded": sum(done.values()),
@@ -208,10 +214,10 @@ def people_fields(counted: Tally) -> dict[str, Any]:
     }
 
 
-def optout_status(journal: Journal) -> dict[str, Any] | None:
+def optout_status(journal: Journal, summary: Mapping[str, Any]) -> dict[str, Any] | None:
     """people_fields of a run from its journal alone (for `batchgs status`); None before a plan."""
     plan = load_plan(journal)
-    return None if plan is None else people_fields(tally(journal, plan))
+    return None if plan is None else people_fields(tally(journal, plan), summary)
 
 
 def write_receipt_files(journal: Journal, plan: Plan, options: OptOutOptions) -> ReceiptFiles:

@@ -286,7 +286,7 @@ class OptOutEngine:
         journal.set_status(status, reason=reason)  # type: ignore[arg-type]
         receipt = write_receipt_files(journal, plan, self.options)
         summary = build_summary(journal, rows_total=len(plan.targets))
-        summary.update(people_fields(receipt.tally))
+        summary.update(people_fields(receipt.tally, summary))
         summary.update(
             {
                 "receipt_csv": str(receipt.receipt_csv),
