@@ -302,7 +302,7 @@ def describe_dry_run(file: Path, report: DryRunReport, options: OptOutOptions) -
     statuses = data["statuses"]
     lines = [f"Dry run: nothing was written. Opt-out of {file}: {options.describe()}"]
     lines.append(f"  people              {people_line(statuses, data['rows'], dry_run=True)}")
-    lines.append(f"  records             {records_line(data['record_statuses'])}")
+    lines.append(f"  records             {records_line(data['records'])}")
     changes = ", ".join(f"{name} {n:,}" for name, n in data["changes"].items())
     lines.append(f"  changes             {changes} (PX user records)")
     would = [d for d in data["details"] if d["status"] == "would-opt-out"]

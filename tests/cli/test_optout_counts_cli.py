@@ -140,7 +140,8 @@ def test_an_email_of_two_users_is_one_person_in_the_plan_summary_json_and_receip
 
     dry = run_cli(["optout", str(path), "--dry-run", "--json"], env)
     dry_json = json.loads(dry.stdout)
-    assert (dry_json["people"], dry_json["rows"], dry_json["records"]) == (6, 7, 4)
+    assert (dry_json["people"], dry_json["rows"]) == (6, 7)
+    assert dry_json["records"] == {"would-opt-out": 3, "already-opted-out": 1}
     assert dry_json["statuses"] == {"would-opt-out": 2, "already-opted-out": 1, "not-found": 2, "invalid": 1}
 
     run_dir = tmp_path / "run"

@@ -88,10 +88,9 @@ class DryRunReport:
             "dry_run": True,
             "rows": self.plan.rows_total,
             "people": sum(statuses.values()),
-            "records": sum(records.values()),
             "would_change": options.describe(),
             "statuses": dict(statuses),
-            "record_statuses": dict(records),
+            "records": dict(records),  # PX user records per status, as in summary.json
             "changes": {
                 name: changes.get(name, 0)
                 for name in [*options.only, "denylist", "unsubscribe"]
