@@ -243,7 +243,7 @@ def _report_input(source: OptOutInput, *, quiet: bool) -> None:
         click.echo(f"Note: columns not used: {', '.join(source.unused_columns)}", err=True)
     invalid = source.invalid
     for row in invalid[:SHOWN_ROW_ERRORS]:
-        column = "email" if row.code == "bad-email" else "identifyId/email"
+        column = {"bad-email": "email", "damaged-id": "identifyId"}.get(row.code, "identifyId/email")
         click.echo(
             f"Warning: {source.path}, row {row.row}, column {column!r}: {row.message} (not sent)", err=True
         )

@@ -2,13 +2,15 @@
 
 Headers match as everywhere in batchgs (case, spaces, `_` and `-` ignored: `Identify ID`, `E-mail`);
 columns starting with `_` (a receipt's or pending.csv's own) and any others are not used. A row names
-its person by identifyId, else by email. Rows with neither, or with an email that is not valid by
+its person by identifyId, else by email (also when the id is one a spreadsheet turned into
+`1.23457E+17`, whose digits are lost). Rows with neither, or with an email that is not valid by
 batchgs.entities.email (the definition validate and the sandbox share: `o'brien@…`, `josé@…` are valid),
 are kept as invalid rows (reported by row, never sent); fully empty rows are skipped and counted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,6 +21,7 @@ from batchgs.entities.email import email_problem
 from batchgs.errors import InputFileError
 from batchgs.io.mapping import normalise
 from batchgs.io.read.tables import open_table
+from batchgs.io.validate.convert import SCIENTIFIC_PATTERN
 from batchgs.io.write.safe_cells import is_formula_like
 
 ID_FORMS = {"identifyid"}
@@ -86,6 +89,20 @@ def _pick(headers: Sequence[str], forms: set[str], what: str, display: str) -> s
 
 
 def classify_row(row: int, identify_id: str, email: str) -> InputRow:
+    if identify_id and re.fullmatch(SCIENTIFIC_PATTERN, identify_id):
+        # a number id a spreadsheet printed as 1.23457E+17: its digits are gone, and looking it up
+        # would only report someone "not found". The row's email, when it has one, still names them.
+        if not email:
+            return InputRow(
+                row,
+                identify_id,
+                code="damaged-id",
+                message=(
+                    f"identifyId {identify_id!r} is an id a spreadsheet turned into a number: its digits "
+                    "are lost (export the column as text, or give the person's email)"
+                ),
+            )
+        identify_id = ""
     if identify_id:
         return InputRow(row, identify_id, email)
     if not email:
