@@ -21,7 +21,7 @@ from batchgs.engine.optout.actions import (
     unsubscribe_on,
 )
 from batchgs.engine.optout.input import read_input
-from batchgs.engine.optout.plan import build_plan
+from batchgs.engine.optout.plan import build_plan, count_people, count_records
 from batchgs.engine.optout.resolve import Resolution
 from batchgs.engine.optout.user import OneUser
 from batchgs.errors import InputFileError, UsageError
@@ -181,3 +181,32 @@ def test_the_plan_processes_each_person_once_and_notes_shared_emails(tmp_path: P
     assert plan.plan_statuses() == {"to-opt-out": 2, "not-found": 1, "invalid": 1}
     assert plan.targets[1].note == "email matches 2 users (U2, U3)"
     assert plan.targets[5].note == "email matches 2 users (U2, U3); same person as row 3"
+
+
+def test_rows_sharing_a_user_are_one_person_whose_status_is_the_most_pressing(tmp_path: Path) -> None:
+    """An email matching a user named earlier by id and a new one joins that row's person; two rows
+    asking for the same unknown address are one person; a person with one record opted out and one
+    failed counts as failed (not done), a record not found beside one opted out does not hold it back."""
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "identifyId,email\nU1,\n,pair@example.com\n,ghost@example.com\n,GHOST@example.com\nU9,\n",
+        encoding="utf-8",
+    )
+    resolution = Resolution(users={"pair@example.com": ["U1", "U2"], "ghost@example.com": []})
+    plan = build_plan(read_input(path).rows, resolution)
+    assert [(t.row, t.identify_id, t.kind) for t in plan.targets] == [
+        (2, "U1", "user"),
+        (3, "U1", "duplicate"),
+        (3, "U2", "user"),
+        (4, "", "not-found"),
+        (5, "", "not-found"),
+        (6, "U9", "user"),
+    ]
+    assert (plan.rows_total, plan.people_listed, plan.people, plan.records) == (5, 3, 2, 3)
+    assert plan.plan_statuses() == {"to-opt-out": 2, "not-found": 1}
+
+    status_of = {1: "opted-out", 2: "opted-out", 3: "failed", 4: "not-found", 5: "not-found", 6: "not-found"}
+    assert count_people(plan, status_of) == {"failed": 1, "not-found": 2}
+    assert count_records(plan, status_of) == {"opted-out": 1, "failed": 1}  # U9 was nobody: no record
+    status_of[3] = "already-opted-out"
+    assert count_people(plan, status_of) == {"opted-out": 1, "not-found": 2}
