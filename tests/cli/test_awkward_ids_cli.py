@@ -69,3 +69,23 @@ def test_long_ids_in_a_csv_create_exactly_those_ids(sandbox_factory: SandboxFact
     assert result.exit_code == 0, result.output
     assert set(sandbox.store.users) == {str(BIG), "user-7"}
     assert sandbox.store.users[str(BIG)]["accountId"] == str(BIGGER)
+
+
+def test_a_float_id_is_refused_and_a_code_with_an_e_is_sent(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """Issue 15: `123.0` (pandas wrote the id column as floats) is certain damage; `12E4`, a site code,
+    is not scientific notation as a float printer writes it, and is sent as written."""
+    sandbox = sandbox_factory()
+    source = tmp_path / "users.csv"
+    source.write_text(
+        "identifyId,email\n123.0,a@example.com\n12E4,b@example.com\n1.23457E+19,c@example.com\n",
+        encoding="utf-8",
+    )
+    result, run_dir = _import(sandbox, tmp_path, source)
+    assert result.exit_code == 1, result.output
+    assert set(sandbox.store.users) == {"12E4"}
+    with (run_dir / "errors.csv").open(encoding="utf-8", newline="") as handle:
+        errors = {line["_row"]: (line["_code"], line["_message"]) for line in csv.DictReader(handle)}
+    assert errors["2"][0] == "float-id" and "the id was '123'" in errors["2"][1]
+    assert errors["4"][0] == "excel-damaged-id" and set(errors) == {"2", "4"}

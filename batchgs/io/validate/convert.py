@@ -253,18 +253,26 @@ def _id_checks(
 ) -> tuple[pl.Expr, pl.Expr | None]:
     """(error code, warning code) of an id cell.
 
-    Errors are certain damage only: scientific notation (`1.23457E+19`: the digits are gone) and
-    numbers past Excel's 15 significant digits that reached us as numbers (the .xlsx reader turns
-    those it can read exactly into text). Guesses are warnings: a value shorter than the column's
-    zero-padded width, a decimal number in an id column, 16+ digits ending in zeros after the 15th.
+    Errors are certain damage only: scientific notation (`1.23457E+19`: the digits are gone), numbers
+    past Excel's 15 significant digits that reached us as numbers (the .xlsx reader turns those it can
+    read exactly into text), and an id written as text `123.0` (a tool read the column as floats, as
+    pandas does when a cell is empty: the id was `123`). Guesses are warnings: a value shorter than the
+    column's zero-padded width, a non-whole number cell in an id column, 16+ digits ending in zeros
+    after the 15th.
     """
     if dtype.is_numeric():
         damaged = source.abs() >= EXCEL_DIGITS_LIMIT
         decimal = (source != source.round(0)) if dtype.is_float() else pl.lit(False)
+        float_id = pl.lit(False)
     else:
         damaged = text.str.contains(SCIENTIFIC_PATTERN)
-        decimal = text.str.contains(DECIMAL_TEXT_ID)
-    code = _first_code(pl.when(damaged).then(pl.lit("excel-damaged-id")), _too_long(text, max_length))
+        decimal = pl.lit(False)
+        float_id = text.str.contains(DECIMAL_TEXT_ID)
+    code = _first_code(
+        pl.when(damaged).then(pl.lit("excel-damaged-id")),
+        pl.when(float_id).then(pl.lit("float-id")),
+        _too_long(text, max_length),
+    )
     warnings: list[pl.Expr] = [
         pl.when(decimal).then(pl.lit("id-looks-like-a-number")),
         pl.when(text.str.contains(ROUNDED_ID)).then(pl.lit("id-may-be-rounded")),

@@ -85,6 +85,13 @@ def message(code: str, raw: str | None, ctx: IssueContext) -> str:
             f"leading zeros it was {(raw or '').zfill(width)!r} (fix the cell); if {value} is right, "
             "nothing to do: it is sent as written"
         )
+    if code == "float-id":
+        integer_part = (raw or "").split(".")[0]
+        return (
+            f"{value} is an id written as a decimal number: a tool read the id column as numbers (pandas "
+            f"does when a cell is empty), so the id was {integer_part!r}: fix the cell, or export the "
+            "column as text"
+        )
     if code == "id-looks-like-a-number":
         integer_part = (raw or "").split(".")[0]
         return (

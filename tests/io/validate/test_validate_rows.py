@@ -296,7 +296,7 @@ def test_postal_codes_are_never_judged_by_length() -> None:
     assert payloads[3]["location"] == {"postalCode": "1234"} and issues == []
 
 
-def test_certain_damage_stays_an_error_and_decimal_ids_are_warnings() -> None:
+def test_certain_damage_stays_an_error_and_a_fractional_number_cell_is_a_warning() -> None:
     frame = pl.DataFrame(
         {
             "identifyId": ["1.23457E+19", "123.0", "U3", "1234567890123450000"],
@@ -304,14 +304,17 @@ def test_certain_damage_stays_an_error_and_decimal_ids_are_warnings() -> None:
         }
     )
     payloads, issues = run("users", frame, mode="update")
-    assert issues == [(2, "identifyId", "excel-damaged-id")]
-    assert payloads[3] == {"identifyId": "123.0", "accountId": "B"}
-    assert payloads[5] == {"identifyId": "1234567890123450000", "accountId": "1234567890123456789"}
-    assert warnings_of(frame, mode="update") == [
-        (3, "identifyId", "id-looks-like-a-number"),
-        (4, "accountId", "id-looks-like-a-number"),
-        (5, "identifyId", "id-may-be-rounded"),
+    assert issues == [
+        (2, "identifyId", "excel-damaged-id"),
+        (3, "identifyId", "float-id"),  # issue 15: a float id 123.0 is certain damage
+        (4, "accountId", "float-id"),
     ]
+    assert payloads[5] == {"identifyId": "1234567890123450000", "accountId": "1234567890123456789"}
+    assert warnings_of(frame, mode="update") == [(5, "identifyId", "id-may-be-rounded")]
+    typed = pl.DataFrame({"identifyId": ["U1", "U2"], "accountId": [123.0, 123.5]})
+    payloads, issues = run("users", typed, mode="update")
+    assert issues == [] and payloads[2]["accountId"] == "123"  # a whole number cell is its digits
+    assert warnings_of(typed, mode="update") == [(3, "accountId", "id-looks-like-a-number")]
 
 
 def test_only_a_float_printed_in_scientific_notation_is_a_damaged_id() -> None:
