@@ -2,8 +2,8 @@
 
 Headers match as everywhere in batchgs (case, spaces, `_` and `-` ignored: `Identify ID`, `E-mail`);
 columns starting with `_` (a receipt's or pending.csv's own) and any others are not used. A row names
-its person by identifyId, else by email (also when the id is one a spreadsheet turned into
-`1.23457E+17`, whose digits are lost). Rows with neither, or with an email that is not valid by
+its person by identifyId, else by email (also when the id is one a spreadsheet or a tool turned into
+a number, `1.23457E+17` or `123.0`). Rows with neither, or with an email that is not valid by
 batchgs.entities.email (the definition validate and the sandbox share: `o'brien@…`, `josé@…` are valid),
 are kept as invalid rows (reported by row, never sent); fully empty rows are skipped and counted.
 """
@@ -21,11 +21,13 @@ from batchgs.entities.email import email_problem
 from batchgs.errors import InputFileError
 from batchgs.io.mapping import normalise
 from batchgs.io.read.tables import open_table
-from batchgs.io.validate.convert import SCIENTIFIC_PATTERN
+from batchgs.io.validate.convert import DECIMAL_TEXT_ID, SCIENTIFIC_PATTERN
 from batchgs.io.write.safe_cells import is_formula_like
 
 ID_FORMS = {"identifyid"}
 EMAIL_FORMS = {"email", "emailaddress"}
+DAMAGED_ID = re.compile(SCIENTIFIC_PATTERN)  # as validate judges ids (io.validate.convert)
+FLOAT_ID = re.compile(DECIMAL_TEXT_ID)
 _BLANK_PREFIX = "__batchgs_blank_column_"
 BATCH_ROWS = 20_000
 
@@ -89,17 +91,18 @@ def _pick(headers: Sequence[str], forms: set[str], what: str, display: str) -> s
 
 
 def classify_row(row: int, identify_id: str, email: str) -> InputRow:
-    if identify_id and re.fullmatch(SCIENTIFIC_PATTERN, identify_id):
-        # a number id a spreadsheet printed as 1.23457E+17: its digits are gone, and looking it up
-        # would only report someone "not found". The row's email, when it has one, still names them.
+    if identify_id and (DAMAGED_ID.fullmatch(identify_id) or FLOAT_ID.fullmatch(identify_id)):
+        # a number id a spreadsheet printed as 1.23457E+17 (digits gone) or a tool as 123.0: looking it
+        # up would only report someone "not found", and correcting it would be a guess at who is meant.
+        # The row's email, when it has one, still names them.
         if not email:
             return InputRow(
                 row,
                 identify_id,
                 code="damaged-id",
                 message=(
-                    f"identifyId {identify_id!r} is an id a spreadsheet turned into a number: its digits "
-                    "are lost (export the column as text, or give the person's email)"
+                    f"identifyId {identify_id!r} is an id a spreadsheet or a tool turned into a number "
+                    "(export the column as text, or give the person's email)"
                 ),
             )
         identify_id = ""

@@ -20,7 +20,7 @@ from batchgs.engine.optout.actions import (
     preferences_off,
     unsubscribe_on,
 )
-from batchgs.engine.optout.input import read_input
+from batchgs.engine.optout.input import classify_row, read_input
 from batchgs.engine.optout.plan import build_plan, count_people, count_records
 from batchgs.engine.optout.resolve import Resolution
 from batchgs.engine.optout.user import OneUser
@@ -210,3 +210,12 @@ def test_rows_sharing_a_user_are_one_person_whose_status_is_the_most_pressing(tm
     assert count_records(plan, status_of) == {"opted-out": 1, "failed": 1}  # U9 was nobody: no record
     status_of[3] = "already-opted-out"
     assert count_people(plan, status_of) == {"opted-out": 1, "not-found": 2}
+
+
+def test_an_id_turned_into_a_number_is_invalid_or_falls_back_to_the_email() -> None:
+    for damaged in ("123.0", "1.23457E+19", "1.234567890123457e+17"):
+        assert classify_row(2, damaged, "").code == "damaged-id", damaged
+        by_email = classify_row(2, damaged, "ada@example.com")
+        assert (by_email.identify_id, by_email.email, by_email.code) == ("", "ada@example.com", "")
+    for real in ("12E4", "123", "U-1.0a"):
+        assert classify_row(2, real, "").identify_id == real, real
