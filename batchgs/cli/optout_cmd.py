@@ -214,7 +214,7 @@ def _confirm(plan: Plan, engine: OptOutEngine, settings: Settings, *, yes: bool)
 
 
 def plan_line(plan: Plan, settings: Settings) -> str:
-    """`About to opt out 9 people (11 PX user records; the list names 11 people in 12 rows: not-found 1,
+    """`About to opt out 9 people (up to 11 PX user records; the list names 11 people in 12 rows: not-found 1,
     invalid 1; 1 row names someone already listed)`: the people the receipt will count (an email shared
     by two users is one person, two records)."""
     where = f" in profile {settings.profile} (production)" if settings.production else ""
@@ -227,7 +227,7 @@ def plan_line(plan: Plan, settings: Settings) -> str:
         else ""
     )
     return (
-        f"About to opt out {plan.people:,} people{where} ({plan.records:,} PX user records; the list "
+        f"About to opt out {plan.people:,} people{where} (up to {plan.records:,} PX user records; the list "
         f"names {plan.people_listed:,} people in {plan.rows_total:,} rows"
         f"{': ' + ', '.join(kinds) if kinds else ''}{again})"
     )

@@ -210,7 +210,7 @@ def test_the_typed_count_must_match_also_in_a_production_profile(
         ["--profile", "live", "optout", str(path), "--run-dir", str(tmp_path / "r1")], env, stdin="3\n"
     )
     assert wrong.exit_code == 2
-    about = "About to opt out 2 people in profile live (production) (2 PX user records; the list names"
+    about = "About to opt out 2 people in profile live (production) (up to 2 PX user records; the list names"
     assert f"{about} 3 people in 3 rows: not-found 1)" in wrong.stderr
     assert (
         "This will opt out in profile live (production) 2 people. Type 2 to confirm" in wrong.stderr

@@ -148,7 +148,7 @@ def test_an_email_of_two_users_is_one_person_in_the_plan_summary_json_and_receip
     result = run_cli(["optout", str(path), "--run-dir", str(run_dir), "--yes"], env)
     assert result.exit_code == 1, result.output
     plan = (
-        "About to opt out 4 people (5 PX user records; the list names 6 people in 7 rows: not-found 1, "
+        "About to opt out 4 people (up to 5 PX user records; the list names 6 people in 7 rows: not-found 1, "
         "invalid 1; 1 row names someone already listed)"
     )
     assert plan in result.stderr
