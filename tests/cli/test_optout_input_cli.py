@@ -78,3 +78,29 @@ def test_an_id_whose_digits_a_spreadsheet_lost_is_invalid_unless_the_row_has_an_
     for uid in ("42", "123456789012345678"):
         assert all(v is False for v in sandbox.store.preferences_of(uid).values()), uid
     assert not (run_dir / "pending.csv").exists()  # nobody "not found" to pass again in vain
+
+
+def test_addresses_the_equality_filter_cannot_carry_are_found_exactly(
+    recording_sandbox: RecordingSandbox, tmp_path: Path
+) -> None:
+    """`!`, `=`, `?`, `;` and friends are valid in an email but not in a filter value: such an address
+    is asked with the like operator and the answer checked exactly, so the person is opted out (it was
+    `failed`, "cannot be looked up"), and a user whose address only matches the wildcard is not."""
+    sandbox, _log = recording_sandbox()
+    populate(sandbox.store, 10)
+    odd = ["bob!x@example.com", "a=b@example.com", "what?@example.com", '"a;b"@example.com']
+    for n, email in enumerate(odd):
+        sandbox.store.users[f"O{n}"] = {"identifyId": f"O{n}", "email": email, "globalUnsubscribe": False}
+    sandbox.store.users["DECOY"] = {"identifyId": "DECOY", "email": "bobax@example.com"}
+    env = cli_env(sandbox, tmp_path / "state")
+    path = write_list(tmp_path / "list.csv", [("", email.upper()) for email in odd])
+    run_dir = tmp_path / "run"
+
+    result = run_cli(["optout", str(path), "--run-dir", str(run_dir), "--yes"], env)
+
+    assert result.exit_code == 0, result.output
+    counts = json.loads((run_dir / "receipt.json").read_text(encoding="utf-8"))["counts"]
+    assert (counts["people"], counts["opted-out"], counts["records"]) == (len(odd), len(odd), len(odd))
+    for n in range(len(odd)):
+        assert all(v is False for v in sandbox.store.preferences_of(f"O{n}").values()), odd[n]
+    assert sandbox.store.preferences.get("DECOY") is None  # matched the wildcard, not the address
