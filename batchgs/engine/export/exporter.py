@@ -40,6 +40,7 @@ from batchgs.engine.export.slices import (
     split_part,
     split_target,
     window_plan,
+    worth_slicing,
 )
 from batchgs.engine.export.spool import Spool, remove_spools
 from batchgs.engine.export.state import ExportState
@@ -133,6 +134,11 @@ class Exporter:
             next_id=self.state.next_id(),
             bounds=(info.get("low"), info.get("high")),
         )
+        if children == []:
+            self.warn(
+                f"{part.describe(entity)} holds {total_hits:,} records with one {entity.slice_field} "
+                f"and no {entity.key} range to cut: it is fetched by one cursor"
+            )
         if not children:
             return None
         self.state.add(children)  # listing the sub-parts is what replaces the part (one transaction)
@@ -250,9 +256,13 @@ class Exporter:
             info["slicing"] = False
             return [Part(id=first_id, order=[0])]
         total, low, high = await self._probe(entity, field_name)
-        parts = scroll_plan(total, low, high, options.slices, self.page_size(entity))
+        page_size = self.page_size(entity)
+        parts = scroll_plan(total, low, high, options.slices, page_size)
+        slicing = worth_slicing(total, options.slices, page_size)
+        if not slicing:
+            self.note(f"{total:,} records fit in two pages: one cursor (--slices {options.slices} unused)")
         info.update(
-            slicing=len(parts) > 1,
+            slicing=slicing,
             total=total,
             low=low,
             high=high,

@@ -34,7 +34,7 @@ from batchgs.transport.paging import date_windows
 
 PartKind = Literal["scroll", "pages", "ids"]
 PartStatus = Literal["pending", "done", "split"]
-MAX_SPLIT = 8
+MAX_SPLIT = 32  # sub-parts of one heavy part: a 60% cluster of a 32-part plan is cut in one step
 
 
 @dataclass
@@ -143,14 +143,21 @@ def range_parts(
     ]
 
 
+def worth_slicing(total: int, slices: int, page_size: int) -> bool:
+    """Several cursors pay off only past two pages (below that the probes cost as much)."""
+    return slices > 1 and total > 2 * page_size
+
+
 def scroll_plan(total: int, low: int | None, high: int | None, slices: int, page_size: int) -> list[Part]:
     """Parts of a users/accounts list of `total` records whose createDate spans [low, high].
 
-    One part (no filter at all) when slicing cannot pay off; else about 2 × slices equal-width
-    ranges, the first and last open-ended so that nothing outside [low, high] is ever missed."""
-    pages = math.ceil(total / page_size) if total else 0
-    if slices <= 1 or pages <= 2 or low is None or high is None or high <= low:
+    One part (no filter at all) when slicing cannot pay off, or when every record has the same
+    createDate (that part is then cut by identifyId once its first page shows its size); else
+    about 2 × slices equal-width ranges, the first and last open-ended so that nothing outside
+    [low, high] is ever missed."""
+    if not worth_slicing(total, slices, page_size) or low is None or high is None or high <= low:
         return [Part(id=0, order=[0])]
+    pages = math.ceil(total / page_size)
     count = min(2 * slices, pages)
     return range_parts(None, None, equal_width(low, high + 1, count), 0)
 
@@ -189,14 +196,16 @@ def split_part(
     bounds: tuple[int | None, int | None] = (None, None),
 ) -> list[Part] | None:
     """Sub-parts of `part` when its `total_hits` is over twice `target`, cut at the quantiles of the
-    first page `sample` (dates, else keys); None when it should or cannot be split."""
+    first page `sample` (dates, else keys): as many as it takes to bring each near `target` (at
+    most MAX_SPLIT), so that a cluster (a bulk-load hour) is cut in one step, not level by level.
+    None when it should not be split; [] when it should but cannot (one date and one key range)."""
     if total_hits <= 2 * target or len(sample) >= total_hits or part.kind != "scroll":
         return None
     count = min(MAX_SPLIT, math.ceil(total_hits / target))
     children = _split_by_date(entity, part, sample, count, bounds)
     children = children or _split_by_key(entity, part, sample, count)
     if not children:
-        return None
+        return []
     for j, child in enumerate(children):
         child.id, child.order, child.stage = next_id + j, [*part.order, j], part.stage
     return children
