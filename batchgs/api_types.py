@@ -7,7 +7,7 @@ re-exported by batchgs.api and batchgs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -77,11 +77,43 @@ def _int(summary: Mapping[str, Any], name: str) -> int:
 
 
 @dataclass(frozen=True)
+class RunShare:
+    """A running run's share of its key's rate now (`status` while the run runs): the jobs using one key
+    divide its rate between them."""
+
+    requests_per_window: int
+    wants: int
+    window_s: float
+    key_rate: int
+    jobs: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> RunShare | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(
+            requests_per_window=int(data["requests_per_window"]),
+            wants=int(data["wants"]),
+            window_s=float(data["window_s"]),
+            key_rate=int(data["key_rate"]),
+            jobs=int(data["jobs"]),
+        )
+
+
+def _text(summary: Mapping[str, Any], name: str) -> str | None:
+    value = summary.get(name)
+    return str(value) if value else None
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One import, export, opt-out or resumed run (or a run's `status`): what summary.json carries.
 
     `status` is completed | paused | aborted | running (or `dry-run`: nothing was sent, the plan is in
-    `summary["plan"]`). `exit_code` is the CLI's: 0 all good, 1 some rows invalid/failed/uncertain.
+    `summary["plan"]`; `validated`: the `status` of a `batchgs validate` folder). `exit_code` is the
+    CLI's: 0 all good, 1 some rows invalid/failed/uncertain (4 from `status` of a paused run).
+    `status_reason` is why it stopped as a code (for tools), `status_words` the same for people (the
+    stop's own message when the run kept it). `share`: `status` of a running run, its share of the key.
     """
 
     status: str
@@ -101,6 +133,9 @@ class RunResult:
     receipt_csv: Path | None
     receipt_json: Path | None
     output: Path | None
+    status_reason: str | None
+    status_words: str | None
+    share: RunShare | None
     summary: Mapping[str, Any] = field(repr=False, compare=False, hash=False)
 
     @property
@@ -128,6 +163,9 @@ class RunResult:
             receipt_csv=_file(run_dir, "receipt.csv"),
             receipt_json=_file(run_dir, "receipt.json"),
             output=_path(summary.get("output")),
+            status_reason=_text(summary, "status_reason"),
+            status_words=_text(summary, "status_words"),
+            share=RunShare.from_json(summary.get("share")),
             summary=MappingProxyType(dict(summary)),
         )
 
@@ -167,19 +205,44 @@ class ValidationResult:
 
 
 @dataclass(frozen=True)
+class QuotaJob:
+    """One job running on a key now (any process of this machine, or of any machine with a coordinator)."""
+
+    host: str
+    pid: int
+    run: str  # its run folder (or command); "" when it named none
+    share: int  # requests per window its limiter may grant now
+    wants: int  # what it would use alone (its --rate)
+
+
+@dataclass(frozen=True)
 class QuotaKey:
-    """Requests of one API key (by fingerprint, never in clear) in the rolling 24 hours."""
+    """Requests of one API key (by fingerprint, never in clear) in the rolling 24 hours, and the jobs
+    sharing it now. A count is None when it is not known (a key seen only on the share board)."""
 
     api: str
     key_fingerprint: str
+    base_url: str
     current_key: bool
-    used: int
-    left: int
-    daily_limit: int
-    next_free_at: str | None
+    used: int | None
+    left: int | None
+    daily_limit: int | None
+    next_free_at: str | None  # local time when the oldest counted request stops counting
+    key_rate: int | None  # requests per window the jobs on this key share
+    window_s: float | None
+    jobs: tuple[QuotaJob, ...]
 
 
 @dataclass(frozen=True)
 class QuotaResult:
+    """`quota()`: every key this machine (or, with a coordinator, any machine) used lately.
+    `source` is where the figures come from: the state folder, or the coordinator (no password)."""
+
     state_dir: Path
+    source: str
     keys: tuple[QuotaKey, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """What `batchgs quota --json` prints."""
+        keys = [{**asdict(key), "jobs": [asdict(job) for job in key.jobs]} for key in self.keys]
+        return {"state_dir": str(self.state_dir), "source": self.source, "keys": keys}
