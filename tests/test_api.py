@@ -405,3 +405,133 @@ def test_docs_api_lists_every_option() -> None:
     )
     for name in ("run_dir", "dry_run", "strategy", "filters", "retry_failed", "unsubscribe_email"):
         assert f"| `{name}` |" in block
+
+
+def test_every_job_runs_sync_inside_a_running_loop_and_awaited(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """A notebook cell (a running event loop): each function called plainly (it moves to a worker thread,
+    `asyncio.run` would refuse here) and its `_async` twin awaited; progress reaches the callback."""
+    populate(sandbox.store, 10)
+    users = write_users(tmp_path / "users.csv", 6, start=100)
+    first = write_list(tmp_path / "first.csv", [(f"U{i:05d}", "") for i in range(3)])
+    second = write_list(tmp_path / "second.csv", [(f"U{i:05d}", "") for i in range(3, 6)])
+    credentials = creds(sandbox)
+    heard: dict[str, list[tuple[int, int | None, str]]] = {}
+
+    def listener(name: str) -> batchgs.ProgressCallback:
+        heard[name] = []
+        return lambda done, total: heard[name].append((done, total, threading.current_thread().name))
+
+    async def cell() -> dict[str, object]:
+        out: dict[str, object] = {}
+        check = {"offline": True, "product_key": PRODUCT_KEY}
+        out["validate"] = batchgs.validate_file("users", users.path, run_dir=tmp_path / "v1", **check)
+        out["validate_async"] = await batchgs.validate_file_async(
+            "users", users.path, run_dir=tmp_path / "v2", **check
+        )
+        out["import"] = batchgs.import_file(
+            "users",
+            users.path,
+            run_dir=tmp_path / "imp",
+            credentials=credentials,
+            on_progress=listener("import"),
+        )
+        out["export"] = batchgs.export(
+            "users",
+            tmp_path / "e1.csv",
+            run_dir=tmp_path / "e1",
+            credentials=credentials,
+            on_progress=listener("export"),
+        )
+        out["export_async"] = await batchgs.export_async(
+            "users", tmp_path / "e2.jsonl", run_dir=tmp_path / "e2", credentials=credentials
+        )
+        out["optout"] = batchgs.optout(
+            first, run_dir=tmp_path / "o1", credentials=credentials, yes=True, on_progress=listener("optout")
+        )
+        out["optout_async"] = await batchgs.optout_async(
+            second,
+            run_dir=tmp_path / "o2",
+            credentials=credentials,
+            yes=True,
+            on_progress=listener("optout_async"),
+        )
+        out["resume"] = batchgs.resume(tmp_path / "imp", credentials=credentials)  # complete: its summary
+        out["resume_async"] = await batchgs.resume_async(tmp_path / "e1", credentials=credentials)
+        out["status"] = batchgs.status(tmp_path / "o1")
+        out["status_async"] = await batchgs.status_async(tmp_path / "imp")
+        out["quota"] = batchgs.quota(credentials=credentials)
+        out["quota_async"] = await batchgs.quota_async(credentials=credentials)
+        out["undo"] = batchgs.undo(
+            tmp_path / "imp", undo_dir=tmp_path / "u1", dry_run=True, credentials=credentials
+        )
+        out["undo_async"] = await batchgs.undo_async(
+            tmp_path / "imp",
+            undo_dir=tmp_path / "u2",
+            yes=True,
+            credentials=credentials,
+            on_progress=listener("undo"),
+        )
+        return out
+
+    out = asyncio.run(cell())
+    for name in ("validate", "validate_async"):
+        result = out[name]
+        assert isinstance(result, batchgs.ValidationResult) and (result.rows_total, result.exit_code) == (
+            6,
+            0,
+        )
+    runs = {name: value for name, value in out.items() if isinstance(value, batchgs.RunResult)}
+    assert set(runs) == set(out) - {"validate", "validate_async", "quota", "quota_async"}
+    assert runs["import"].rows_succeeded == 6 and runs["import"].success_csv is not None
+    assert runs["export"].rows_succeeded == 16 == pl.read_csv(tmp_path / "e1.csv").height
+    assert runs["export_async"].output == tmp_path / "e2.jsonl"
+    assert len((tmp_path / "e2.jsonl").read_text().splitlines()) == 16
+    for name in ("optout", "optout_async"):
+        assert runs[name].receipt_csv is not None and runs[name].receipt_json is not None
+    assert all(not any(sandbox.store.preferences[f"U{i:05d}"].values()) for i in range(6))
+    assert (runs["resume"].status, runs["resume"].rows_succeeded, runs["resume"].run_dir) == (
+        "completed",
+        6,
+        tmp_path / "imp",
+    )
+    assert runs["resume_async"].run_dir == tmp_path / "e1" and runs["resume_async"].status == "completed"
+    assert runs["status"].receipt_csv == tmp_path / "o1" / "receipt.csv"
+    assert runs["status_async"].rows_succeeded == 6
+    for name in ("quota", "quota_async"):
+        report = out[name]
+        assert isinstance(report, batchgs.QuotaResult)
+        [key] = report.keys
+        assert key.current_key and key.used is not None and key.used >= runs["import"].requests
+    assert runs["undo"].changes_csv is not None and runs["undo"].changes_csv.parent == tmp_path / "u1"
+    assert runs["undo_async"].status == "completed" and runs["undo_async"].exit_code == 0
+    assert not any(f"U{100 + i:06d}" in sandbox.store.users for i in range(6))  # the import is taken back
+    for name in ("import", "export", "optout", "optout_async", "undo"):
+        assert heard[name], f"on_progress never called for {name}"
+        done, total, _ = heard[name][-1]
+        assert total is None or done == total, (name, heard[name][-1])
+    # called plainly inside the loop, the job ran in the API's worker thread, not the loop's thread
+    assert {thread for _, _, thread in heard["import"]} != {threading.main_thread().name}
+
+
+def test_each_exit_code_2_to_5_has_its_typed_error(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory()
+    users = write_users(tmp_path / "users.csv", 10)
+    garbage = tmp_path / "users.xlsx"
+    garbage.write_bytes(b"this is not a spreadsheet")
+    with pytest.raises(batchgs.InputFileError) as bad_input:
+        batchgs.import_file("users", garbage, run_dir=tmp_path / "r0", credentials=creds(sandbox))
+    assert bad_input.value.exit_code == 2 and str(garbage) in bad_input.value.message
+    (tmp_path / "taken.csv").write_text("already here\n")
+    with pytest.raises(batchgs.OutputFileError) as exists:
+        batchgs.export("users", tmp_path / "taken.csv", run_dir=tmp_path / "e", credentials=creds(sandbox))
+    assert exists.value.exit_code == 2 and (tmp_path / "taken.csv").read_text() == "already here\n"
+    with pytest.raises(batchgs.QuotaExhausted) as quota:
+        batchgs.import_file(
+            "users", users.path, run_dir=tmp_path / "q", credentials=creds(sandbox), daily_limit=4, yes=True
+        )
+    assert quota.value.exit_code == 4 and isinstance(quota.value, batchgs.ResumableStop)
+    assert "batchgs resume" in (quota.value.hint or "")
+    assert batchgs.status(tmp_path / "q").status == "paused"
+    assert len(sandbox.store.users) < 10
