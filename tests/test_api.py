@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import inspect
+import io
 import itertools
 import json
 import logging
@@ -535,3 +536,32 @@ def test_each_exit_code_2_to_5_has_its_typed_error(sandbox_factory, tmp_path: Pa
     assert "batchgs resume" in (quota.value.hint or "")
     assert batchgs.status(tmp_path / "q").status == "paused"
     assert len(sandbox.store.users) < 10
+
+
+class FakeTerminal(io.StringIO):
+    """A stderr that says it is a terminal: where the CLI would draw its tqdm bar."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_from_code_notes_go_to_the_logger_and_no_bar_is_drawn(
+    sandbox: SandboxThread, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(sandbox.store, 10)
+    people = write_list(tmp_path / "list.csv", [(f"U{i:05d}", "") for i in range(4)])
+    users = write_users(tmp_path / "users.csv", 50, start=500)
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    caplog.set_level(logging.INFO, logger="batchgs")
+    optout = batchgs.optout(people, run_dir=tmp_path / "o", credentials=creds(sandbox), yes=True)
+    imported = batchgs.import_file("users", users.path, run_dir=tmp_path / "i", credentials=creds(sandbox))
+    exported = batchgs.export("users", tmp_path / "u.csv", run_dir=tmp_path / "e", credentials=creds(sandbox))
+    assert optout.ok and imported.ok and exported.ok
+    assert terminal.getvalue() == ""  # no bar, no note on the terminal
+    assert sys.stderr is terminal  # the API's stderr router is gone once no job runs
+    batchgs_records = [record.getMessage() for record in caplog.records if record.name == "batchgs"]
+    assert any(message.startswith("About to opt out 4 people") for message in batchgs_records)  # stderr
+    assert any(message.startswith("run folder") for message in batchgs_records)
+    print("the caller's own stderr", file=sys.stderr)  # outside a job: untouched
+    assert terminal.getvalue() == "the caller's own stderr\n"
