@@ -26,9 +26,9 @@ from batchgs.reports.summary import human_summary
 )
 @click.pass_context
 def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | None) -> None:
-    """Print the progress and counts of the run in RUN_DIR (and its share of the key while it runs).
+    """Print the progress and counts of the run in RUN_DIR.
 
-    While the run is running, its share of the key's rate is shown: the jobs using one key divide it.
+    While the run is running, also its share of the key's rate (the jobs using one key divide it).
     """
     profile = (ctx.find_root().obj or {}).get("profile")
     result = read_status(Path(run_dir), state_dir=state_dir, profile=profile)
