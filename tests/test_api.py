@@ -499,6 +499,8 @@ def test_every_job_runs_sync_inside_a_running_loop_and_awaited(
     )
     assert runs["resume_async"].run_dir == tmp_path / "e1" and runs["resume_async"].status == "completed"
     assert runs["status"].receipt_csv == tmp_path / "o1" / "receipt.csv"
+    assert runs["status"].summary["people"] == 3 == runs["status"].rows_succeeded  # an opt-out counts people
+    assert runs["status"].summary["statuses"] == runs["optout"].summary["statuses"]
     assert runs["status_async"].rows_succeeded == 6
     for name in ("quota", "quota_async"):
         report = out[name]
