@@ -37,16 +37,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from batchgs.api_reads import quota_report, run_status
-from batchgs.api_types import (
-    Credentials,
-    QuotaJob,
-    QuotaKey,
-    QuotaResult,
-    RunResult,
-    RunShare,
-    ValidationResult,
-)
+from batchgs.api_quota import QuotaJob, QuotaKey, QuotaResult
+from batchgs.api_reads import quota_result, run_status, settings_reader, status_result
+from batchgs.api_types import Credentials, RunResult, RunShare, ValidationResult
 from batchgs.errors import (
     BatchgsError,
     ConfigError,
@@ -63,7 +56,6 @@ from batchgs.errors import (
 )
 
 if TYPE_CHECKING:
-    from batchgs.config import Settings
     from batchgs.sandbox.server import SandboxThread
 
 __all__ = [
@@ -153,7 +145,7 @@ def _run(
     if documents:
         return code, documents[-1]
     if command == "resume":  # a run that was already complete answers with a note only
-        return code, run_status(Path(arguments[0]), _settings(None, profile, credentials))
+        return code, run_status(Path(arguments[0]), settings_reader(None, profile, credentials))
     raise BatchgsError(f"batchgs {command} ended (exit {code}) without a summary")
 
 
@@ -343,13 +335,7 @@ def _status(
     share of the key (`share`; from the shared limiter in `state_dir` or the coordinator). A
     `batchgs validate` folder gives status "validated". `exit_code` is what the run ends with."""
 
-    def job() -> RunResult:
-        from batchgs.reports.summary import exit_code_for
-
-        summary = run_status(Path(run_dir), _settings(state_dir, profile, credentials))
-        return RunResult.from_summary(summary, exit_code_for(summary))
-
-    return job
+    return lambda: status_result(run_dir, state_dir=state_dir, profile=profile, credentials=credentials)
 
 
 def _quota(
@@ -359,10 +345,7 @@ def _quota(
     (every machine's, with a coordinator), and the jobs sharing each key now with their shares of its
     rate; `current_key` marks the one the environment/profile/credentials name."""
 
-    def job() -> QuotaResult:
-        return quota_report(_settings(state_dir, profile, credentials)())
-
-    return job
+    return lambda: quota_result(state_dir=state_dir, profile=profile, credentials=credentials)
 
 
 import_file = _sync(_import_file)
@@ -381,20 +364,6 @@ status = _sync(_status)
 status_async = _async(_status)
 quota = _sync(_quota)
 quota_async = _async(_quota)
-
-
-def _settings(
-    state_dir: PathArg | None, profile: str | None, credentials: Credentials | None
-) -> Callable[[], Settings]:
-    """The settings a read job uses, resolved when asked (as the CLI resolves them: env, profile)."""
-
-    def resolve() -> Settings:
-        from batchgs.config import resolve as resolve_settings
-
-        with _job_context(credentials, None):
-            return resolve_settings(profile=profile, state_dir=os.fspath(state_dir) if state_dir else None)
-
-    return resolve
 
 
 def option_defaults(command: str) -> dict[str, Any]:

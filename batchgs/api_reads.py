@@ -1,24 +1,67 @@
-"""What `status` and `quota` read, for the Python API (batchgs.api) and hence for the CLI commands, which
-only print it: a run folder's counts (or a `batchgs validate` folder's report), why a run stopped in
-words, a running run's share of its key; every key's requests in the rolling 24 hours and the jobs
-sharing it now.
+"""The work of `status()` and `quota()` of the Python API (batchgs.api), which the CLI commands
+`batchgs status` and `batchgs quota` call too and only print: a run folder's counts (or a `batchgs
+validate` folder's report), why a run stopped in words, a running run's share of its key; every key's
+requests in the rolling 24 hours and the jobs sharing it now.
 
-Light on purpose: `batchgs status` and `batchgs quota` run this on every call, so nothing here (nor
-what it imports) loads polars, aiohttp, openpyxl, pyarrow or the sandbox (tests/cli/test_startup.py).
+Light on purpose: those two commands run this on every call, so nothing here (nor what it imports) loads
+polars, aiohttp, openpyxl, pyarrow or the sandbox (tests/cli/test_startup.py), and each loads only its
+own result classes (batchgs.api_types for status, batchgs.api_quota for quota), not batchgs.api.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batchgs.api_types import QuotaJob, QuotaKey, QuotaResult
 from batchgs.errors import BatchgsError
 
 if TYPE_CHECKING:
+    from batchgs.api_quota import QuotaResult
+    from batchgs.api_types import Credentials, RunResult
     from batchgs.config import Settings
+
+PathArg = str | os.PathLike[str]
+
+
+def settings_reader(
+    state_dir: PathArg | None, profile: str | None, credentials: Credentials | None
+) -> Callable[[], Settings]:
+    """The settings a job of the API uses, resolved when asked exactly as the CLI resolves them (the
+    environment, the profile), with `credentials` over the environment for this call only."""
+
+    def read() -> Settings:
+        from batchgs.config import environment_overlay, resolve
+
+        with environment_overlay(credentials.as_environment() if credentials else {}):
+            return resolve(profile=profile, state_dir=os.fspath(state_dir) if state_dir else None)
+
+    return read
+
+
+def status_result(
+    run_dir: PathArg,
+    *,
+    state_dir: PathArg | None = None,
+    profile: str | None = None,
+    credentials: Credentials | None = None,
+) -> RunResult:
+    """`status()`: the run's summary as a RunResult, its exit code the one the run ends with."""
+    from batchgs.api_types import RunResult
+    from batchgs.reports.summary import exit_code_for
+
+    summary = run_status(Path(run_dir), settings_reader(state_dir, profile, credentials))
+    return RunResult.from_summary(summary, exit_code_for(summary))
+
+
+def quota_result(
+    *, state_dir: PathArg | None = None, profile: str | None = None, credentials: Credentials | None = None
+) -> QuotaResult:
+    """`quota()`: every key's figures, `current_key` the PX key these settings name."""
+    return quota_report(settings_reader(state_dir, profile, credentials)())
+
 
 REASON_WORDS = {
     "FatalApiError": "stopped: the API refused the key or the request",
@@ -97,6 +140,7 @@ def _share(settings: Callable[[], Settings], run_dir: Path) -> dict[str, Any] | 
 def quota_report(settings: Settings) -> QuotaResult:
     """Every key of the state folder's ledger and share board, or of the coordinator when one is set;
     `current_key` marks the PX key these settings use."""
+    from batchgs.api_quota import QuotaJob, QuotaKey, QuotaResult
     from batchgs.transport.coordination import describe_coordinator, pool_figures
 
     own = settings.px_api_key.fingerprint() if settings.px_api_key else None

@@ -111,7 +111,11 @@ def test_a_running_run_shows_its_share_in_status_and_its_job_in_quota(
             if not (run_dir / "journal.sqlite3").exists():  # the run has not created its folder yet
                 await asyncio.sleep(0.01)
                 continue
-            status = await batchgs.status_async(run_dir, state_dir=state)
+            try:
+                status = await batchgs.status_async(run_dir, state_dir=state)
+            except batchgs.NotResumableError:  # the journal file exists, its tables not yet: starting
+                await asyncio.sleep(0.01)
+                continue
             if status.status == "running" and status.share is not None:
                 seen["status"] = status
                 seen["quota"] = await batchgs.quota_async(state_dir=state, credentials=creds(sandbox))

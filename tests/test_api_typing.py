@@ -22,6 +22,7 @@ PUBLIC_MODULES = {
     "batchgs": "batchgs/__init__.py",
     "batchgs.api": "batchgs/api.py",
     "batchgs.api_types": "batchgs/api_types.py",
+    "batchgs.api_quota": "batchgs/api_quota.py",
     "batchgs.api_reads": "batchgs/api_reads.py",
 }
 

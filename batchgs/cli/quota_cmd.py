@@ -1,14 +1,14 @@
-"""`batchgs quota`: prints what `batchgs.api.quota` reads (one code path for the CLI and the Python API):
-requests used and left in the rolling 24 hours per API key (by fingerprint), and the jobs sharing each
-key right now with their shares of its rate — from the state folder, or from the coordinator
-(`BATCHGS_COORDINATOR`) when one is configured."""
+"""`batchgs quota`: prints what `batchgs.quota()` of the Python API reads (one code path,
+batchgs.api_reads): requests used and left in the rolling 24 hours per API key (by fingerprint), and
+the jobs sharing each key right now with their shares of its rate — from the state folder, or from the
+coordinator (`BATCHGS_COORDINATOR`) when one is configured."""
 
 from __future__ import annotations
 
 import click
 
-from batchgs.api import quota as read_quota
-from batchgs.api_types import QuotaKey
+from batchgs.api_quota import QuotaKey
+from batchgs.api_reads import quota_result
 from batchgs.cli.common import emit_json
 
 
@@ -25,7 +25,7 @@ def command(ctx: click.Context, state_dir: str | None, as_json: bool) -> None:
     counts into the same ledger and shares the key's rate; with BATCHGS_COORDINATOR (Redis) every
     machine does.
     """
-    report = read_quota(state_dir=state_dir, profile=(ctx.find_root().obj or {}).get("profile"))
+    report = quota_result(state_dir=state_dir, profile=(ctx.find_root().obj or {}).get("profile"))
     if as_json:
         emit_json(report.to_json())
         return

@@ -1,6 +1,6 @@
-"""`batchgs status RUN_DIR [--json]`: prints what `batchgs.api.status` reads (one code path for the CLI
-and the Python API): a run's progress and counts from its journal, why it stopped in words, and while it
-runs its share of the key's rate; or the report of a `batchgs validate` folder.
+"""`batchgs status RUN_DIR [--json]`: prints what `batchgs.status()` of the Python API reads (one code
+path, batchgs.api_reads): a run's progress and counts from its journal, why it stopped in words, and
+while it runs its share of the key's rate; or the report of a `batchgs validate` folder.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from batchgs.api import status as read_status
+from batchgs.api_reads import status_result
 from batchgs.api_types import RunResult
 from batchgs.cli.common import emit_json
 from batchgs.cli.runner import resume_hint
@@ -31,7 +31,7 @@ def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | No
     While the run is running, also its share of the key's rate (the jobs using one key divide it).
     """
     profile = (ctx.find_root().obj or {}).get("profile")
-    result = read_status(Path(run_dir), state_dir=state_dir, profile=profile)
+    result = status_result(Path(run_dir), state_dir=state_dir, profile=profile)
     if as_json:
         emit_json(dict(result.summary))
     elif result.status == "validated":
