@@ -11,6 +11,7 @@ import itertools
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -567,3 +568,38 @@ def test_from_code_notes_go_to_the_logger_and_no_bar_is_drawn(
     assert any(message.startswith("run folder") for message in batchgs_records)
     print("the caller's own stderr", file=sys.stderr)  # outside a job: untouched
     assert terminal.getvalue() == "the caller's own stderr\n"
+
+
+def test_ctrl_c_during_a_plain_call_raises_interrupted_and_the_run_resumes(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    """A script run in a terminal (main thread, no loop): Ctrl-C pauses the run as on the command line
+    and the call raises the typed `Interrupted` (exit code 4); resume finishes it."""
+    sandbox = sandbox_factory(latency_ms=20)
+    users = write_users(tmp_path / "users.csv", 300)
+    run_dir = tmp_path / "run"
+    pressed: list[int] = []
+
+    def press_ctrl_c_once(done: int, total: int | None) -> None:
+        if not pressed:
+            pressed.append(done)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    assert threading.current_thread() is threading.main_thread()
+    with pytest.raises(batchgs.Interrupted) as raised:
+        batchgs.import_file(
+            "users",
+            users.path,
+            run_dir=run_dir,
+            credentials=creds(sandbox),
+            rate=20,
+            on_progress=press_ctrl_c_once,
+        )
+    assert raised.value.exit_code == 4 and f"batchgs resume {run_dir}" in (raised.value.hint or "")
+    paused = batchgs.status(run_dir)
+    assert paused.status == "paused" and 0 < paused.rows_succeeded < 300
+    assert paused.status_reason == "interrupted" and (paused.status_words or "").startswith(
+        "stopped: interrupted"
+    )
+    finished = batchgs.resume(run_dir, credentials=creds(sandbox))
+    assert finished.rows_succeeded == 300 and len(sandbox.store.users) == 300
