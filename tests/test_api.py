@@ -576,7 +576,7 @@ def test_ctrl_c_during_a_plain_call_raises_interrupted_and_the_run_resumes(
     """A script run in a terminal (main thread, no loop): Ctrl-C pauses the run as on the command line
     and the call raises the typed `Interrupted` (exit code 4); resume finishes it."""
     sandbox = sandbox_factory(latency_ms=20)
-    users = write_users(tmp_path / "users.csv", 300)
+    users = write_users(tmp_path / "users.csv", 120)
     run_dir = tmp_path / "run"
     pressed: list[int] = []
 
@@ -597,9 +597,9 @@ def test_ctrl_c_during_a_plain_call_raises_interrupted_and_the_run_resumes(
         )
     assert raised.value.exit_code == 4 and f"batchgs resume {run_dir}" in (raised.value.hint or "")
     paused = batchgs.status(run_dir)
-    assert paused.status == "paused" and 0 < paused.rows_succeeded < 300
+    assert paused.status == "paused" and 0 < paused.rows_succeeded < 120
     assert paused.status_reason == "interrupted" and (paused.status_words or "").startswith(
         "stopped: interrupted"
     )
-    finished = batchgs.resume(run_dir, credentials=creds(sandbox))
-    assert finished.rows_succeeded == 300 and len(sandbox.store.users) == 300
+    finished = batchgs.resume(run_dir, credentials=creds(sandbox), rate=190)
+    assert finished.rows_succeeded == 120 and len(sandbox.store.users) == 120
