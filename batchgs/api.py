@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from batchgs.api_quota import QuotaJob, QuotaKey, QuotaResult
-from batchgs.api_reads import quota_result, run_status, settings_reader, status_result
+from batchgs.api_reads import PathArg, quota_result, run_status, settings_reader, status_result
 from batchgs.api_types import Credentials, RunResult, RunShare, ValidationResult
 from batchgs.errors import (
     BatchgsError,
@@ -104,7 +104,6 @@ ProgressCallback = Callable[[int, "int | None"], None]
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
-PathArg = str | os.PathLike[str]
 
 
 # ---- running a job --------------------------------------------------------------------------------
@@ -151,7 +150,7 @@ def _run(
 
 def _in_own_loop(job: Callable[[], T]) -> T:
     """Run the job here, or in a worker thread (with this context) if this thread runs an event loop."""
-    import asyncio  # here: `batchgs status` imports this module and needs no event loop
+    import asyncio  # here: `import batchgs` stays light
 
     try:
         asyncio.get_running_loop()
