@@ -37,13 +37,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from batchgs.api_types import (
-    Credentials,
-    QuotaKey,
-    QuotaResult,
-    RunResult,
-    ValidationResult,
-)
+from batchgs.api_quota import QuotaJob, QuotaKey, QuotaResult
+from batchgs.api_reads import PathArg, quota_result, run_status, settings_reader, status_result
+from batchgs.api_types import Credentials, RunResult, RunShare, ValidationResult
 from batchgs.errors import (
     BatchgsError,
     ConfigError,
@@ -74,10 +70,12 @@ __all__ = [
     "OutputFileError",
     "ProgressCallback",
     "QuotaExhausted",
+    "QuotaJob",
     "QuotaKey",
     "QuotaResult",
     "ResumableStop",
     "RunResult",
+    "RunShare",
     "Sandbox",
     "StrictValidationError",
     "UsageError",
@@ -106,7 +104,6 @@ ProgressCallback = Callable[[int, "int | None"], None]
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
-PathArg = str | os.PathLike[str]
 
 
 # ---- running a job --------------------------------------------------------------------------------
@@ -147,19 +144,20 @@ def _run(
     if documents:
         return code, documents[-1]
     if command == "resume":  # a run that was already complete answers with a note only
-        return code, status_summary(arguments[0])
+        return code, run_status(Path(arguments[0]), settings_reader(None, profile, credentials))
     raise BatchgsError(f"batchgs {command} ended (exit {code}) without a summary")
 
 
 def _in_own_loop(job: Callable[[], T]) -> T:
     """Run the job here, or in a worker thread (with this context) if this thread runs an event loop."""
-    import asyncio  # here: `batchgs status` imports this module and needs no event loop
-    from concurrent.futures import ThreadPoolExecutor
+    import asyncio  # here: `import batchgs` stays light
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return job()
+    from concurrent.futures import ThreadPoolExecutor
+
     context = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchgs") as pool:
         return pool.submit(context.run, job).result()
@@ -324,24 +322,29 @@ def _undo(
     return _run_job("undo", [os.fspath(run_dir)], options, profile, credentials, on_progress)
 
 
-def _status(run_dir: PathArg) -> Callable[[], RunResult]:
-    """`batchgs status RUN_DIR`: a run's status and counts; `exit_code` is what the run ends with."""
+def _status(
+    run_dir: PathArg,
+    *,
+    state_dir: PathArg | None = None,
+    profile: str | None = None,
+    credentials: Credentials | None = None,
+) -> Callable[[], RunResult]:
+    """`batchgs status RUN_DIR`: a run's status and counts from its journal (read-only: works on a run
+    another process drives), why it stopped (`status_reason`, `status_words`) and, while it runs, its
+    share of the key (`share`; from the shared limiter in `state_dir` or the coordinator). A
+    `batchgs validate` folder gives status "validated". `exit_code` is what the run ends with."""
 
-    def job() -> RunResult:
-        from batchgs.reports.summary import exit_code_for
-
-        summary = status_summary(run_dir)
-        return RunResult.from_summary(summary, exit_code_for(summary))
-
-    return job
+    return lambda: status_result(run_dir, state_dir=state_dir, profile=profile, credentials=credentials)
 
 
 def _quota(
     *, state_dir: PathArg | None = None, profile: str | None = None, credentials: Credentials | None = None
 ) -> Callable[[], QuotaResult]:
     """`batchgs quota`: requests used and left in the rolling 24 hours for every key this machine used
-    (`current_key` marks the one the environment/profile/credentials name)."""
-    return lambda: _quota_report(state_dir, profile, credentials)
+    (every machine's, with a coordinator), and the jobs sharing each key now with their shares of its
+    rate; `current_key` marks the one the environment/profile/credentials name."""
+
+    return lambda: quota_result(state_dir=state_dir, profile=profile, credentials=credentials)
 
 
 import_file = _sync(_import_file)
@@ -360,51 +363,6 @@ status = _sync(_status)
 status_async = _async(_status)
 quota = _sync(_quota)
 quota_async = _async(_quota)
-
-
-def status_summary(run_dir: PathArg) -> dict[str, Any]:
-    """What `batchgs status RUN_DIR --json` prints: the run's counts from its journal (read-only, no
-    lock: works on a run another process is driving)."""
-    from batchgs.reports.summary import build_summary
-    from batchgs.run.journal import Journal
-
-    with Journal.open(Path(run_dir), lock=False) as journal:
-        recorded_total = journal.get_progress("rows_total")
-        summary = build_summary(
-            journal, rows_total=recorded_total if isinstance(recorded_total, int) else None
-        )
-        summary["options"] = journal.meta.options
-    return summary
-
-
-def _quota_report(
-    state_dir: PathArg | None, profile: str | None, credentials: Credentials | None
-) -> QuotaResult:
-    import time
-
-    from batchgs.config import resolve
-    from batchgs.transport.ledger import list_ledger_entries
-
-    with _job_context(credentials, None):
-        settings = resolve(profile=profile, state_dir=os.fspath(state_dir) if state_dir else None)
-    own = settings.px_api_key.fingerprint() if settings.px_api_key else None
-
-    def when(epoch: float | None) -> str | None:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else None
-
-    keys = tuple(
-        QuotaKey(
-            api=entry.scope,
-            key_fingerprint=entry.fingerprint[:12],
-            current_key=entry.fingerprint == own,
-            used=entry.used,
-            left=entry.left,
-            daily_limit=entry.daily_limit,
-            next_free_at=when(entry.next_free_at),
-        )
-        for entry in list_ledger_entries(settings.state_dir)
-    )
-    return QuotaResult(state_dir=settings.state_dir, keys=keys)
 
 
 def option_defaults(command: str) -> dict[str, Any]:

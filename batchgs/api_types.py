@@ -1,7 +1,8 @@
-"""The values the Python API (batchgs.api) takes and returns: `Credentials` and the frozen results.
+"""The values the Python API (batchgs.api) takes and returns: `Credentials` and the frozen results of
+the jobs and of `status` (those of `quota` are in batchgs.api_quota).
 
-Kept apart from the functions so that reading a result never pulls in how jobs run; both are
-re-exported by batchgs.api and batchgs.
+Kept apart from the functions so that reading a result never pulls in how jobs run, and small because
+`batchgs status` loads it on every call; all are re-exported by batchgs.api and batchgs.
 """
 
 from __future__ import annotations
@@ -77,11 +78,43 @@ def _int(summary: Mapping[str, Any], name: str) -> int:
 
 
 @dataclass(frozen=True)
+class RunShare:
+    """A running run's share of its key's rate now (`status` while the run runs): the jobs using one key
+    divide its rate between them."""
+
+    requests_per_window: int
+    wants: int
+    window_s: float
+    key_rate: int
+    jobs: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> RunShare | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(
+            requests_per_window=int(data["requests_per_window"]),
+            wants=int(data["wants"]),
+            window_s=float(data["window_s"]),
+            key_rate=int(data["key_rate"]),
+            jobs=int(data["jobs"]),
+        )
+
+
+def _text(summary: Mapping[str, Any], name: str) -> str | None:
+    value = summary.get(name)
+    return str(value) if value else None
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One import, export, opt-out or resumed run (or a run's `status`): what summary.json carries.
 
     `status` is completed | paused | aborted | running (or `dry-run`: nothing was sent, the plan is in
-    `summary["plan"]`). `exit_code` is the CLI's: 0 all good, 1 some rows invalid/failed/uncertain.
+    `summary["plan"]`; `validated`: the `status` of a `batchgs validate` folder). `exit_code` is the
+    CLI's: 0 all good, 1 some rows invalid/failed/uncertain (4 from `status` of a paused run).
+    `status_reason` is why it stopped as a code (for tools), `status_words` the same for people (the
+    stop's own message when the run kept it). `share`: `status` of a running run, its share of the key.
     """
 
     status: str
@@ -101,6 +134,9 @@ class RunResult:
     receipt_csv: Path | None
     receipt_json: Path | None
     output: Path | None
+    status_reason: str | None
+    status_words: str | None
+    share: RunShare | None
     summary: Mapping[str, Any] = field(repr=False, compare=False, hash=False)
 
     @property
@@ -128,6 +164,9 @@ class RunResult:
             receipt_csv=_file(run_dir, "receipt.csv"),
             receipt_json=_file(run_dir, "receipt.json"),
             output=_path(summary.get("output")),
+            status_reason=_text(summary, "status_reason"),
+            status_words=_text(summary, "status_words"),
+            share=RunShare.from_json(summary.get("share")),
             summary=MappingProxyType(dict(summary)),
         )
 
@@ -164,22 +203,3 @@ class ValidationResult:
             errors_xlsx=_path(report.get("errors_xlsx")),
             summary=MappingProxyType(dict(report)),
         )
-
-
-@dataclass(frozen=True)
-class QuotaKey:
-    """Requests of one API key (by fingerprint, never in clear) in the rolling 24 hours."""
-
-    api: str
-    key_fingerprint: str
-    current_key: bool
-    used: int
-    left: int
-    daily_limit: int
-    next_free_at: str | None
-
-
-@dataclass(frozen=True)
-class QuotaResult:
-    state_dir: Path
-    keys: tuple[QuotaKey, ...]

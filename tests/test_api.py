@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import inspect
+import io
 import itertools
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -195,7 +197,8 @@ def test_option_defaults_are_what_the_cli_runs_with(sandbox: SandboxThread, tmp_
     """The API's defaults are read from the click options; check them against what the CLI really
     does when an option is left out (its journal records the options it ran with)."""
     defaults = batchgs.option_defaults("import")
-    assert defaults["strategy"] == "auto" and defaults["workers"] == 64 and defaults["timezone"] is None
+    assert defaults["strategy"] == "auto" and defaults["workers"] == 64
+    assert defaults["timezone"] is None  # decided at run time: a --map config.json's zone, else UTC
     assert defaults["dry_run"] is False and defaults["run_dir"] is None and defaults["rate"] is None
     assert batchgs.option_defaults("optout")["workers"] == 32
     users = write_users(tmp_path / "users.csv", 3)
@@ -404,3 +407,199 @@ def test_docs_api_lists_every_option() -> None:
     )
     for name in ("run_dir", "dry_run", "strategy", "filters", "retry_failed", "unsubscribe_email"):
         assert f"| `{name}` |" in block
+
+
+def test_every_job_runs_sync_inside_a_running_loop_and_awaited(
+    sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    """A notebook cell (a running event loop): each function called plainly (it moves to a worker thread,
+    `asyncio.run` would refuse here) and its `_async` twin awaited; progress reaches the callback."""
+    populate(sandbox.store, 10)
+    users = write_users(tmp_path / "users.csv", 6, start=100)
+    first = write_list(tmp_path / "first.csv", [(f"U{i:05d}", "") for i in range(3)])
+    second = write_list(tmp_path / "second.csv", [(f"U{i:05d}", "") for i in range(3, 6)])
+    credentials = creds(sandbox)
+    heard: dict[str, list[tuple[int, int | None, str]]] = {}
+
+    def listener(name: str) -> batchgs.ProgressCallback:
+        heard[name] = []
+        return lambda done, total: heard[name].append((done, total, threading.current_thread().name))
+
+    async def cell() -> dict[str, object]:
+        out: dict[str, object] = {}
+        check = {"offline": True, "product_key": PRODUCT_KEY}
+        out["validate"] = batchgs.validate_file("users", users.path, run_dir=tmp_path / "v1", **check)
+        out["validate_async"] = await batchgs.validate_file_async(
+            "users", users.path, run_dir=tmp_path / "v2", **check
+        )
+        out["import"] = batchgs.import_file(
+            "users",
+            users.path,
+            run_dir=tmp_path / "imp",
+            credentials=credentials,
+            on_progress=listener("import"),
+        )
+        out["export"] = batchgs.export(
+            "users",
+            tmp_path / "e1.csv",
+            run_dir=tmp_path / "e1",
+            credentials=credentials,
+            on_progress=listener("export"),
+        )
+        out["export_async"] = await batchgs.export_async(
+            "users", tmp_path / "e2.jsonl", run_dir=tmp_path / "e2", credentials=credentials
+        )
+        out["optout"] = batchgs.optout(
+            first, run_dir=tmp_path / "o1", credentials=credentials, yes=True, on_progress=listener("optout")
+        )
+        out["optout_async"] = await batchgs.optout_async(
+            second,
+            run_dir=tmp_path / "o2",
+            credentials=credentials,
+            yes=True,
+            on_progress=listener("optout_async"),
+        )
+        out["resume"] = batchgs.resume(tmp_path / "imp", credentials=credentials)  # complete: its summary
+        out["resume_async"] = await batchgs.resume_async(tmp_path / "e1", credentials=credentials)
+        out["status"] = batchgs.status(tmp_path / "o1")
+        out["status_async"] = await batchgs.status_async(tmp_path / "imp")
+        out["quota"] = batchgs.quota(credentials=credentials)
+        out["quota_async"] = await batchgs.quota_async(credentials=credentials)
+        out["undo"] = batchgs.undo(
+            tmp_path / "imp", undo_dir=tmp_path / "u1", dry_run=True, credentials=credentials
+        )
+        out["undo_async"] = await batchgs.undo_async(
+            tmp_path / "imp",
+            undo_dir=tmp_path / "u2",
+            yes=True,
+            credentials=credentials,
+            on_progress=listener("undo"),
+        )
+        return out
+
+    out = asyncio.run(cell())
+    for name in ("validate", "validate_async"):
+        result = out[name]
+        assert isinstance(result, batchgs.ValidationResult) and (result.rows_total, result.exit_code) == (
+            6,
+            0,
+        )
+    runs = {name: value for name, value in out.items() if isinstance(value, batchgs.RunResult)}
+    assert set(runs) == set(out) - {"validate", "validate_async", "quota", "quota_async"}
+    assert runs["import"].rows_succeeded == 6 and runs["import"].success_csv is not None
+    assert runs["export"].rows_succeeded == 16 == pl.read_csv(tmp_path / "e1.csv").height
+    assert runs["export_async"].output == tmp_path / "e2.jsonl"
+    assert len((tmp_path / "e2.jsonl").read_text().splitlines()) == 16
+    for name in ("optout", "optout_async"):
+        assert runs[name].receipt_csv is not None and runs[name].receipt_json is not None
+    assert all(not any(sandbox.store.preferences[f"U{i:05d}"].values()) for i in range(6))
+    assert (runs["resume"].status, runs["resume"].rows_succeeded, runs["resume"].run_dir) == (
+        "completed",
+        6,
+        tmp_path / "imp",
+    )
+    assert runs["resume_async"].run_dir == tmp_path / "e1" and runs["resume_async"].status == "completed"
+    assert runs["status"].receipt_csv == tmp_path / "o1" / "receipt.csv"
+    assert runs["status"].summary["people"] == 3 == runs["status"].rows_succeeded  # an opt-out counts people
+    assert runs["status"].summary["statuses"] == runs["optout"].summary["statuses"]
+    assert runs["status_async"].rows_succeeded == 6
+    for name in ("quota", "quota_async"):
+        report = out[name]
+        assert isinstance(report, batchgs.QuotaResult)
+        [key] = report.keys
+        assert key.current_key and key.used is not None and key.used >= runs["import"].requests
+    assert runs["undo"].changes_csv is not None and runs["undo"].changes_csv.parent == tmp_path / "u1"
+    assert runs["undo_async"].status == "completed" and runs["undo_async"].exit_code == 0
+    assert not any(f"U{100 + i:06d}" in sandbox.store.users for i in range(6))  # the import is taken back
+    for name in ("import", "export", "optout", "optout_async", "undo"):
+        assert heard[name], f"on_progress never called for {name}"
+        done, total, _ = heard[name][-1]
+        assert total is None or done == total, (name, heard[name][-1])
+    # called plainly inside the loop, the job ran in the API's worker thread, not the loop's thread
+    assert {thread for _, _, thread in heard["import"]} != {threading.main_thread().name}
+
+
+def test_each_exit_code_2_to_5_has_its_typed_error(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory()
+    users = write_users(tmp_path / "users.csv", 10)
+    garbage = tmp_path / "users.xlsx"
+    garbage.write_bytes(b"this is not a spreadsheet")
+    with pytest.raises(batchgs.InputFileError) as bad_input:
+        batchgs.import_file("users", garbage, run_dir=tmp_path / "r0", credentials=creds(sandbox))
+    assert bad_input.value.exit_code == 2 and str(garbage) in bad_input.value.message
+    (tmp_path / "taken.csv").write_text("already here\n")
+    with pytest.raises(batchgs.OutputFileError) as exists:
+        batchgs.export("users", tmp_path / "taken.csv", run_dir=tmp_path / "e", credentials=creds(sandbox))
+    assert exists.value.exit_code == 2 and (tmp_path / "taken.csv").read_text() == "already here\n"
+    with pytest.raises(batchgs.QuotaExhausted) as quota:
+        batchgs.import_file(
+            "users", users.path, run_dir=tmp_path / "q", credentials=creds(sandbox), daily_limit=4, yes=True
+        )
+    assert quota.value.exit_code == 4 and isinstance(quota.value, batchgs.ResumableStop)
+    assert "batchgs resume" in (quota.value.hint or "")
+    assert batchgs.status(tmp_path / "q").status == "paused"
+    assert len(sandbox.store.users) < 10
+
+
+class FakeTerminal(io.StringIO):
+    """A stderr that says it is a terminal: where the CLI would draw its tqdm bar."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_from_code_notes_go_to_the_logger_and_no_bar_is_drawn(
+    sandbox: SandboxThread, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(sandbox.store, 10)
+    people = write_list(tmp_path / "list.csv", [(f"U{i:05d}", "") for i in range(4)])
+    users = write_users(tmp_path / "users.csv", 50, start=500)
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    caplog.set_level(logging.INFO, logger="batchgs")
+    optout = batchgs.optout(people, run_dir=tmp_path / "o", credentials=creds(sandbox), yes=True)
+    imported = batchgs.import_file("users", users.path, run_dir=tmp_path / "i", credentials=creds(sandbox))
+    exported = batchgs.export("users", tmp_path / "u.csv", run_dir=tmp_path / "e", credentials=creds(sandbox))
+    assert optout.ok and imported.ok and exported.ok
+    assert terminal.getvalue() == ""  # no bar, no note on the terminal
+    assert sys.stderr is terminal  # the API's stderr router is gone once no job runs
+    batchgs_records = [record.getMessage() for record in caplog.records if record.name == "batchgs"]
+    assert any(message.startswith("About to opt out 4 people") for message in batchgs_records)  # stderr
+    assert any(message.startswith("run folder") for message in batchgs_records)
+    print("the caller's own stderr", file=sys.stderr)  # outside a job: untouched
+    assert terminal.getvalue() == "the caller's own stderr\n"
+
+
+def test_ctrl_c_during_a_plain_call_raises_interrupted_and_the_run_resumes(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    """A script run in a terminal (main thread, no loop): Ctrl-C pauses the run as on the command line
+    and the call raises the typed `Interrupted` (exit code 4); resume finishes it."""
+    sandbox = sandbox_factory(latency_ms=20)
+    users = write_users(tmp_path / "users.csv", 120)
+    run_dir = tmp_path / "run"
+    pressed: list[int] = []
+
+    def press_ctrl_c_once(done: int, total: int | None) -> None:
+        if not pressed:
+            pressed.append(done)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    assert threading.current_thread() is threading.main_thread()
+    with pytest.raises(batchgs.Interrupted) as raised:
+        batchgs.import_file(
+            "users",
+            users.path,
+            run_dir=run_dir,
+            credentials=creds(sandbox),
+            rate=20,
+            on_progress=press_ctrl_c_once,
+        )
+    assert raised.value.exit_code == 4 and f"batchgs resume {run_dir}" in (raised.value.hint or "")
+    paused = batchgs.status(run_dir)
+    assert paused.status == "paused" and 0 < paused.rows_succeeded < 120
+    assert paused.status_reason == "interrupted" and (paused.status_words or "").startswith(
+        "stopped: interrupted"
+    )
+    finished = batchgs.resume(run_dir, credentials=creds(sandbox), rate=190)
+    assert finished.rows_succeeded == 120 and len(sandbox.store.users) == 120

@@ -3,16 +3,22 @@
 The API passes keyword options; this module turns them into the command's own argv, using the click
 parameters themselves, so an option's name, type and default have ONE definition for the CLI and the
 API. The command runs with `--json`: its JSON goes to the caller (cli.common.API_SINK) instead of
-stdout, its notes to the `batchgs` logger. Typed errors (batchgs.errors) come through unchanged; click's
-own usage errors become `UsageError`; the command's exit code is returned with its JSON.
+stdout, its notes and warnings to the `batchgs` logger (whatever the command writes to stderr, and no
+progress bar: the caller has `on_progress`). Typed errors (batchgs.errors) come through unchanged;
+click's own usage errors become `UsageError`; the command's exit code is returned with its JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from importlib import import_module
 from os import PathLike
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -87,12 +93,76 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+LOG = logging.getLogger("batchgs")
+_LOGGING: ContextVar[bool] = ContextVar("batchgs_stderr_logging", default=False)
+
+
+class StderrToLog:
+    """`sys.stderr` while API jobs run. A job's own writes (the commands' `Warning: ...` and notes, which
+    a terminal user reads on stderr) become records of the `batchgs` logger, and it is no terminal for
+    the job (`isatty()` is False: no tqdm bar). Every other thread and context — and the logging
+    handlers themselves — write to the real stderr, unchanged."""
+
+    def __init__(self, real: TextIO) -> None:
+        self.real = real
+
+    def _for_api(self) -> bool:
+        return API_SINK.get() is not None and not _LOGGING.get()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not self._for_api():
+            return self.real.write(text)
+        token = _LOGGING.set(True)  # a handler writing to sys.stderr reaches the real one
+        try:
+            for line in text.splitlines():
+                if line.strip():
+                    level = logging.WARNING if line.startswith(("Warning:", "Error:")) else logging.INFO
+                    LOG.log(level, line)
+        finally:
+            _LOGGING.reset(token)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._for_api():
+            self.real.flush()
+
+    def isatty(self) -> bool:
+        return False if self._for_api() else self.real.isatty()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, errors, fileno, buffer, ...
+        return getattr(self.real, name)
+
+
+_ROUTER_LOCK = threading.Lock()
+_ROUTER_USERS = 0
+
+
+@contextlib.contextmanager
+def stderr_to_log() -> Iterator[None]:
+    """Install StderrToLog while at least one API job runs (jobs may run in several threads at once)."""
+    global _ROUTER_USERS
+    with _ROUTER_LOCK:
+        if _ROUTER_USERS == 0 and not isinstance(sys.stderr, StderrToLog):
+            sys.stderr = StderrToLog(sys.stderr)
+        _ROUTER_USERS += 1
+    try:
+        yield
+    finally:
+        with _ROUTER_LOCK:
+            _ROUTER_USERS -= 1
+            if _ROUTER_USERS == 0 and isinstance(sys.stderr, StderrToLog):
+                sys.stderr = sys.stderr.real  # unless someone replaced it meanwhile: then theirs stays
+
+
 def invoke(argv: Sequence[str]) -> tuple[int, list[dict[str, Any]]]:
     """Run `batchgs ARGV` here: (exit code, the JSON documents it emitted). Raises batchgs errors."""
     sink: list[dict[str, Any]] = []
     token = API_SINK.set(sink)
     try:
-        code = click.Group.main(cli, args=list(argv), prog_name="batchgs", standalone_mode=False)
+        with stderr_to_log():
+            code = click.Group.main(cli, args=list(argv), prog_name="batchgs", standalone_mode=False)
         return _code(code), sink
     except SystemExit as done:  # the commands end with sys.exit(code)
         return _code(done.code), sink

@@ -1,17 +1,15 @@
-"""`batchgs quota`: requests used and left in the rolling 24 hours per API key (by fingerprint), and the
-jobs sharing each key right now with their shares of its rate — from the state folder, or from the
+"""`batchgs quota`: prints what `batchgs.quota()` of the Python API reads (one code path,
+batchgs.api_reads): requests used and left in the rolling 24 hours per API key (by fingerprint), and
+the jobs sharing each key right now with their shares of its rate — from the state folder, or from the
 coordinator (`BATCHGS_COORDINATOR`) when one is configured."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import click
 
-from batchgs.cli.common import emit_json, settings_from
-from batchgs.transport.coordination import PoolFigures, describe_coordinator, pool_figures
-from batchgs.transport.share import BoardView
+from batchgs.api_quota import QuotaKey
+from batchgs.api_reads import quota_result
+from batchgs.cli.common import emit_json
 
 
 @click.command("quota")
@@ -27,71 +25,35 @@ def command(ctx: click.Context, state_dir: str | None, as_json: bool) -> None:
     counts into the same ledger and shares the key's rate; with BATCHGS_COORDINATOR (Redis) every
     machine does.
     """
-    settings = settings_from(ctx, state_dir=state_dir)
-    own = settings.px_api_key.fingerprint() if settings.px_api_key else None
-    rows = [_row(figures, own) for figures in pool_figures(settings)]
-    source = (
-        describe_coordinator(settings.coordinator.url) if settings.coordinator else str(settings.state_dir)
-    )
+    report = quota_result(state_dir=state_dir, profile=(ctx.find_root().obj or {}).get("profile"))
     if as_json:
-        emit_json({"state_dir": str(settings.state_dir), "source": source, "keys": rows})
+        emit_json(report.to_json())
         return
-    if not rows:
-        click.echo(f"No requests recorded in the last 24 hours ({source}).")
+    if not report.keys:
+        click.echo(f"No requests recorded in the last 24 hours ({report.source}).")
         return
     click.echo(f"{'api':<4} {'key':<14} {'used':>10} {'left':>10} {'limit':>10}  oldest request frees at")
-    for row in rows:
-        mark = "*" if row["current_key"] else " "
-        used, left, limit = (_count(row[k]) for k in ("used", "left", "daily_limit"))
-        click.echo(
-            f"{row['api']:<4} {row['key_fingerprint']}{mark} {used:>10} {left:>10} {limit:>10}  "
-            f"{row['next_free_at'] or '-'}"
-        )
-        jobs = row["jobs"]
-        if jobs:
-            unit = "s" if row["window_s"] == 1 else f"{row['window_s']:g} s"
-            click.echo(f"     {len(jobs)} job(s) running, sharing {row['key_rate']} requests/{unit}:")
-            for job in jobs:
-                click.echo(
-                    f"       {job['share']:>5}/{unit} of {job['wants']:<5} {job['host']} pid {job['pid']}  "
-                    f"{job['run'] or '-'}"
-                )
-    if any(row["current_key"] for row in rows):
+    for key in report.keys:
+        _print_key(key)
+    if any(key.current_key for key in report.keys):
         click.echo("* the key this shell uses (GAINSIGHT_PX_API_KEY or the profile's); others: other keys")
 
 
-def _row(figures: PoolFigures, own: str | None) -> dict[str, Any]:
-    board = figures.board
-    return {
-        "api": figures.scope,
-        "key_fingerprint": figures.fingerprint[:12],
-        "base_url": figures.base_url,
-        "current_key": figures.fingerprint == own,
-        "used": figures.used,
-        "left": None
-        if figures.used is None or figures.daily_limit is None
-        else max(0, figures.daily_limit - figures.used),
-        "daily_limit": figures.daily_limit,
-        "next_free_at": _iso(figures.next_free_at),
-        "key_rate": board.capacity if board else None,
-        "window_s": board.window if board else None,
-        "jobs": _jobs(board),
-    }
-
-
-def _jobs(board: BoardView | None) -> list[dict[str, Any]]:
-    if board is None:
-        return []
-    return [
-        {"host": job.host, "pid": job.pid, "run": job.label, "share": job.limit, "wants": job.want}
-        for job in board.jobs
-        if not job.ending
-    ]
+def _print_key(key: QuotaKey) -> None:
+    mark = "*" if key.current_key else " "
+    used, left, limit = (_count(value) for value in (key.used, key.left, key.daily_limit))
+    click.echo(
+        f"{key.api:<4} {key.key_fingerprint}{mark} {used:>10} {left:>10} {limit:>10}  "
+        f"{key.next_free_at or '-'}"
+    )
+    if key.jobs:
+        unit = "s" if key.window_s == 1 else f"{key.window_s:g} s"
+        click.echo(f"     {len(key.jobs)} job(s) running, sharing {key.key_rate} requests/{unit}:")
+        for job in key.jobs:
+            click.echo(
+                f"       {job.share:>5}/{unit} of {job.wants:<5} {job.host} pid {job.pid}  {job.run or '-'}"
+            )
 
 
 def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
-
-
-def _iso(epoch: float | None) -> str | None:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else None
