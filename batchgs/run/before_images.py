@@ -15,7 +15,6 @@ schema untouched and lets `undo` read a run folder without taking its lock.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
@@ -23,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from batchgs import fastjson
 from batchgs.run.folder import FILE_MODE, create_private_file, make_private_dir
 
 BEFORE_IMAGES_FILE = "before_images.sqlite3"
@@ -42,7 +42,12 @@ ChangeLine = tuple[int, str, str, str, Any, Any]  # row, key, action, field, bef
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """Compact JSON text (orjson: a 100,000-record list pass is stored in a fraction of a second)."""
+    return fastjson.dumps(value).decode("utf-8")
+
+
+def _load(text: str) -> Any:
+    return fastjson.loads(text.encode("utf-8"))
 
 
 class BeforeImages:
@@ -111,7 +116,7 @@ class BeforeImages:
             sql = f"SELECT key, record FROM images WHERE key IN ({', '.join('?' * len(chunk))})"
             with self._mutex:
                 rows = self._db.execute(sql, chunk).fetchall()
-            found.update({key: None if record is None else json.loads(record) for key, record in rows})
+            found.update({key: None if record is None else _load(record) for key, record in rows})
         return found
 
     def image_count(self) -> int:
@@ -152,7 +157,7 @@ class BeforeImages:
             sql = f"SELECT row, key, payload FROM written WHERE row IN ({', '.join('?' * len(chunk))})"
             with self._mutex:
                 got = self._db.execute(sql, chunk).fetchall()
-            found.update({row: (key, json.loads(payload)) for row, key, payload in got})
+            found.update({row: (key, _load(payload)) for row, key, payload in got})
         return found
 
     def iter_written(self, *, chunk: int = 5000) -> Iterator[tuple[int, str, dict[str, Any]]]:
@@ -164,7 +169,7 @@ class BeforeImages:
                     "SELECT row, key, payload FROM written WHERE row > ? ORDER BY row LIMIT ?", (last, chunk)
                 ).fetchall()
             for row, key, payload in batch:
-                yield row, key, json.loads(payload)
+                yield row, key, _load(payload)
             if len(batch) < chunk:
                 return
             last = batch[-1][0]
@@ -179,7 +184,7 @@ class BeforeImages:
     def details(self) -> dict[int, dict[str, Any]]:
         with self._mutex:
             rows = self._db.execute("SELECT row, data FROM details").fetchall()
-        return {row: json.loads(data) for row, data in rows}
+        return {row: _load(data) for row, data in rows}
 
     def iter_changes(self, *, chunk: int = 5000) -> Iterator[ChangeLine]:
         """Every diff line in row order (flat memory)."""
@@ -192,7 +197,7 @@ class BeforeImages:
             with self._mutex:
                 batch = self._db.execute(sql, (*last, chunk)).fetchall()
             for row, _seq, key, action, name, before, after in batch:
-                yield row, key, action, name, json.loads(before), json.loads(after)
+                yield row, key, action, name, _load(before), _load(after)
             if len(batch) < chunk:
                 return
             last = (batch[-1][0], batch[-1][1])

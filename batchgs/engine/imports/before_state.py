@@ -34,6 +34,8 @@ from batchgs.run.journal import RowOutcome
 
 BACKUP_MODES = ("upsert", "update", "delete")  # modes that change or remove existing records
 CHANGED_ONLY_MODES = ("upsert", "update")
+EMAIL_CASE = "email_case"  # meta: "kept" once a stored email with capitals was read
+Record = dict[str, Any]
 
 
 @dataclass
@@ -60,6 +62,14 @@ class BeforeState:
         self.read = read or changed_only
         self.plan: ReadPlan | None = None
         self._exists: dict[str, bool] = {}
+        self.email_case_kept = store.meta(EMAIL_CASE) == "kept"
+
+    def _keep(self, images: list[tuple[str, Record | None]]) -> None:
+        """Store images as read; learn from them whether the API keeps the case of emails."""
+        if not self.email_case_kept and any(_has_capitals(r) for _, r in images):
+            self.email_case_kept = True
+            self.store.set_meta(EMAIL_CASE, "kept")
+        self.store.add_images(images)
 
     @property
     def key_field(self) -> str:
@@ -86,7 +96,12 @@ class BeforeState:
             return 0
         wanted = set(keys)
         pages = await read_all(
-            client, self.collection, wanted, self.store.add_images, cursors=self.plan.cursors
+            client,
+            self.collection,
+            wanted,
+            self._keep,
+            cursors=self.plan.cursors,
+            expected=self.plan.total_hits,
         )
         self.store.set_meta("complete", "1")
         return pages
@@ -108,7 +123,7 @@ class BeforeState:
                 fresh, admitted.reads = await read_preferences(client, missing)
             else:
                 fresh, admitted.reads = await lookup(client, self.collection, missing)
-            self.store.add_images(fresh.items())
+            self._keep(list(fresh.items()))
             images.update(self.store.images(missing))
         written: list[tuple[int, str, dict[str, Any]]] = []
         changes: list[ChangeLine] = []
@@ -120,7 +135,7 @@ class BeforeState:
             if self.read:
                 self._exists[key] = image is not None
             if self.changed_only:
-                diff = diff_record(key, payload, image, self.key_field)
+                diff = diff_record(key, payload, image, self.key_field, fold_email=not self.email_case_kept)
                 if diff.action == "unchanged":
                     admitted.unchanged.append(unchanged_outcome(row))
                     continue
@@ -149,6 +164,12 @@ class BeforeState:
     def exists(self, key: str) -> bool | None:
         """For `auto`: did the record exist when read (None: not read)."""
         return self._exists.pop(key, None)
+
+
+def _has_capitals(record: Record | None) -> bool:
+    """A stored email with capitals: this API keeps the case of emails as written."""
+    email = record.get("email") if record is not None else None
+    return isinstance(email, str) and email != email.lower()
 
 
 def unchanged_outcome(row: ValidatedRow) -> RowOutcome:

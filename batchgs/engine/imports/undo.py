@@ -137,7 +137,12 @@ class Undo:
             return found
         now: dict[str, Record | None] = {}
         await read_all(
-            client, self.collection, set(keys), lambda items: now.update(items), cursors=plan.cursors
+            client,
+            self.collection,
+            set(keys),
+            lambda items: now.update(items),
+            cursors=plan.cursors,
+            expected=plan.total_hits,
         )
         return now
 
