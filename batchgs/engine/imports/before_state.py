@@ -13,7 +13,9 @@ their own writes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,10 +68,13 @@ class BeforeState:
 
     def _keep(self, images: list[tuple[str, Record | None]]) -> None:
         """Store images as read; learn from them whether the API keeps the case of emails."""
+        self._learn_email_case(images)
+        self.store.add_images(images, synced=False)  # made durable by the batch that sends (add_batch)
+
+    def _learn_email_case(self, images: list[tuple[str, Record | None]]) -> None:
         if not self.email_case_kept and any(_has_capitals(r) for _, r in images):
             self.email_case_kept = True
             self.store.set_meta(EMAIL_CASE, "kept")
-        self.store.add_images(images)
 
     @property
     def key_field(self) -> str:
@@ -95,14 +100,23 @@ class BeforeState:
         ):
             return 0
         wanted = set(keys)
-        pages = await read_all(
-            client,
-            self.collection,
-            wanted,
-            self._keep,
-            cursors=self.plan.cursors,
-            expected=self.plan.total_hits,
-        )
+        stored: list[Future[int]] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="before-images") as writer:
+
+            def keep(images: list[tuple[str, Record | None]]) -> None:
+                """Pages are stored by one thread while the cursors read on (SQLite lets go of the GIL)."""
+                self._learn_email_case(images)
+                stored.append(writer.submit(self.store.add_images, images, synced=False))
+
+            pages = await read_all(
+                client,
+                self.collection,
+                wanted,
+                keep,
+                cursors=self.plan.cursors,
+                expected=self.plan.total_hits,
+            )
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in stored))
         self.store.set_meta("complete", "1")
         return pages
 
