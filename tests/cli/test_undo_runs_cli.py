@@ -53,8 +53,12 @@ def test_undo_of_a_changed_only_run_is_exact(sandbox: SandboxThread, tmp_path: P
 
 
 def test_undo_of_an_accounts_run_restores_location_and_custom_attributes(
-    sandbox: SandboxThread, tmp_path: Path
+    recording_sandbox: Any, tmp_path: Path
 ) -> None:
+    """Only customAttributes is documented to merge key by key on PUT: a changed location field goes
+    out with the rest of the row's location (the run) or of the location as it is now (the undo), so
+    a service that replaces the object whole loses nothing either."""
+    sandbox, log = recording_sandbox()
     env = cli_env(sandbox, tmp_path / "state")
     seed = run_cli(
         ["import", "accounts", str(SAMPLES / "accounts.csv"), "--run-dir", str(tmp_path / "s"), "-q"], env
@@ -79,8 +83,21 @@ def test_undo_of_an_accounts_run_restores_location_and_custom_attributes(
     first = rows[0]["id"]
     assert sandbox.store.accounts[first]["location"]["city"] == "Lyon"
     assert summary_of(tmp_path / "r")["changes"] == {"create": 1, "update": 2}
+    country = before[first]["location"]["countryName"]
+    sent = [body for method, path, body in log.entries if method == "PUT" and path.endswith(f"/{first}")]
+    assert sent == [
+        {
+            "id": first,
+            "numberOfEmployees": 13000,
+            "location": {"countryName": country, "city": "Lyon"},
+            "customAttributes": {"tier": "gold"},
+        }
+    ]
     undo = run_cli(["undo", str(tmp_path / "r"), "--yes", "--run-dir", str(tmp_path / "u"), "-q"], env)
     assert undo.exit_code == 0, undo.output
+    sent = [body for method, path, body in log.entries if method == "PUT" and path.endswith(f"/{first}")]
+    assert sent[-1]["location"] == {"countryName": country, "city": before[first]["location"]["city"]}
+    assert sent[-1]["customAttributes"] == {"tier": before[first]["customAttributes"]["tier"]}
     assert accounts_view(sandbox.store) == before
     assert (
         sandbox.store.accounts[first]["location"]["countryName"] == before[first]["location"]["countryName"]

@@ -166,9 +166,20 @@ def _compare(
             out.append(FieldChange(f"{prefix}{name}", held, value))
 
 
+MERGED_KEY_BY_KEY = frozenset({"customAttributes"})  # the API merges these objects on PUT (contract)
+
+
 def changed_payload(payload: Mapping[str, Any], diff: RecordDiff, key_field: str) -> dict[str, Any]:
-    """Only the changed fields (plus the key): the body of a PUT where the API merges partial updates."""
+    """Only the changed fields (plus the key): the body of a PUT, which merges partial updates.
+
+    Only `customAttributes` is documented to merge key by key; any other object with a changed field
+    (`location`) is sent whole, as the row has it, so a service that replaces the object keeps the
+    row's other fields of it (exactly what a plain import would send)."""
     body = unflatten({c.field: c.after for c in diff.changes})
+    for name in body:
+        whole = payload.get(name)
+        if name not in MERGED_KEY_BY_KEY and isinstance(whole, dict):
+            body[name] = whole
     body[key_field] = payload.get(key_field, diff.key)
     return body
 

@@ -54,8 +54,8 @@ def test_only_changed_fields_are_listed_with_before_and_after() -> None:
         "identifyId": "u1",
         "firstName": "Grace",
         "lastName": "Hopper",
-        "customAttributes": {"seats": 6},
-        "location": {"city": "Lyon"},
+        "customAttributes": {"seats": 6},  # merged key by key by the API: only the changed one
+        "location": {"city": "Lyon", "countryCode": "FR"},  # not documented to merge: sent whole
     }
 
 
