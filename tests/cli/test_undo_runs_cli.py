@@ -192,3 +192,26 @@ def test_runs_that_cannot_be_undone_are_refused_with_exit_2(sandbox: SandboxThre
         assert "Traceback" not in refused.output
         assert not (tmp_path / f"x-{folder}").exists()
     assert len(writes_seen(sandbox)) == writes
+
+
+def test_readme_and_help_name_the_changes_commands_files_and_exit_codes(tmp_path: Path) -> None:
+    env = {"BATCHGS_STATE_DIR": str(tmp_path / "state")}
+    import_help = run_cli(["import", "--help"], env).output
+    undo_help = run_cli(["undo", "--help"], env).output
+    readme = (SAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    for name in ("--changed-only", "changes.csv", "batchgs undo RUN_DIR", "--no-backup"):
+        assert name in " ".join(import_help.split()) and name in readme, name
+    assert "key, action, field, before, after" in " ".join(import_help.split())
+    assert "`key`, `action` (`create` | `update` | `delete`), `field`, `before`, `after`" in " ".join(
+        readme.split()
+    )
+    flat_undo = " ".join(undo_help.split())
+    for words in (
+        "Exit 0 all undone, 1 some conflicts or failures, 2 nothing can be undone",
+        "--dry-run",
+        "--yes",
+    ):
+        assert words in flat_undo, words
+    assert "`batchgs undo RUN_DIR`: 0 everything taken back, 1 some records were conflicts" in " ".join(
+        readme.split()
+    )
