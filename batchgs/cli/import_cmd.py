@@ -114,7 +114,11 @@ def command(ctx: click.Context, entity: str, file: Path, **opts: Any) -> None:
 
     Every row is validated first; invalid rows are reported in RUN_DIR/errors.csv and the rest are
     sent within --rate. The run can be resumed after a crash, Ctrl-C or a full daily quota:
-    `batchgs resume RUN_DIR`. Exit 0 all rows succeeded, 1 some failed, 4 paused (resumable).
+    `batchgs resume RUN_DIR`. With --changed-only (users, accounts, preferences) only rows that create a
+    record or change a field are sent, each changed field listed in RUN_DIR/changes.csv (key, action,
+    field, before, after). Users/accounts runs keep before-images: `batchgs undo RUN_DIR` takes the run
+    back. Exit 0 all rows succeeded, 1 some failed, 2 usage error (nothing sent), 3 --strict and invalid
+    rows (nothing sent), 4 paused (resumable), 5 not resumable.
     """
     if entity in CS_ENTITIES:
         cs_import = import_module("batchgs.cli.cs_import")  # CS runs live in their own module

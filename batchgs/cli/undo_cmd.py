@@ -23,9 +23,10 @@ from batchgs.config import Settings
 from batchgs.engine.imports.before_state import date_fields
 from batchgs.engine.imports.undo import Undo, UndoOptions, refuse_unless_undoable
 from batchgs.entities import registry
-from batchgs.errors import NotResumableError
+from batchgs.errors import NotResumableError, UsageError
 from batchgs.reports.changes import CHANGES_CSV
 from batchgs.run.before_images import BeforeImages
+from batchgs.run.cleanup import discard_unconfirmed_run
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, px_client
 
@@ -55,7 +56,7 @@ def command(ctx: click.Context, run_dir: Path, **opts: Any) -> None:
     conflicts or failures, 2 nothing can be undone (events, opt-outs, a run without before-images),
     4 paused (resumable with `batchgs resume`).
     """
-    source = Journal.open(run_dir)  # refuses a folder that a live batchgs process still drives
+    source = _open_source(run_dir)
     source_store: BeforeImages | None = None
     try:
         meta = source.meta
@@ -87,6 +88,7 @@ def command(ctx: click.Context, run_dir: Path, **opts: Any) -> None:
                 shutil.rmtree(_scratch_dir(target), ignore_errors=True)
             _print_plan(plan, target, as_json=as_json)
             sys.exit(0)
+        discard_unconfirmed_run(target)  # an earlier refusal of this same command blocks nothing
         journal = Journal.create(
             target, kind="undo", entity=spec.name, input_path=None, options=options.to_journal()
         )
@@ -108,7 +110,20 @@ def command(ctx: click.Context, run_dir: Path, **opts: Any) -> None:
         )
         confirm_count(count, f"take back (restore, delete or re-create){where}", yes=yes, warning=warning)
 
-    sys.exit(_execute(spec, options, store, journal, settings, confirm, quiet=quiet, as_json=as_json))
+    try:
+        code = _execute(spec, options, store, journal, settings, confirm, quiet=quiet, as_json=as_json)
+    finally:
+        discard_unconfirmed_run(target)  # refused at the prompt, nothing sent: no folder left
+    sys.exit(code)
+
+
+def _open_source(run_dir: Path) -> Journal:
+    """The run to take back; a folder that holds no run is a bad argument (exit 2), not a resume failure.
+    A folder that a live batchgs process still drives is refused by the journal's lock."""
+    try:
+        return Journal.open(run_dir)
+    except NotResumableError as exc:
+        raise UsageError(str(exc), hint="RUN_DIR is the run folder of the import to take back") from exc
 
 
 def undo_settings(ctx: click.Context, options: UndoOptions, opts: dict[str, Any]) -> Settings:

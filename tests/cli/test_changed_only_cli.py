@@ -7,28 +7,14 @@ numbers, dates, custom attributes and emails compare as the API stores them.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from batchgs.sandbox.server import SandboxThread
+from tests.cli.changes_helpers import read_changes, rewrite
 from tests.cli.cli_helpers import api_put_user, cli_env, run_cli, summary_of, writes_seen
 from tests.engine.imports.import_helpers import USER_HEADERS, write_users
 
 N = 40
-
-
-def rewrite(path: Path, rows: list[dict[str, str]], headers: list[str]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=headers)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def read_changes(run_dir: Path) -> list[tuple[str, str, str, str, str]]:
-    with (run_dir / "changes.csv").open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
-    assert rows[0] == ["key", "action", "field", "before", "after"]
-    return sorted((r[0], r[1], r[2], r[3], r[4]) for r in rows[1:])
 
 
 def test_plan_run_and_second_run(sandbox: SandboxThread, tmp_path: Path) -> None:

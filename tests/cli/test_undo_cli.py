@@ -3,43 +3,16 @@ left alone, refusals (exit 2), and kill -9 during an undo then `resume` ends in 
 
 from __future__ import annotations
 
-import copy
 import csv
 import signal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from batchgs.sandbox.server import SandboxThread
+from tests.cli.changes_helpers import edited_file, rewrite, visible
 from tests.cli.cli_helpers import api_put_user, cli_env, run_cli, spawn, summary_of, wait_until, writes_seen
-from tests.engine.imports.import_helpers import USER_HEADERS, write_events, write_users
-
-FIELDS = ("email", "firstName", "lastName", "signUpDate", "customAttributes")
-
-
-def visible(store: Any) -> dict[str, dict[str, Any]]:
-    return {uid: {f: copy.deepcopy(u.get(f)) for f in FIELDS} for uid, u in store.users.items()}
-
-
-def rewrite(path: Path, rows: list[dict[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=USER_HEADERS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def edited_file(tmp_path: Path, n: int, *, changed: int, new: int) -> Path:
-    """The first `changed` users get a new first name and plan; `new` users are added."""
-    source = write_users(tmp_path / "edit.csv", n)
-    rows = [dict(cells) for cells in source.valid.values()]
-    for i in range(changed):
-        rows[i]["firstName"] = f"Edited{i}"
-        rows[i]["custom.plan"] = "enterprise"
-    for i in range(new):
-        rows.append({**rows[0], "identifyId": f"N{i:05d}", "email": f"n{i}@example.com"})
-    rewrite(source.path, rows)
-    return source.path
+from tests.engine.imports.import_helpers import write_events, write_users
 
 
 def test_undo_restores_removes_and_reports_conflicts(sandbox: SandboxThread, tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ their own writes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,8 @@ from batchgs.run.journal import RowOutcome
 
 BACKUP_MODES = ("upsert", "update", "delete")  # modes that change or remove existing records
 CHANGED_ONLY_MODES = ("upsert", "update")
+EMAIL_CASE = "email_case"  # meta: "kept" once a stored email with capitals was read
+Record = dict[str, Any]
 
 
 @dataclass
@@ -60,6 +64,17 @@ class BeforeState:
         self.read = read or changed_only
         self.plan: ReadPlan | None = None
         self._exists: dict[str, bool] = {}
+        self.email_case_kept = store.meta(EMAIL_CASE) == "kept"
+
+    def _keep(self, images: list[tuple[str, Record | None]]) -> None:
+        """Store images as read; learn from them whether the API keeps the case of emails."""
+        self._learn_email_case(images)
+        self.store.add_images(images, synced=False)  # made durable by the batch that sends (add_batch)
+
+    def _learn_email_case(self, images: list[tuple[str, Record | None]]) -> None:
+        if not self.email_case_kept and any(_has_capitals(r) for _, r in images):
+            self.email_case_kept = True
+            self.store.set_meta(EMAIL_CASE, "kept")
 
     @property
     def key_field(self) -> str:
@@ -85,9 +100,23 @@ class BeforeState:
         ):
             return 0
         wanted = set(keys)
-        pages = await read_all(
-            client, self.collection, wanted, self.store.add_images, cursors=self.plan.cursors
-        )
+        stored: list[Future[int]] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="before-images") as writer:
+
+            def keep(images: list[tuple[str, Record | None]]) -> None:
+                """Pages are stored by one thread while the cursors read on (SQLite lets go of the GIL)."""
+                self._learn_email_case(images)
+                stored.append(writer.submit(self.store.add_images, images, synced=False))
+
+            pages = await read_all(
+                client,
+                self.collection,
+                wanted,
+                keep,
+                cursors=self.plan.cursors,
+                expected=self.plan.total_hits,
+            )
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in stored))
         self.store.set_meta("complete", "1")
         return pages
 
@@ -108,7 +137,7 @@ class BeforeState:
                 fresh, admitted.reads = await read_preferences(client, missing)
             else:
                 fresh, admitted.reads = await lookup(client, self.collection, missing)
-            self.store.add_images(fresh.items())
+            self._keep(list(fresh.items()))
             images.update(self.store.images(missing))
         written: list[tuple[int, str, dict[str, Any]]] = []
         changes: list[ChangeLine] = []
@@ -120,7 +149,7 @@ class BeforeState:
             if self.read:
                 self._exists[key] = image is not None
             if self.changed_only:
-                diff = diff_record(key, payload, image, self.key_field)
+                diff = diff_record(key, payload, image, self.key_field, fold_email=not self.email_case_kept)
                 if diff.action == "unchanged":
                     admitted.unchanged.append(unchanged_outcome(row))
                     continue
@@ -149,6 +178,12 @@ class BeforeState:
     def exists(self, key: str) -> bool | None:
         """For `auto`: did the record exist when read (None: not read)."""
         return self._exists.pop(key, None)
+
+
+def _has_capitals(record: Record | None) -> bool:
+    """A stored email with capitals: this API keeps the case of emails as written."""
+    email = record.get("email") if record is not None else None
+    return isinstance(email, str) and email != email.lower()
 
 
 def unchanged_outcome(row: ValidatedRow) -> RowOutcome:

@@ -115,10 +115,24 @@ def _range_filter(key_field: str, low: str | None, high: str | None) -> list[tup
     return [("filter", ";".join(clauses))] if clauses else []
 
 
-async def read_all(client: Any, collection: Collection, wanted: set[str], sink: Sink, *, cursors: int) -> int:
+async def read_all(
+    client: Any,
+    collection: Collection,
+    wanted: set[str],
+    sink: Sink,
+    *,
+    cursors: int,
+    expected: int = 0,
+) -> int:
     """List the whole collection (in `cursors` key ranges at once); hand the records of `wanted` keys to
-    `sink` page by page, then `(key, None)` for every wanted key not found. Returns the pages read."""
+    `sink` page by page, then `(key, None)` for every wanted key not found. Returns the requests used.
+
+    `expected` is the collection's size when the plan was made: when the ranges together listed fewer
+    records (a service that compares range bounds differently from the documented case-insensitive
+    way, or records deleted meanwhile), the wanted keys not seen are looked up by filter, so a key
+    the ranges missed is never taken for a record that does not exist."""
     found: set[str] = set()
+    listed: set[str] = set()
     pages = 0
 
     async def one_range(low: str | None, high: str | None) -> None:
@@ -126,6 +140,7 @@ async def read_all(client: Any, collection: Collection, wanted: set[str], sink: 
         params = _range_filter(collection.key_field, low, high)
         async for records, _info in scroll(client, collection.path, collection.records_key, params, PAGE):
             pages += 1
+            listed.update(str(r.get(collection.key_field)) for r in records)
             mine = _matching(records, collection.key_field, wanted)
             found.update(key for key, _ in mine)
             if mine:
@@ -133,9 +148,15 @@ async def read_all(client: Any, collection: Collection, wanted: set[str], sink: 
 
     ranges = key_ranges(sorted(wanted), cursors)
     await asyncio.gather(*(one_range(low, high) for low, high in ranges))
-    missing: list[tuple[str, Record | None]] = [(key, None) for key in wanted - found]
-    for start in range(0, len(missing), 10_000):
-        sink(missing[start : start + 10_000])
+    missing = wanted - found
+    if missing and len(listed) < expected:
+        looked, used = await lookup(client, collection, sorted(missing))
+        pages += used
+        sink([(key, record) for key, record in looked.items() if record is not None])
+        missing = {key for key, record in looked.items() if record is None}
+    absent: list[tuple[str, Record | None]] = [(key, None) for key in missing]
+    for start in range(0, len(absent), 10_000):
+        sink(absent[start : start + 10_000])
     return pages
 
 

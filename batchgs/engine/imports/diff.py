@@ -3,7 +3,9 @@
 Only fields present in the payload count (an empty cell is left out of the payload: "leave as is").
 Both sides are normalised as PX stores them, so a re-import of an export never shows a false change:
 - numbers compare by value (`5 == 5.0`, a stored `"5"` equals 5); dates are epoch ms on both sides;
-- emails compare case-insensitively (the API may keep or fold the case; a case-only edit is not a change);
+- emails compare as the API keeps their case: exactly once a stored email shows capitals (the API keeps
+  case), else ignoring case (the API may fold it: then a case-only difference is no change, never a
+  write repeated on every run) — the caller decides, from the records it read (`fold_email`);
 - `customAttributes` and `location` compare key by key (PUT merges them key by key);
 - `propertyKeys` is unchanged when every product key of the row is already on the record (PX adds
   product keys; it never needs to be told one twice).
@@ -94,8 +96,9 @@ def _boolean(value: Any) -> bool | None:
     return None
 
 
-def same_value(name: str, wanted: Any, stored: Any) -> bool:
-    """True when writing `wanted` into field `name` would leave a record holding `stored` as it is."""
+def same_value(name: str, wanted: Any, stored: Any, *, folded: frozenset[str] = CASE_FOLDED) -> bool:
+    """True when writing `wanted` into field `name` would leave a record holding `stored` as it is
+    (`folded`: the fields whose text the API may store in another case)."""
     if type(wanted) is type(stored) and wanted == stored:  # the common case of a re-import: equal as is
         return True
     if wanted is None:
@@ -113,7 +116,7 @@ def same_value(name: str, wanted: Any, stored: Any) -> bool:
         return sorted(map(str, wanted)) == sorted(map(str, stored))
     if isinstance(wanted, str):
         if isinstance(stored, str):
-            if name in CASE_FOLDED:
+            if name in folded:
                 return wanted.casefold() == stored.casefold()
             return wanted == stored
         if isinstance(stored, bool):
@@ -125,34 +128,58 @@ def same_value(name: str, wanted: Any, stored: Any) -> bool:
 
 
 def diff_record(
-    key: str, payload: Mapping[str, Any], current: Mapping[str, Any] | None, key_field: str
+    key: str,
+    payload: Mapping[str, Any],
+    current: Mapping[str, Any] | None,
+    key_field: str,
+    *,
+    fold_email: bool = True,
 ) -> RecordDiff:
     """The diff of one row: `create` when no record exists, else the fields whose value would change."""
     if current is None:
         wanted = flatten(payload, skip=frozenset({key_field}))
         return RecordDiff(key, "create", tuple(FieldChange(n, None, v) for n, v in wanted.items()))
     changes: list[FieldChange] = []
-    _compare("", payload, current, changes, skip=key_field)
+    _compare("", payload, current, changes, CASE_FOLDED if fold_email else frozenset(), skip=key_field)
     return RecordDiff(key, "update" if changes else "unchanged", tuple(changes))
 
 
 def _compare(
-    prefix: str, wanted: Mapping[str, Any], stored: Any, out: list[FieldChange], *, skip: str = ""
+    prefix: str,
+    wanted: Mapping[str, Any],
+    stored: Any,
+    out: list[FieldChange],
+    folded: frozenset[str],
+    *,
+    skip: str = "",
 ) -> None:
     """Walk only the payload's fields (nested objects key by key) against the stored record."""
     for name, value in wanted.items():
         if name == skip:
             continue
         held = stored.get(name) if isinstance(stored, dict) else None  # dict, not Mapping: an ABC
+        if type(value) is type(held) and value == held:  # equal as is: most fields of a re-import
+            continue
         if isinstance(value, dict):  # check costs ~10x more, per field of every row
-            _compare(f"{prefix}{name}.", value, held, out)
-        elif not same_value(f"{prefix}{name}", value, held):
+            _compare(f"{prefix}{name}.", value, held, out, folded)
+        elif not same_value(f"{prefix}{name}", value, held, folded=folded):
             out.append(FieldChange(f"{prefix}{name}", held, value))
 
 
+MERGED_KEY_BY_KEY = frozenset({"customAttributes"})  # the API merges these objects on PUT (contract)
+
+
 def changed_payload(payload: Mapping[str, Any], diff: RecordDiff, key_field: str) -> dict[str, Any]:
-    """Only the changed fields (plus the key): the body of a PUT where the API merges partial updates."""
+    """Only the changed fields (plus the key): the body of a PUT, which merges partial updates.
+
+    Only `customAttributes` is documented to merge key by key; any other object with a changed field
+    (`location`) is sent whole, as the row has it, so a service that replaces the object keeps the
+    row's other fields of it (exactly what a plain import would send)."""
     body = unflatten({c.field: c.after for c in diff.changes})
+    for name in body:
+        whole = payload.get(name)
+        if name not in MERGED_KEY_BY_KEY and isinstance(whole, dict):
+            body[name] = whole
     body[key_field] = payload.get(key_field, diff.key)
     return body
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from batchgs.engine.imports.before_state import BACKUP_MODES, BeforeState, date_fields, wants_before_state
+from batchgs.engine.imports.current_records import COLLECTIONS, plan_reads
 from batchgs.engine.imports.existing_keys import (
     LOOKUP_CHUNK,
     ExistingKeys,
@@ -193,6 +194,8 @@ class Importer:
                 state = self._open_before_state()
                 if state is not None:
                     return await self._run_with_state(client, validation, skip, state, confirm)
+                if self.control.dry_run:
+                    await self._note_backup_reads(client)
                 existing = await self._existing(client)
                 if self.control.dry_run and existing is not None and existing.method == "lookup":
                     await self._lookup_all(client, validation, skip, existing)
@@ -210,14 +213,6 @@ class Importer:
         if not wants_before_state(self.spec.name, self.options):
             return None
         if self.journal is None and not self.options.changed_only:  # a plain dry run: estimate only
-            if self.options.mode in BACKUP_MODES and (self.options.mode, self.options.strategy) != (
-                "upsert",
-                "auto",
-            ):
-                reads = math.ceil(self.plan.rows_to_send / LOOKUP_CHUNK)
-                self.plan.notes.append(
-                    f"before-images for undo: up to {reads:,} extra read requests (--no-backup skips them)"
-                )
             return None
         if self.journal is not None:
             folder = self.journal.run_dir
@@ -233,6 +228,24 @@ class Importer:
             mode=self.options.mode,
             changed_only=self.options.changed_only,
             read=self.options.mode in BACKUP_MODES,
+        )
+
+    async def _note_backup_reads(self, client: Any) -> None:
+        """A plain dry run that a real run would back up: what the before-images cost, read the cheaper
+        way (the probe the run itself would make)."""
+        mode, strategy = self.options.mode, self.options.strategy
+        collection = COLLECTIONS.get(self.spec.name)
+        if (
+            collection is None
+            or not self.options.backup
+            or mode not in BACKUP_MODES
+            or (mode, strategy) == ("upsert", "auto")  # auto reads the records anyway
+        ):
+            return
+        reads = await plan_reads(client, collection, self.plan.rows_to_send)
+        self.plan.lookup_requests += reads.requests
+        self.plan.notes.append(
+            f"before-images for undo: {reads.describe(self.spec.name)} (--no-backup skips them)"
         )
 
     async def _run_with_state(

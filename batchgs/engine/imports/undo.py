@@ -137,7 +137,12 @@ class Undo:
             return found
         now: dict[str, Record | None] = {}
         await read_all(
-            client, self.collection, set(keys), lambda items: now.update(items), cursors=plan.cursors
+            client,
+            self.collection,
+            set(keys),
+            lambda items: now.update(items),
+            cursors=plan.cursors,
+            expected=plan.total_hits,
         )
         return now
 
@@ -213,12 +218,13 @@ class Undo:
             return [await undo_one(unit)]
 
         async def undo_one(unit: UndoUnit) -> RowOutcome:
-            body = units[unit.row][1].body
+            judgement = units[unit.row][1]
+            body = judgement.body
             sendable = {f: v for f, v in body.items() if not (v is None and f in self.date_fields)}
             uncleared = sorted(set(body) - set(sendable))
             if unit.action == "update" and not sendable:
                 return cannot_clear(unit, uncleared)
-            row = ValidatedRow(unit.row, {}, unflatten(sendable), key=unit.key)
+            row = ValidatedRow(unit.row, {}, unflatten({**judgement.context, **sendable}), key=unit.key)
             outcome = await senders[unit.action].send(row)
             return cannot_clear(unit, uncleared) if uncleared and outcome.status == "succeeded" else outcome
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from batchgs.engine.imports.diff import flatten, same_value
+from batchgs.engine.imports.diff import MERGED_KEY_BY_KEY, flatten, same_value
 from batchgs.entities.spec import EntitySpec
 from batchgs.run.before_images import BeforeImages
 from batchgs.run.journal import Journal
@@ -48,6 +48,8 @@ class UndoUnit:
 class Judgement:
     verdict: Verdict
     body: dict[str, Any] = field(default_factory=dict)  # flat fields to send (update/create)
+    # flat fields sent along unchanged: the rest of an object (location) a restored field belongs to
+    context: dict[str, Any] = field(default_factory=dict)
     conflicts: list[tuple[str, Any, Any, Any]] = field(default_factory=list)  # field, before, written, now
 
 
@@ -134,7 +136,21 @@ def judge(unit: UndoUnit, now: Mapping[str, Any] | None) -> Judgement:
             conflicts.append((name, target, unit.written.get(name), value))
     if conflicts:
         return Judgement("conflict", conflicts=conflicts)
-    return Judgement("send", body=body) if body else Judgement("done")
+    return (
+        Judgement("send", body=body, context=_rest_of_objects(body, current)) if body else Judgement("done")
+    )
+
+
+def _rest_of_objects(body: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The other fields, as they are now, of each object (other than customAttributes, which the API
+    merges key by key) that a restored field belongs to: a service that replaces `location` whole on
+    PUT then keeps them, and one that merges gets them unchanged."""
+    roots = {name.split(".")[0] for name in body if "." in name} - set(MERGED_KEY_BY_KEY)
+    return {
+        name: value
+        for name, value in current.items()
+        if value is not None and name not in body and name.split(".")[0] in roots and "." in name
+    }
 
 
 def change_lines(

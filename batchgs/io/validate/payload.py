@@ -22,14 +22,34 @@ def build_payload(
     values: Sequence[Any],
     tags: Sequence[str | None],
 ) -> dict[str, Any]:
-    """Nest `values` at `paths`; empty values (None, empty lists) are left out, never sent as null."""
+    """Nest `values` at `paths`; empty values (None, empty lists) are left out, never sent as null.
+
+    Runs once per valid row (a 100,000-row re-import: 2,000,000 values), hence `json_value` inlined and
+    the one- and two-part paths of nearly every column handled without a loop."""
     payload: dict[str, Any] = {}
     for path, value, tag in zip(paths, values, tags, strict=True):
-        if value is None or value == []:
+        if value is None:
             continue
-        value = decode_auto(value, tag) if tag is not None else json_value(value)
-        node = payload
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
+        if tag is not None:
+            if value == []:
+                continue
+            value = decode_auto(value, tag)
+        elif isinstance(value, float):
+            if value.is_integer() and abs(value) < SAFE_INTEGER:
+                value = int(value)
+        elif isinstance(value, list) and not value:
+            continue
+        depth = len(path)
+        if depth == 1:
+            payload[path[0]] = value
+        elif depth == 2:
+            inner = payload.get(path[0])
+            if inner is None:
+                inner = payload[path[0]] = {}
+            inner[path[1]] = value
+        else:
+            node = payload
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = value
     return payload

@@ -64,3 +64,34 @@ def test_scroll_for_a_large_share_lookup_for_a_few(sandbox_factory, tmp_path: Pa
     for key in sorted(wanted)[:150]:
         assert looked[key] == sandbox.store.users.get(key)
     assert all(looked[k.upper()] is None for k in sorted(wanted)[:3] if k.upper() != k)
+
+
+def test_keys_the_ranges_missed_are_looked_up_not_taken_for_absent(
+    sandbox_factory, tmp_path: Path, monkeypatch
+) -> None:
+    """A service that compares range bounds its own way may leave records out of every range: the list
+    pass then falls short of the probe's total, and the wanted keys it did not see are looked up."""
+    from batchgs.engine.imports import current_records
+
+    sandbox = sandbox_factory(seed_users=3_000, rate_limit=0)
+    stats = TransportStats()
+    make = fast_client_factory(fast_settings(sandbox, tmp_path / "state"), stats=stats)
+    everyone = sorted(sandbox.store.users)
+    wanted = set(everyone[::2]) | {"not-there"}
+    middle = everyone[len(everyone) // 2].lower()
+    monkeypatch.setattr(current_records, "key_ranges", lambda keys, count: [(None, middle)])  # half only
+
+    async def scenario(expected: int) -> tuple[dict[str, Any], int]:
+        async with make() as client:
+            found: dict[str, Any] = {}
+            used = await read_all(client, USERS, wanted, found.update, cursors=1, expected=expected)
+            return found, used
+
+    found, used = asyncio.run(scenario(len(everyone)))
+    assert set(found) == wanted
+    assert all(found[k] == sandbox.store.users[k] for k in wanted - {"not-there"})
+    assert found["not-there"] is None
+    missed = sum(1 for k in wanted - {"not-there"} if k.lower() >= middle)
+    assert used == 2 + -(-(missed + 1) // 100)  # the half listed (2 pages), then the lookups
+    trusting, _ = asyncio.run(scenario(0))  # no total to check against: what the ranges listed is all
+    assert sum(1 for v in trusting.values() if v is not None) == len(wanted) - 1 - missed

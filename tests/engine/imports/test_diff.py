@@ -54,8 +54,8 @@ def test_only_changed_fields_are_listed_with_before_and_after() -> None:
         "identifyId": "u1",
         "firstName": "Grace",
         "lastName": "Hopper",
-        "customAttributes": {"seats": 6},
-        "location": {"city": "Lyon"},
+        "customAttributes": {"seats": 6},  # merged key by key by the API: only the changed one
+        "location": {"city": "Lyon", "countryCode": "FR"},  # not documented to merge: sent whole
     }
 
 
@@ -89,3 +89,15 @@ def test_flatten_and_unflatten_are_inverse() -> None:
     assert flat["location.coordinates.latitude"] == 48.85
     assert flat["customAttributes.plan"] == "pro"
     assert unflatten(flat) == STORED
+
+
+def test_email_case_counts_only_where_the_api_keeps_it() -> None:
+    payload = {"identifyId": "u1", "email": "ada@example.com"}
+    assert diff_record("u1", payload, STORED, "identifyId").action == "unchanged"  # may be folded
+    kept = diff_record("u1", payload, STORED, "identifyId", fold_email=False)
+    assert kept.action == "update"
+    assert [(c.field, c.before, c.after) for c in kept.changes] == [
+        ("email", "Ada@Example.com", "ada@example.com")
+    ]
+    same = {"identifyId": "u1", "email": "Ada@Example.com"}
+    assert diff_record("u1", same, STORED, "identifyId", fold_email=False).action == "unchanged"
