@@ -34,8 +34,8 @@ from batchgs.io.flatten import flatten
 ExtraColumns = Literal["append", "ignore"]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Plausible epoch-ms range for a date cell: years 1900..9999. Outside it the value is kept as a number.
-_MIN_MS = -2_208_988_800_000
-_MAX_MS = 253_402_300_799_999
+MIN_MS = _MIN_MS = -2_208_988_800_000
+MAX_MS = _MAX_MS = 253_402_300_799_999
 
 
 def to_epoch_ms(value: Any) -> int | None:
