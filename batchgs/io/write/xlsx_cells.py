@@ -27,6 +27,8 @@ TEXT_MID = ' t="inlineStr"><is><t'
 ID_MID = ' s="2" t="inlineStr"><is><t'
 QUOTED_MID = {TEXT_MID: f' s="{STYLE_QUOTED}"{TEXT_MID}', ID_MID: f' s="{STYLE_QUOTED_TEXT}"{TEXT_MID}'}
 _EXCEL_ESCAPED = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]|_x[0-9A-Fa-f]{4}_"
+# anything a text cell must treat: XML or Excel escapes, a space at an end, a formula-like start
+_SPECIAL = r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]|_x[0-9A-Fa-f]{4}_|^[\s=+\-@]|\s$"
 
 
 def sheet_rows(
@@ -39,7 +41,27 @@ def sheet_rows(
     xml_text: Callable[[str], str],
 ) -> tuple[str, int]:
     """The `<row>` elements of `frame` from spreadsheet row `first_row`, and how many text cells were
-    cut to Excel's limit. `xml_text` is the writer's Python escape (for the rare columns that need it)."""
+    cut to Excel's limit. `xml_text` is the writer's Python escape (for the rare columns that need it).
+
+    One pass first asks each text column whether any of its cells is special (escapes, spaces at an
+    end, formula-like, too long): the usual column is not, and its cells are plain concatenations."""
+    texts = [n for n in frame.columns if frame.schema[n] == pl.String]
+    special = (
+        frame.select(
+            [
+                (pl.col(n).str.contains(_SPECIAL).any() | (pl.col(n).str.len_bytes().max() > MAX_TEXT)).alias(
+                    n
+                )
+                for n in texts
+            ]
+        ).row(0, named=True)
+        if texts
+        else {}
+    )
+    ints = [n for n in frame.columns if frame.schema[n] == pl.Int64]
+    bounds = frame.select(pl.col(ints).min().name.prefix("lo:"), pl.col(ints).max().name.prefix("hi:")).row(
+        0, named=True
+    )
     number = pl.int_range(first_row, first_row + frame.height, eager=False).cast(pl.String)
     parts: list[pl.Expr] = [pl.lit('<row r="'), number, pl.lit('">')]
     truncated: list[pl.Expr] = []
@@ -47,11 +69,25 @@ def sheet_rows(
         dtype = frame.schema[name]
         if dtype == pl.Null:
             continue
+        start = pl.lit(f'<c r="{letter}') + number
+        if dtype == pl.String and not special[name] and kind != "date":
+            mid = ID_MID if kind == "id" else TEXT_MID
+            parts.append(pl.concat_str([start, pl.lit(f'"{mid}>'), pl.col(name), pl.lit("</t></is></c>")]))
+            continue
+        if dtype == pl.Int64 and kind != "id":
+            low, high = bounds[f"lo:{name}"], bounds[f"hi:{name}"]
+            if kind == "date" and low is not None and low >= FIRST_SAFE_MS and high <= LAST_MS:
+                serial = (pl.col(name).cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(
+                    pl.String
+                )
+                parts.append(pl.concat_str([start, pl.lit('" s="1"><v>'), serial, pl.lit("</v></c>")]))
+                continue
+            if kind == "value" and low is not None and low > -MAX_EXACT_INT and high < MAX_EXACT_INT:
+                value = pl.col(name).cast(pl.String)
+                parts.append(pl.concat_str([start, pl.lit('"><v>'), value, pl.lit("</v></c>")]))
+                continue
         column = frame.get_column(name)
-        cell = _cell(
-            pl.col(name), column, dtype, kind, pl.lit(f'<c r="{letter}') + number, raw=raw, escape=xml_text
-        )
-        parts.append(cell)
+        parts.append(_cell(pl.col(name), column, dtype, kind, start, raw=raw, escape=xml_text))
         if dtype == pl.String:
             truncated.append((pl.col(name).str.len_chars() > MAX_TEXT).sum())
     parts.append(pl.lit("</row>"))
