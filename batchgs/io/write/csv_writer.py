@@ -83,11 +83,12 @@ class CsvWriter(RecordWriter):
             for n, k in zip(frame.columns, self._kinds, strict=True)
             if k == "date" and schema[n].is_integer()
         ]
-        flags = frame.select(
+        checks = [
             *(pl.col(n).str.contains(FORMULA_START).any().alias(f"f:{n}") for n in texts),
             *((pl.col(n).str.len_bytes().min() == 0).alias(f"e:{n}") for n in texts),
             *((~pl.col(n).is_between(MIN_MS, MAX_MS)).any().alias(f"d:{n}") for n in dates),
-        ).row(0, named=True)
+        ]
+        flags = frame.select(checks).row(0, named=True) if checks else {}
         cells = []
         for name, kind in zip(frame.columns, self._kinds, strict=True):
             dtype, expr = schema[name], pl.col(name)

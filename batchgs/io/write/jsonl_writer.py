@@ -67,7 +67,7 @@ class JsonlWriter(RecordWriter):
                 for name, kind in zip(frame.columns, self.kinds(), strict=True)
             ]
         )
-        if values.null_count().row(0) != frame.null_count().row(0):
+        if values.width and values.null_count().row(0) != frame.null_count().row(0):
             self._write_rows([list(row) for row in frame.iter_rows()])  # a date that is no date: kept as is
             return
         self._file.flush()

@@ -113,7 +113,9 @@ class ParquetWriter(RecordWriter):
                 return
             exprs.append(expr.alias(name))
         converted = frame.select(exprs)
-        if converted.null_count().row(0) != frame.select(self.columns).null_count().row(0):
+        if converted.width and converted.null_count().row(0) != frame.select(self.columns).null_count().row(
+            0
+        ):
             self._flush_tables()  # a date that is no date: the row way widens the column to text
             self._write_rows([list(row) for row in frame.iter_rows()])
             return

@@ -59,8 +59,12 @@ def sheet_rows(
         else {}
     )
     ints = [n for n in frame.columns if frame.schema[n] == pl.Int64]
-    bounds = frame.select(pl.col(ints).min().name.prefix("lo:"), pl.col(ints).max().name.prefix("hi:")).row(
-        0, named=True
+    bounds = (
+        frame.select(pl.col(ints).min().name.prefix("lo:"), pl.col(ints).max().name.prefix("hi:")).row(
+            0, named=True
+        )
+        if ints
+        else {}
     )
     number = pl.int_range(first_row, first_row + frame.height, eager=False).cast(pl.String)
     parts: list[pl.Expr] = [pl.lit('<row r="'), number, pl.lit('">')]
