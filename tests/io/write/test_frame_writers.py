@@ -107,3 +107,19 @@ def test_xlsx_has_the_same_cells_and_styles(tmp_path: Path, raw: bool) -> None:
     assert cells(by_frame) == cells(by_rows)
     sheet = zipfile.ZipFile(by_frame).read("xl/worksheets/sheet1.xml").decode()
     assert "_x0001_" in sheet and "_x005F_x0041_" in sheet and "&amp;b&lt;c&gt;&#13;d" in sheet
+
+
+def test_xlsx_frames_continue_on_new_sheets_like_rows(tmp_path: Path) -> None:
+    records = [{"identifyId": f"u{i}", "numberOfVisits": i} for i in range(11)]
+    by_rows, by_frame = tmp_path / "rows.xlsx", tmp_path / "frame.xlsx"
+    with open_writer(by_rows, COLUMNS, rows_per_sheet=4, **OPTIONS) as out:
+        out.write_batch(records)
+    with open_writer(by_frame, COLUMNS, rows_per_sheet=4, **OPTIONS) as out:
+        out.write_frame(frame_from_rows(records[:5]))
+        out.write_frame(frame_from_rows(records[5:]))
+    rows, frames = openpyxl.load_workbook(by_rows), openpyxl.load_workbook(by_frame)
+    assert frames.sheetnames == rows.sheetnames == ["Sheet1", "Sheet2", "Sheet3", "Sheet4"]
+    for name in rows.sheetnames:
+        expected = list(rows[name].iter_rows(values_only=True))
+        assert list(frames[name].iter_rows(values_only=True)) == expected
+        assert expected[0][0] == "identifyId"  # the header on every sheet
