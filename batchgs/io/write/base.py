@@ -24,12 +24,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from batchgs.errors import OutputFileError
 from batchgs.io.flatten import flatten
+
+if TYPE_CHECKING:  # polars is imported by the writers that need it: the date and id helpers stay light
+    import polars as pl
 
 ExtraColumns = Literal["append", "ignore"]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -291,6 +292,8 @@ class RecordWriter(ABC):
 
 def aligned(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """`frame` with exactly `columns`, in that order (a column it lacks is all null)."""
+    import polars as pl
+
     if frame.columns == columns:
         return frame
     have = set(frame.columns)
