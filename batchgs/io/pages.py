@@ -217,7 +217,7 @@ def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int]:
     keys = 0
     filled: set[str] = set()
     while True:
-        counts = frame.select(new).null_count().row(0) if new else ()
+        counts = [frame.get_column(name).null_count() for name in new]  # (kept by each column: no pass)
         keys += sum(height - n for n in counts)
         filled.update(name for name, n in zip(new, counts, strict=True) if n < height)
         schema = frame.schema
@@ -233,8 +233,8 @@ def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int]:
         before = set(frame.columns) - set(structs)
         frame = frame.unnest(structs, separator=".")
         new = [c for c in frame.columns if c not in before]
-    leaves = [c for c, t in frame.schema.items() if t != pl.Null]
-    return frame.select(leaves), filled, keys
+    nulls = [c for c, t in frame.schema.items() if t == pl.Null]
+    return (frame.drop(nulls) if nulls else frame), filled, keys
 
 
 def _inner(dtype: pl.DataType) -> pl.DataType | None:
