@@ -1,6 +1,10 @@
 """The sheet XML of a frame's rows, made column-wise by Polars: the cells `XlsxWriter._render` makes
 one Python value at a time (same styles, escapes, date serials, text limits), for whole pages.
 
+Cells carry no `r="B12"` reference (it is optional in SpreadsheetML): each row lists every column in
+order, an empty one as `<c/>`. That saves a quarter of the XML, so of the concatenation and the deflate;
+Excel, LibreOffice, openpyxl and calamine place such cells by their order.
+
 Each column becomes an expression giving its `<c>` element per row (null: no cell); a row is their
 concatenation inside `<row>`. Text needing Excel's `_xHHHH_` escape (control characters, or text that
 looks like one) is rare: such a column goes through the Python escape, for that page only.
@@ -22,6 +26,7 @@ FIRST_SAFE_MS = -2_203_891_200_000  # 1900-03-01: before it Excel's 1900 leap-ye
 LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, Excel's last date
 MAX_EXACT_INT = 10**15  # Excel keeps 15 significant digits
 MAX_TEXT = 32_767
+EMPTY = "<c/>"  # an empty cell: it keeps the next cells in their columns (no `r` references)
 STYLE_QUOTED, STYLE_QUOTED_TEXT = 4, 5
 TEXT_MID = ' t="inlineStr"><is><t'
 ID_MID = ' s="2" t="inlineStr"><is><t'
@@ -33,7 +38,6 @@ _SPECIAL = r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]|_x[0-9A-Fa-f]{4}_
 
 def sheet_rows(
     frame: pl.DataFrame,
-    letters: Sequence[str],
     kinds: Sequence[str],
     first_row: int,
     *,
@@ -68,15 +72,20 @@ def sheet_rows(
     )
     number = pl.int_range(first_row, first_row + frame.height, eager=False).cast(pl.String)
     parts: list[pl.Expr] = [pl.lit('<row r="'), number, pl.lit('">')]
+    start = pl.lit("<c")  # cells without `r`: each row holds every column in order, `<c/>` when empty
     truncated: list[pl.Expr] = []
-    for name, letter, kind in zip(frame.columns, letters, kinds, strict=False):
+    for name, kind in zip(frame.columns, kinds, strict=False):
         dtype = frame.schema[name]
         if dtype == pl.Null:
+            parts.append(pl.lit(EMPTY))
             continue
-        start = pl.lit(f'<c r="{letter}') + number
         if dtype == pl.String and not special[name] and kind != "date":
             mid = ID_MID if kind == "id" else TEXT_MID
-            parts.append(pl.concat_str([start, pl.lit(f'"{mid}>'), pl.col(name), pl.lit("</t></is></c>")]))
+            parts.append(
+                pl.concat_str([start, pl.lit(f"{mid}>"), pl.col(name), pl.lit("</t></is></c>")]).fill_null(
+                    EMPTY
+                )
+            )
             continue
         if dtype == pl.Int64 and kind != "id":
             low, high = bounds[f"lo:{name}"], bounds[f"hi:{name}"]
@@ -84,14 +93,20 @@ def sheet_rows(
                 serial = (pl.col(name).cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(
                     pl.String
                 )
-                parts.append(pl.concat_str([start, pl.lit('" s="1"><v>'), serial, pl.lit("</v></c>")]))
+                parts.append(
+                    pl.concat_str([start, pl.lit(' s="1"><v>'), serial, pl.lit("</v></c>")]).fill_null(EMPTY)
+                )
                 continue
             if kind == "value" and low is not None and low > -MAX_EXACT_INT and high < MAX_EXACT_INT:
                 value = pl.col(name).cast(pl.String)
-                parts.append(pl.concat_str([start, pl.lit('"><v>'), value, pl.lit("</v></c>")]))
+                parts.append(
+                    pl.concat_str([start, pl.lit("><v>"), value, pl.lit("</v></c>")]).fill_null(EMPTY)
+                )
                 continue
         column = frame.get_column(name)
-        parts.append(_cell(pl.col(name), column, dtype, kind, start, raw=raw, escape=xml_text))
+        parts.append(
+            _cell(pl.col(name), column, dtype, kind, start, raw=raw, escape=xml_text).fill_null(EMPTY)
+        )
         if dtype == pl.String:
             truncated.append((pl.col(name).str.len_chars() > MAX_TEXT).sum())
     parts.append(pl.lit("</row>"))
@@ -118,7 +133,7 @@ def _cell(
         if ms is not None:
             safe = ms.is_between(FIRST_SAFE_MS, LAST_MS)
             serial = (ms.cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(pl.String)
-            date = pl.concat_str([start, pl.lit('" s="1"><v>'), serial, pl.lit("</v></c>")])
+            date = pl.concat_str([start, pl.lit(' s="1"><v>'), serial, pl.lit("</v></c>")])
             return (
                 pl.when(safe)
                 .then(date)
@@ -133,14 +148,14 @@ def _cell(
         )
     if dtype == pl.Boolean:
         value = expr.cast(pl.UInt8).cast(pl.String)
-        return pl.concat_str([start, pl.lit('" t="b"><v>'), value, pl.lit("</v></c>")])
+        return pl.concat_str([start, pl.lit(' t="b"><v>'), value, pl.lit("</v></c>")])
     if dtype.is_integer():
-        number = pl.concat_str([start, pl.lit('"><v>'), expr.cast(pl.String), pl.lit("</v></c>")])
+        number = pl.concat_str([start, pl.lit("><v>"), expr.cast(pl.String), pl.lit("</v></c>")])
         exact = expr.is_between(-MAX_EXACT_INT, MAX_EXACT_INT, closed="none")
         as_text = _plain_cell(expr.cast(pl.String), start)
         return pl.when(exact).then(number).otherwise(as_text)
     if dtype.is_float():
-        number = pl.concat_str([start, pl.lit('"><v>'), expr.cast(pl.String), pl.lit("</v></c>")])
+        number = pl.concat_str([start, pl.lit("><v>"), expr.cast(pl.String), pl.lit("</v></c>")])
         return pl.when(expr.is_finite()).then(number).otherwise(_plain_cell(expr.cast(pl.String), start))
     texts = expr.cast(pl.String)
     return _text_cell(
@@ -150,7 +165,7 @@ def _cell(
 
 def _plain_cell(text: pl.Expr, start: pl.Expr) -> pl.Expr:
     """Text known to need no escape and to be no formula (a number's own text)."""
-    return pl.concat_str([start, pl.lit('"' + TEXT_MID + ">"), text, pl.lit("</t></is></c>")])
+    return pl.concat_str([start, pl.lit(TEXT_MID + ">"), text, pl.lit("</t></is></c>")])
 
 
 def _text_cell(
@@ -170,9 +185,9 @@ def _text_cell(
         )
     spaced = cut.str.contains(r"^\s|\s$")
     opened = pl.when(spaced).then(pl.lit(' xml:space="preserve">')).otherwise(pl.lit(">"))
-    plain = pl.concat_str([start, pl.lit('"' + mid), opened, escaped, pl.lit("</t></is></c>")])
+    plain = pl.concat_str([start, pl.lit(mid), opened, escaped, pl.lit("</t></is></c>")])
     if raw:
         return plain
     formula = text.str.contains(r"^[=+\-@\t\r]") & ~text.str.contains(PLAIN_NUMBER)
-    quoted = pl.concat_str([start, pl.lit('"' + QUOTED_MID[mid]), opened, escaped, pl.lit("</t></is></c>")])
+    quoted = pl.concat_str([start, pl.lit(QUOTED_MID[mid]), opened, escaped, pl.lit("</t></is></c>")])
     return pl.when(formula).then(quoted).otherwise(plain)

@@ -145,9 +145,7 @@ class XlsxWriter(RecordWriter):
             average = self._data_bytes / self._data_rows if self._data_rows else 0
             fits = int((self.sheet_bytes - self._sheet_size) / average) + 1 if average else 10
             chunk = frame.slice(start, min(room, _RENDER_ROWS, fits))
-            xml, cut = sheet_rows(
-                chunk, self._letters, self._kinds, self._next_row, raw=self.raw, xml_text=xml_text
-            )
+            xml, cut = sheet_rows(chunk, self._kinds, self._next_row, raw=self.raw, xml_text=xml_text)
             self.truncated_cells += cut
             self._submit_rows(xml.encode("utf-8", "replace"), chunk.height)
             start += chunk.height
