@@ -99,7 +99,8 @@ class PageReader:
         envelope = {
             k: _whole(v) for k, v in whole.drop(self.records_key).row(0, named=True).items() if v is not None
         }
-        keys = len(envelope) + (records.null_count() == 0)
+        keys = sum(_keys(whole.get_column(c)) for c in whole.columns if c != self.records_key)
+        keys += records.null_count() == 0
         length = records.list.len().item() or 0
         inner = records.dtype.inner if isinstance(records.dtype, pl.List) else None
         flat: pl.DataFrame | None = pl.DataFrame(height=length)

@@ -90,6 +90,14 @@ def test_a_value_the_schema_cannot_hold_exactly_is_read_the_slow_way(
     assert got == expected or str(got) == str(expected)
 
 
+def test_an_envelope_with_objects_reads_fast_and_keeps_its_integers() -> None:
+    reader = PageReader("users")
+    total = {"value": 3, "relation": "eq"}
+    reader.read(_page([_user(1)], totalHits=total, scrollId="a"))
+    page = reader.read(_page([_user(2), _user(3)], totalHits=total, scrollId="b"))
+    assert page.fast and page.envelope == {"totalHits": total, "scrollId": "b"}
+
+
 def test_a_fraction_where_integers_were_is_never_cut() -> None:
     reader = PageReader("users")
     reader.read(_page([_user(i) for i in range(5)]))
