@@ -43,8 +43,8 @@ def sheet_rows(
     *,
     raw: bool,
     xml_text: Callable[[str], str],
-) -> tuple[str, int]:
-    """The `<row>` elements of `frame` from spreadsheet row `first_row`, and how many text cells were
+) -> tuple[bytes, int]:
+    """The `<row>` elements of `frame` from spreadsheet row `first_row` (UTF-8), and how many text cells were
     cut to Excel's limit. `xml_text` is the writer's Python escape (for the rare columns that need it).
 
     One pass first asks each text column whether any of its cells is special (escapes, spaces at an
@@ -110,9 +110,9 @@ def sheet_rows(
         if dtype == pl.String:
             truncated.append((pl.col(name).str.len_chars() > MAX_TEXT).sum())
     parts.append(pl.lit("</row>"))
-    rows = frame.select(pl.concat_str(parts, ignore_nulls=True).str.join("").alias("xml"))
+    rows = frame.select(pl.concat_str(parts, ignore_nulls=True).str.join("").cast(pl.Binary).alias("xml"))
     cut = int(frame.select(pl.sum_horizontal(truncated)).item()) if truncated else 0
-    return str(rows.item()), cut
+    return bytes(rows.item()), cut  # UTF-8 as Polars holds it: no Python text in between
 
 
 def _cell(

@@ -147,7 +147,7 @@ class XlsxWriter(RecordWriter):
             chunk = frame.slice(start, min(room, _RENDER_ROWS, fits))
             xml, cut = sheet_rows(chunk, self._kinds, self._next_row, raw=self.raw, xml_text=xml_text)
             self.truncated_cells += cut
-            self._submit_rows(xml.encode("utf-8", "replace"), chunk.height)
+            self._submit_rows(xml, chunk.height)
             start += chunk.height
 
     def _submit_rows(self, data: bytes, count: int) -> None:
