@@ -3,8 +3,8 @@
 Scenarios of `all` (about 15 minutes; --quick a few): import-rate (1-3), requests-per-row (4),
 validate (5), export (6, 6b), adaptive (7), optout, startup; then the charts and
 BENCHMARKS.md.
-Also runnable alone: writers, read-xlsx, sandbox-throughput, changed-only, shared-limit, export-slices,
-charts, report.
+Also runnable alone: writers, export-cpu, read-xlsx, sandbox-throughput, changed-only, shared-limit,
+export-slices, charts, report.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ SCENARIOS = {
 }
 EXTRA = {
     "writers": "bench.writers",
+    "export-cpu": "bench.export_cpu",
     "read-xlsx": "bench.read_xlsx",
     "sandbox-throughput": "bench.sandbox_throughput",
     "changed-only": "bench.changed_only",

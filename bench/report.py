@@ -337,6 +337,45 @@ def export_slices(r: dict[str, Any]) -> str:
     )
 
 
+def export_cpu(r: dict[str, Any]) -> str:
+    floor = r["floor"]
+    head = ["format", "CPU-µs/record", "× floor", "net of start-up µs", "× floor", "seconds", "peak RSS MiB"]
+    rows = [
+        [
+            m["format"],
+            m["cpu_us_per_record"],
+            f"{m['times_floor']}×",
+            m["cpu_us_per_record_net_of_startup"],
+            f"{m['times_floor_net_of_startup']}×",
+            m["seconds"],
+            m["peak_rss_mib"],
+        ]
+        for m in r["exports"]
+    ]
+    text = (
+        f"### 6c. Exporter CPU per record: {r['users']:,} users, no added latency\n\n"
+        f"Polars floor on the same pages (read_json with the schema known, unnest, write_csv): "
+        f"**{floor['cpu_us_per_record']} CPU-µs/record**; the exporter's start-up (a one-user export): "
+        f"{r['startup_cpu_seconds']} CPU-s.\n\n" + _table(head, rows) + "\n"
+    )
+    published = {m["format"]: m for m in r.get("million_published", [])}
+    if r.get("million"):
+        head = ["1,000,000 users", "seconds", "records/s", "peak RSS MiB", "published s", "published RSS MiB"]
+        rows = [
+            [
+                m["format"],
+                m["seconds"],
+                f"{m['records_per_second']:,}",
+                m["peak_rss_mib"],
+                published.get(m["format"], {}).get("seconds", "–"),
+                published.get(m["format"], {}).get("peak_rss_mib", "–"),
+            ]
+            for m in r["million"]
+        ]
+        text += "\n" + _table(head, rows) + "\n"
+    return text
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("import_rate", import_rate),
     ("requests_per_row", requests_per_row),
@@ -345,6 +384,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("adaptive", adaptive),
     ("optout", optout),
     ("startup", startup),
+    ("export_cpu", export_cpu),
     ("writers", writers),
     ("read_xlsx", read_xlsx),
     ("sandbox_throughput", sandbox_throughput),
@@ -355,6 +395,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 
 
 EXTRA_SECTIONS = (
+    "export_cpu",
     "writers",
     "read_xlsx",
     "sandbox_throughput",

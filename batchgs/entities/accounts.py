@@ -54,5 +54,15 @@ SPEC = EntitySpec(
         header_prefixes=("custom.", "customAttributes."),
         metadata_model="account",
     ),
-    list_endpoint=ListEndpoint(path="/v1/accounts", records_key="accounts", paging="scroll"),
+    list_endpoint=ListEndpoint(
+        "accounts",
+        "scroll",
+        "/v1/accounts",
+        "accounts",
+        key="id",
+        slice_field="createDate",
+        spec_name="accounts",
+        metadata_model="account",
+        description="PX accounts with their custom attributes",
+    ),
 )

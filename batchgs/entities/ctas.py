@@ -65,7 +65,13 @@ SPEC = EntitySpec(
     ),
     custom=CustomFields(payload_field="", header_prefixes=(), suffix="__gc"),
     list_endpoint=ListEndpoint(
-        path="/v2/cockpit/cta/list", records_key="records", paging="cs-list", page_size=1000
+        "ctas",
+        "cs-list",
+        "/v2/cockpit/cta/list",
+        "records",
+        key="Gsid",
+        spec_name="ctas",
+        description="CS calls to action (batchgs.engine.export.ctas)",
     ),
     extra={"max_records_per_call": str(MAX_RECORDS_PER_CALL)},
 )

@@ -7,6 +7,18 @@ from batchgs.entities.spec import Column, ColumnType, CustomFields, EntitySpec, 
 T = ColumnType
 
 MAX_EVENT_NAME = 2000
+# the fields every PX history record has (gainsight-api.md §1.9): the first columns of a history export
+EVENT_FIELDS = (
+    "eventId",
+    "identifyId",
+    "accountId",
+    "propertyKey",
+    "date",
+    "eventType",
+    "sessionId",
+    "userType",
+    "globalContext",
+)
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_NAME = 1024
 
@@ -73,10 +85,15 @@ SPEC = EntitySpec(
         max_name_length=MAX_ATTRIBUTE_NAME,
     ),
     list_endpoint=ListEndpoint(
-        path="/v1/events/custom",
-        records_key="customEvents",
-        paging="scroll",
-        date_windowed=True,
-        window_params="dateRange",
+        "events",
+        "scroll",
+        "/v1/events/custom",
+        "customEvents",
+        key="eventId",
+        window="dateRange",
+        slice_field="date",
+        spec_name="events",
+        documented=EVENT_FIELDS,
+        description="custom events history",
     ),
 )

@@ -27,7 +27,10 @@ class Family(StrEnum):
     CS = "cs"
 
 
-Paging = Literal["scroll", "page-number", "cs-list", "none"]
+# scroll: scrollId cursor (users, accounts, histories); page-number: pageNumber + isLastPage (engagements);
+# per-user: one GET per user (preferences, denylist); cs-list: CS POST search with pageNumber from 1
+Paging = Literal["scroll", "page-number", "per-user", "cs-list"]
+Window = Literal["dateRange", "filter"]
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,31 @@ class CustomFields:
 
 @dataclass(frozen=True)
 class ListEndpoint:
-    """How an entity pages for export."""
+    """How an entity is listed and exported: the one description the exporter reads
+    (batchgs.entities.listings gathers them; the entity specs that have one carry it)."""
 
-    path: str
-    records_key: str
-    paging: Paging = "scroll"
+    name: str  # the export's name (`batchgs export NAME`)
+    paging: Paging
+    path: str = ""
+    records_key: str = ""
+    key: str | None = None  # unique field of a record (slicing by key ranges, duplicate checks)
     page_size: int = 1000
-    date_windowed: bool = False  # history: <= 190-day windows
-    window_params: Literal["dateRange", "filter"] = "filter"
+    window: Window | None = None  # history: <= 190-day windows given this way
+    slice_field: str | None = None  # numeric field whose ranges split the list into disjoint slices
+    spec_name: str | None = None  # entity spec giving the documented columns
+    metadata_model: Literal["user", "account"] | None = None  # custom attribute types
+    documented: tuple[str, ...] = ()  # column order when there is no spec
+    description: str = ""
+
+    @property
+    def spec(self) -> EntitySpec | None:
+        from batchgs.entities import registry  # the registry imports the specs, which import this
+
+        return registry.get(self.spec_name) if self.spec_name else None
+
+    @property
+    def windowed(self) -> bool:
+        return self.window is not None
 
 
 @dataclass(frozen=True)

@@ -90,5 +90,15 @@ SPEC = EntitySpec(
         header_prefixes=("custom.", "customAttributes."),
         metadata_model="user",
     ),
-    list_endpoint=ListEndpoint(path="/v1/users", records_key="users", paging="scroll"),
+    list_endpoint=ListEndpoint(
+        "users",
+        "scroll",
+        "/v1/users",
+        "users",
+        key="identifyId",
+        slice_field="createDate",
+        spec_name="users",
+        metadata_model="user",
+        description="PX users with their custom attributes",
+    ),
 )

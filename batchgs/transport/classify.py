@@ -59,6 +59,7 @@ class Classification:
     rate_limited: bool = False  # a 429: the limiter must slow everybody down
     hint: str | None = None
     empty_result: bool = False  # CS GSOBJ_1011: a search that matched nothing, not a failure
+    raw: bytes | None = None  # a success's body as received, unparsed (`keep_raw`: export pages)
 
 
 def parse_body(body: bytes) -> Any:
@@ -156,9 +157,13 @@ def classify_response(
     idempotent: bool = True,
     api: Api = "px",
     reason: str = "",
+    keep_raw: bool = False,
 ) -> Classification:
     """Meaning of an HTTP answer. Every answer reached the server, so 5xx on a non-idempotent
-    request is `uncertain` (it may have been processed before the server failed)."""
+    request is `uncertain` (it may have been processed before the server failed). `keep_raw`: a PX
+    success keeps its bytes unparsed (the exporter parses pages itself, column-wise)."""
+    if keep_raw and api == "px" and 200 <= status < 300:
+        return Classification(Decision.SUCCESS, status, "", raw=body)
     parsed = parse_body(body)
     retry_after = parse_retry_after(headers.get("Retry-After"))
     envelope = _cs_envelope(parsed) if api == "cs" else None
@@ -277,10 +282,13 @@ def classify(
     idempotent: bool = True,
     api: Api = "px",
     reason: str = "",
+    keep_raw: bool = False,
 ) -> Classification:
     """The one entry point: an answer (status, headers, body) or an `error` with whether it was `sent`."""
     if error is not None:
         return classify_exception(error, sent=sent, idempotent=idempotent)
     if status is None:
         raise ValueError("classify needs a status or an error")
-    return classify_response(status, headers or {}, body, idempotent=idempotent, api=api, reason=reason)
+    return classify_response(
+        status, headers or {}, body, idempotent=idempotent, api=api, reason=reason, keep_raw=keep_raw
+    )

@@ -249,8 +249,12 @@ class ApiClient:
         idempotent: bool = True,
         headers: Mapping[str, str | Secret] | None = None,
         before_send: BeforeSend | None = None,
+        raw: bool = False,
     ) -> ApiResult:
         """Send until the answer is definitive or retries run out. Raises only QuotaExhausted.
+
+        `raw`: a success's body stays the bytes received (`ApiResult.raw`, `body` None): export pages,
+        which the exporter parses column-wise and spools as they are.
 
         `before_send` is awaited once, when the first attempt has its quota and its limiter slot and is
         about to be written: the write-ahead mark of a non-idempotent request, taken as late as it can be
@@ -264,7 +268,9 @@ class ApiClient:
         attempt = 0
         while True:
             attempt += 1
-            verdict, granted = await self._send(method.upper(), url, body, headers, idempotent, before_send)
+            verdict, granted = await self._send(
+                method.upper(), url, body, headers, idempotent, before_send, raw
+            )
             decision = verdict.decision
             if decision is Decision.RETRY:
                 if verdict.rate_limited:
@@ -320,6 +326,7 @@ class ApiClient:
         extra_headers: Mapping[str, str | Secret] | None,
         idempotent: bool,
         before_send: BeforeSend | None = None,
+        raw: bool = False,
     ) -> tuple[Classification, float]:
         """One attempt, following same-origin redirects; each hop spends quota and a limiter slot.
         Returns the verdict and the grant time of the last hop (for the limiter's 429 episodes)."""
@@ -331,7 +338,13 @@ class ApiClient:
             location = resp_headers.get("Location")
             if status not in REDIRECTS or not location:
                 verdict = classify(
-                    status, resp_headers, payload, idempotent=idempotent, api=self.api, reason=reason
+                    status,
+                    resp_headers,
+                    payload,
+                    idempotent=idempotent,
+                    api=self.api,
+                    reason=reason,
+                    keep_raw=raw,
                 )
                 return verdict, granted
             target = url.join(URL(location))
@@ -445,6 +458,7 @@ def _result(
         code=verdict.code if code is None else code,
         hint=verdict.hint,
         empty=verdict.empty_result,
+        raw=verdict.raw,
     )
 
 

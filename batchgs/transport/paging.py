@@ -56,7 +56,8 @@ def _records(body: Any, key: str, what: str) -> tuple[list[Record], Mapping[str,
     return records, body
 
 
-def _int_or_none(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """A count from an answer (`totalHits` may also come as {"value": n})."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -64,6 +65,20 @@ def _int_or_none(value: Any) -> int | None:
     if isinstance(value, Mapping) and isinstance(value.get("value"), int):
         return int(value["value"])
     return None
+
+
+def scroll_ends(
+    count: int, page_size: int, next_id: Any, scroll_id: str | None, total: int | None, fetched: int
+) -> bool:
+    """Whether a scroll page is its last: short, without a (new) scrollId, or the count reached."""
+    return (
+        count < page_size or not next_id or next_id == scroll_id or (total is not None and fetched >= total)
+    )
+
+
+def page_list_ends(count: int, page_size: int, flag: Any, total: int | None, fetched: int) -> bool:
+    """Whether a page-number page is its last: `isLastPage`, else short, or the count reached."""
+    return flag is True or (flag is None and count < page_size) or (total is not None and fetched >= total)
 
 
 async def scroll(
@@ -92,15 +107,10 @@ async def scroll(
         signature = _signature(records)
         if signature == previous:
             return  # the service served the same page again: the scrollId was not honoured
-        total = _int_or_none(body.get("totalHits"))
+        total = int_or_none(body.get("totalHits"))
         next_id = body.get("scrollId") or None
         fetched += len(records)
-        last = (
-            len(records) < page_size
-            or not next_id
-            or next_id == scroll_id
-            or (total is not None and fetched >= total)
-        )
+        last = scroll_ends(len(records), page_size, next_id, scroll_id, total, fetched)
         yield records, PageInfo(index, fetched, total, last, scroll_id=None if last else str(next_id))
         if last:
             return
@@ -131,13 +141,8 @@ async def page_numbers(
         if signature == previous:
             return
         fetched += len(records)
-        total = _int_or_none(body.get("totalHits"))
-        flag = body.get("isLastPage")
-        last = (
-            flag is True
-            or (flag is None and len(records) < page_size)
-            or (total is not None and fetched >= total)
-        )
+        total = int_or_none(body.get("totalHits"))
+        last = page_list_ends(len(records), page_size, body.get("isLastPage"), total, fetched)
         yield records, PageInfo(index, fetched, total, last, page_number=number)
         if last:
             return

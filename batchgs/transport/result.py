@@ -30,6 +30,7 @@ class ApiResult:
     code: str = ""  # row code for reports: api-rejected, not-found, retries-exhausted, uncertain
     hint: str | None = None  # for FATAL: what the user can do (e.g. the key's Write permission)
     empty: bool = False  # CS GSOBJ_1011: the search matched nothing (a success with no records)
+    raw: bytes | None = None  # `request(raw=True)`: a success's body as received, not parsed
 
     @property
     def ok(self) -> bool:

@@ -222,7 +222,7 @@ def test_formulas_get_a_quote_in_csv_and_the_quote_prefix_style_in_xlsx_unless_r
                 ["export", "users", "-o", str(out), "--columns", "identifyId,firstName,phone", "-q", *extra],
                 env,
             )
-            assert result.exit_code == 0
+            assert result.exit_code == 0, result.output
             if suffix == "csv":
                 rows = read_csv(out)
                 cells[f"{name}.csv"] = [r["firstName"] for r in rows] + [r["phone"] for r in rows]

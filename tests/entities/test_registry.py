@@ -65,7 +65,7 @@ def test_contract_details() -> None:
     assert events.custom.max_count == 50 and events.custom.max_name_length == 1024
     assert events.column("userType").default == "USER"
     assert not events.idempotent
-    assert events.list_endpoint is not None and events.list_endpoint.window_params == "dateRange"
+    assert events.list_endpoint is not None and events.list_endpoint.window == "dateRange"
     ctas = registry.get("ctas")
     assert ctas.family is Family.CS and ctas.column("CompanyId").aliases == ("Company", "Company Gsid")
     assert ctas.column("DueDate").type is ColumnType.DATE

@@ -1,6 +1,8 @@
 """Write the spooled parts, in part order, into the output file: the columns, then every row.
 
-Runs once every part is fetched, so the header is known in full before the first row: documented
+The spools hold each page's flat frame (Arrow IPC, made while fetching), so writing is column-wise:
+no page is parsed again and no record becomes a Python row. Runs once every part is fetched, so the
+header is known in full before the first row: documented
 fields first, other keys sorted, custom attributes sorted (`ColumnPlan`), the same header from one
 nightly export to the next. The writer streams to a temporary file and renames it only at the end;
 a stop in between (Ctrl-C) throws the temporary file away and the spools stay for `resume`.
@@ -17,8 +19,9 @@ from typing import Any
 from batchgs.engine.export.entities import ExportEntity, date_and_id_columns, documented_columns
 from batchgs.engine.export.slices import Part
 from batchgs.engine.export.spool import Spool
-from batchgs.errors import Interrupted
+from batchgs.errors import Interrupted, NotResumableError
 from batchgs.io.flatten import ColumnPlan
+from batchgs.io.pages import PageError, frame_of
 from batchgs.io.write.formats import open_writer
 
 
@@ -87,12 +90,16 @@ def assemble(
     try:
         for part in parts:
             spool = Spool.of(run_dir, f"part-{part.id}")
-            for rows in spool.frames(part.spool_bytes):
+            for table in spool.tables(part.spool_bytes):
                 if stop.is_set():
                     raise Interrupted("interrupted while writing the file: nothing was written")
-                writer.write_batch(rows, flat_rows=True)  # the spool holds flattened rows
+                try:
+                    frame = frame_of(table)
+                except PageError as exc:
+                    raise NotResumableError(f"{spool.path}: page spool is corrupt ({exc})") from None
+                writer.write_frame(frame)
                 if on_rows is not None:
-                    on_rows(len(rows))
+                    on_rows(frame.height)
         writer.close()
     except BaseException:
         writer.abort()

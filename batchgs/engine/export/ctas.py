@@ -5,6 +5,9 @@
 The records are flat already; their fields become the columns, in the order the API gives them
 (first page), later ones appended. The file is written to a temporary name and renamed at the end,
 so an interrupted export leaves no half file — and its resume simply pages again from the start.
+Each page goes to the writer as one frame (`write_frame`: the same column-wise writing as the PX
+exports); the records themselves come parsed by the transport, since a CS answer's envelope decides
+whether it is a success.
 
 `--filter` takes the PX syntax (`status==Open;type==Risk`, repeat for OR) on friendly names
 (status, type, priority, reason, owner, company: a Gsid value compares the id, any other value the
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from batchgs.errors import Interrupted, OutputFileError, UsageError
+from batchgs.io.flatten import flatten
+from batchgs.io.pages import frame_from_rows
 from batchgs.io.write.formats import open_writer, writer_class
 from batchgs.transport.paging import MAX_PAGE_SIZE, cs_pages
 
@@ -185,7 +190,7 @@ async def export_ctas(
         async for records, _info in cs_pages(client, list_path, options.query(), MAX_PAGE_SIZE):
             if writer is None:
                 writer = _open(path, options, options.columns or columns_of(records))
-            writer.write_batch(records)
+            writer.write_frame(frame_from_rows([flatten(r) for r in records]))
             result.rows += len(records)
             result.pages += 1
             if on_page is not None:

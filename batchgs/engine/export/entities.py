@@ -1,8 +1,7 @@
-"""What `batchgs export ENTITY` reads for each PX entity: endpoint, paging, key, columns, slicing.
+"""What `batchgs export ENTITY` reads for each PX entity: the lists of batchgs.entities.listings
+(endpoint, paging, key, columns, slicing), their names and aliases, and the column rules.
 
-Every entity is data here (gainsight-api.md §1.3–1.9): a scroll list (users, accounts, the event
-histories), a page-number list (engagements, features, segments) or one GET per user (preferences,
-denylist). `ctas` is not here: the CS export owns it (batchgs.cli.cs_export).
+`ctas` is not among them: the CS export owns it (batchgs.cli.cs_export).
 
 Columns: documented fields first (the entity spec, or the common event fields of §1.9), then other
 keys sorted, then custom attributes sorted (batchgs.io.flatten.ColumnPlan). Date columns are the
@@ -13,165 +12,13 @@ columns are `id` and names ending in `Id`, so they stay text in every format.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
 
-from batchgs.entities import registry
-from batchgs.entities.spec import ColumnType, EntitySpec
+from batchgs.entities.listings import PX_LISTINGS
+from batchgs.entities.spec import ColumnType, ListEndpoint
 from batchgs.errors import UsageError
 
-Paging = Literal["scroll", "page-number", "per-user"]
-Window = Literal["dateRange", "filter"]
-
-EVENT_FIELDS = (
-    "eventId",
-    "identifyId",
-    "accountId",
-    "propertyKey",
-    "date",
-    "eventType",
-    "sessionId",
-    "userType",
-    "globalContext",
-)
-ENGAGEMENT_FIELDS = ("id", "name", "type", "state", "propertyKey", "createDate")
-FEATURE_FIELDS = ("id", "name", "type", "parentFeatureId", "propertyKey")
-SEGMENT_FIELDS = ("id", "name", "type", "propertyKey")
-
-
-@dataclass(frozen=True)
-class ExportEntity:
-    """How one entity is exported."""
-
-    name: str
-    paging: Paging
-    path: str = ""
-    records_key: str = ""
-    key: str | None = None  # unique field of a record (slicing by key ranges, duplicate checks)
-    page_size: int = 1000
-    window: Window | None = None  # history: ≤ 190-day windows given this way
-    slice_field: str | None = None  # numeric field whose ranges split the list into disjoint slices
-    spec_name: str | None = None  # entity spec giving the documented columns
-    metadata_model: Literal["user", "account"] | None = None  # custom attribute types
-    documented: tuple[str, ...] = ()  # column order when there is no spec
-    description: str = ""
-
-    @property
-    def spec(self) -> EntitySpec | None:
-        return registry.get(self.spec_name) if self.spec_name else None
-
-    @property
-    def windowed(self) -> bool:
-        return self.window is not None
-
-
-def _history(name: str, path: str, records_key: str, what: str) -> ExportEntity:
-    return ExportEntity(
-        name,
-        "scroll",
-        path,
-        records_key,
-        key="eventId",
-        window="filter",
-        slice_field="date",
-        documented=EVENT_FIELDS,
-        description=what,
-    )
-
-
-_ENTITIES: tuple[ExportEntity, ...] = (
-    ExportEntity(
-        "users",
-        "scroll",
-        "/v1/users",
-        "users",
-        key="identifyId",
-        slice_field="createDate",
-        spec_name="users",
-        metadata_model="user",
-        description="PX users with their custom attributes",
-    ),
-    ExportEntity(
-        "accounts",
-        "scroll",
-        "/v1/accounts",
-        "accounts",
-        key="id",
-        slice_field="createDate",
-        spec_name="accounts",
-        metadata_model="account",
-        description="PX accounts with their custom attributes",
-    ),
-    ExportEntity(
-        "events",
-        "scroll",
-        "/v1/events/custom",
-        "customEvents",
-        key="eventId",
-        window="dateRange",
-        slice_field="date",
-        spec_name="events",
-        documented=EVENT_FIELDS,
-        description="custom events history",
-    ),
-    _history("page-views", "/v1/events/pageView", "results", "page view history"),
-    _history("sessions", "/v1/events/session", "sessionInitializedEvents", "session history"),
-    _history("email-events", "/v1/events/email", "results", "email event history"),
-    _history("engagement-views", "/v1/events/engagementView", "results", "engagement view history"),
-    _history("feature-matches", "/v1/events/feature_match", "featureMatchEvents", "feature match history"),
-    _history("segment-matches", "/v1/events/segment_match", "featureMatchEvents", "segment match history"),
-    _history("identify-events", "/v1/events/identify", "identifyEvents", "identify event history"),
-    _history("form-submits", "/v1/events/formSubmit", "results", "form submit history"),
-    _history("leads", "/v1/events/lead", "results", "lead event history"),
-    _history("survey-responses", "/v1/survey/responses", "results", "survey responses"),
-    ExportEntity(
-        "engagements",
-        "page-number",
-        "/v1/engagement",
-        "engagements",
-        key="id",
-        page_size=500,
-        documented=ENGAGEMENT_FIELDS,
-        description="engagements (page-number list)",
-    ),
-    ExportEntity(
-        "features",
-        "page-number",
-        "/v1/feature",
-        "features",
-        key="id",
-        page_size=200,
-        documented=FEATURE_FIELDS,
-        description="features (page-number list)",
-    ),
-    ExportEntity(
-        "segments",
-        "page-number",
-        "/v1/segment",
-        "segments",
-        key="id",
-        page_size=200,
-        documented=SEGMENT_FIELDS,
-        description="segments (page-number list)",
-    ),
-    ExportEntity(
-        "preferences",
-        "per-user",
-        "/v2/user/preferences",
-        key="identifyId",
-        spec_name="preferences",
-        description="v2 preferences of the users in --ids FILE, or of every user",
-    ),
-    ExportEntity(
-        "denylist",
-        "per-user",
-        "/v1/users/denylist",
-        key="identifyId",
-        documented=("identifyId", "denied"),
-        description="denylist flag of the users in --ids FILE, or of every user",
-    ),
-)
-EXPORT_ENTITIES: dict[str, ExportEntity] = {e.name: e for e in _ENTITIES}
+ExportEntity = ListEndpoint  # how one entity is exported (batchgs.entities.spec)
+EXPORT_ENTITIES: dict[str, ExportEntity] = PX_LISTINGS
 CS_EXPORT_ENTITIES = ("ctas",)
 ALIASES = {
     "custom-events": "events",

@@ -22,14 +22,14 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from batchgs.engine.export import fetch as export_fetch
 from batchgs.engine.export.assemble import Layout, assemble, column_plan, custom_types_of, layout
 from batchgs.engine.export.entities import EXPORT_ENTITIES, ExportEntity
+from batchgs.engine.export.fetch import PartFetcher
 from batchgs.engine.export.fields import FieldCatalog, check_fields, fields_model, refuse_unknown_columns
 from batchgs.engine.export.ids import read_chunk, read_ids, write_chunks
 from batchgs.engine.export.options import ExportOptions, sort_direction
@@ -44,7 +44,9 @@ from batchgs.engine.export.slices import (
 )
 from batchgs.engine.export.spool import Spool, remove_spools
 from batchgs.engine.export.state import ExportState
+from batchgs.engine.pool import Pool
 from batchgs.errors import Interrupted
+from batchgs.io.pages import PageReader
 from batchgs.run.journal import Journal
 from batchgs.transport.client import ApiClient, raise_for_result
 from batchgs.transport.metadata import fetch_attributes
@@ -100,6 +102,8 @@ class Exporter:
         planned_filters = self.state.info.get("filters")
         self.options = options if planned_filters is None else replace(options, filters=list(planned_filters))
         self.stop = stop_event or asyncio.Event()
+        self._halt = False  # a part failed: the other cursors stop at their next page
+        self._readers: dict[str, PageReader] = {}
         self.on_progress = on_progress
         self.in_flight = asyncio.Semaphore(max(1, options.workers))
         self.warnings: list[str] = list(journal.get_progress("warnings", []) or [])
@@ -119,6 +123,13 @@ class Exporter:
     def params_for(self, part: Part) -> list[tuple[str, str | int]]:
         sort = self.options.sort if part.stage == "main" else None
         return part_params(self.entity_for(part), part, self.options.filters, sort)
+
+    def reader_for(self, entity: ExportEntity) -> PageReader:
+        """One page reader per list, shared by its cursors: the schema one page learns serves all."""
+        reader = self._readers.get(entity.name)
+        if reader is None:
+            reader = self._readers[entity.name] = PageReader(entity.records_key)
+        return reader
 
     def split(self, part: Part, sample: list[dict[str, Any]], total_hits: int | None) -> list[Part] | None:
         info = self.state.info
@@ -154,7 +165,7 @@ class Exporter:
         self._report("fetch")
 
     def check_stop(self) -> None:
-        if self.stop.is_set():
+        if self.stop.is_set() or self._halt:
             raise Interrupted("interrupted: the pages received so far are kept for `batchgs resume`")
 
     def ids_chunk(self, chunk: int) -> list[tuple[int, str]]:
@@ -321,43 +332,46 @@ class Exporter:
         return max(1, self.options.slices) if self.state.info.get("slicing") else 1
 
     async def _run_stage(self, stage: str, workers: int) -> None:
-        queue: deque[Part] = deque(self.state.pending(stage))
-        busy = 0
+        """The stage's parts on `workers` cursors; a part that splits puts its sub-parts first in line.
+        The first failure stops the other cursors at their next page and is raised."""
+        waiting: deque[Part] = deque(self.state.pending(stage))
+        started = 0  # parts handed out and not finished (their sub-parts may still come)
         changed = asyncio.Condition()
         self._report("fetch")
 
-        async def worker() -> None:
-            nonlocal busy
+        def ready() -> bool:
+            return bool(waiting) or not started or self._halt
+
+        async def parts() -> AsyncIterator[Part]:
+            nonlocal started
             while True:
                 async with changed:
-                    while not queue and busy:
-                        await changed.wait()
-                    if not queue:
-                        changed.notify_all()
+                    await changed.wait_for(ready)
+                    if not waiting or self._halt:
                         return
-                    part = queue.popleft()
-                    busy += 1
-                children: list[Part] | None = None
-                try:
-                    self.check_stop()
-                    children = await self._fetch(part)
-                finally:
-                    async with changed:
-                        busy -= 1
-                        if children:
-                            queue.extendleft(reversed(children))
-                        changed.notify_all()
+                    started += 1
+                    part = waiting.popleft()
+                yield part
 
-        await export_fetch.run_all(worker() for _ in range(max(1, workers)))
+        async def fetch(part: Part) -> int:
+            nonlocal started
+            children: list[Part] | None = None
+            try:
+                self.check_stop()
+                children = await PartFetcher(self, part).fetch()
+            except BaseException:
+                self._halt = True
+                raise
+            finally:
+                async with changed:
+                    started -= 1
+                    if children:
+                        waiting.extendleft(reversed(children))
+                    changed.notify_all()
+            return part.id  # (not None: None ends Pool's collector)
 
-    async def _fetch(self, part: Part) -> list[Part] | None:
-        if part.kind == "pages":
-            await export_fetch.fetch_pages(self, part)
-            return None
-        if part.kind == "ids":
-            await export_fetch.fetch_ids(self, part)
-            return None
-        return await export_fetch.fetch_scroll(self, part)
+        pool: Pool[Part, int] = Pool(fetch, _ignore, workers=max(1, workers), queue_size=1)
+        await pool.run(parts())
 
     def _expected(self) -> int | None:
         info = self.state.info
@@ -450,3 +464,7 @@ class Exporter:
                 written=written,
             )
         )
+
+
+def _ignore(results: list[int]) -> None:
+    """Pool's collector: a part's fetcher keeps its own results (the spool, the journal)."""

@@ -1,6 +1,10 @@
 """Fetch one part of an export into its spool: a scroll cursor, a page-number list, or a chunk of
 per-user GETs. Every page is spooled, then checkpointed, before the next one is asked for.
 
+A page's bytes are spooled as received, and so is its flat frame (batchgs.io.pages parses it with
+Polars, in a worker thread while the other cursors wait for their answers): the file is later
+written from those frames, so no page is parsed twice and no record becomes a Python dict.
+
 Scroll parts resume from the recorded `scrollId`. A cursor the API no longer knows (expired: 400)
 restarts the part cleanly from its first page, and so does a resumed part that ends with fewer
 records than its `totalHits` (a server-side cursor may have moved past a page that was fetched but
@@ -10,238 +14,291 @@ not recorded before a crash).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
+from batchgs.engine.export.entities import ExportEntity
 from batchgs.engine.export.slices import Part
-from batchgs.engine.export.spool import Spool
+from batchgs.engine.export.spool import PAGE, TABLE, Spool
+from batchgs.engine.pool import Pool
 from batchgs.entities.preferences import PREFERENCES
-from batchgs.errors import Interrupted, ResumableStop, UsageError
-from batchgs.io.flatten import flatten
-from batchgs.run.journal import RowOutcome
-from batchgs.transport.client import build_path, needs_id_in_body, raise_for_fatal
-from batchgs.transport.paging import page_numbers, scroll
+from batchgs.errors import ResumableStop, UsageError
+from batchgs.io.pages import Page, PageError, PageReader, frame_bytes, frame_from_rows
+from batchgs.run.journal import Journal, RowOutcome
+from batchgs.transport.client import (
+    ApiClient,
+    build_path,
+    needs_id_in_body,
+    raise_for_fatal,
+    raise_for_result,
+)
+from batchgs.transport.paging import int_or_none, page_list_ends, scroll_ends
 from batchgs.transport.result import Outcome
 
-if TYPE_CHECKING:
-    from batchgs.engine.export.exporter import Exporter
-
 MAX_RESTARTS = 2
+PER_USER_WORKERS = 32  # tasks per chunk; the requests in flight are bounded by `run.in_flight`
 PREFERENCE_NAMES = tuple(name for name, _ in PREFERENCES)
 
 
-async def run_all(coros: Iterable[Awaitable[Any]]) -> None:
-    """Run concurrently; the first failure cancels the others and is raised (not a group)."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    if not tasks:
-        return
-    try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    errors = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
-    if errors:  # a quota stop or a refused key wins over an interruption seen by a sibling
-        errors.sort(key=lambda e: isinstance(e, Interrupted))
-        raise errors[0]  # type: ignore[misc]
+class ExportRun(Protocol):
+    """What a part's fetcher needs from the export it belongs to (the Exporter provides it)."""
+
+    client: ApiClient
+    run_dir: Path
+    journal: Journal
+    entity: ExportEntity
+    in_flight: asyncio.Semaphore
+
+    def entity_for(self, part: Part) -> ExportEntity: ...
+    def page_size(self, entity: ExportEntity) -> int: ...
+    def params_for(self, part: Part) -> list[tuple[str, str | int]]: ...
+    def reader_for(self, entity: ExportEntity) -> PageReader: ...
+    def split(
+        self, part: Part, sample: list[dict[str, Any]], total_hits: int | None
+    ) -> list[Part] | None: ...
+    def checkpoint(self, part: Part, new_records: int) -> None: ...
+    def check_stop(self) -> None: ...
+    def ids_chunk(self, chunk: int) -> list[tuple[int, str]]: ...
+    def warn(self, message: str) -> None: ...
+    def note(self, message: str) -> None: ...
 
 
-def _page_rows(records: list[dict[str, Any]], keys: set[str]) -> list[dict[str, Any]]:
-    rows = [flatten(r) for r in records]
-    for row in rows:
-        if not row.keys() <= keys:
-            keys.update(row.keys())
-    return rows
+class PartFetcher:
+    """One part's cursor: pages it from where the journal says it stands into the part's spool."""
 
+    def __init__(self, run: ExportRun, part: Part) -> None:
+        self.run = run
+        self.part = part
+        self.entity = run.entity_for(part)
+        self.spool = Spool.of(run.run_dir, f"part-{part.id}")
+        self.keys = set(part.keys)
+        self.ids_only = part.stage == "ids"
 
-async def fetch_scroll(run: Exporter, part: Part) -> list[Part] | None:
-    """Page a scroll part to its end. Returns sub-parts instead when its first page shows it is too
-    big for one cursor (the page is then dropped: the sub-parts fetch it again)."""
-    spool = Spool.of(run.run_dir, f"part-{part.id}")
-    keys = set(part.keys)
-    carried_over = part.pages > 0  # pages from an earlier segment of this run (a resume)
-    try:
-        spool.open_at(part.spool_bytes)
-        while True:
-            try:
-                children = await _scroll_pages(run, part, spool, keys)
-            except UsageError:
-                if part.pages == 0 or part.restarts >= MAX_RESTARTS:
-                    raise  # the API refuses the query itself (a bad filter or sort)
-                _restart(run, part, spool, keys, "its cursor was refused (expired)")
-                carried_over = False
-                continue
-            if children:
-                return children
-            if part.status != "done":  # the scroll ended on an empty page
-                part.status, part.next = "done", None
-                if part.total_hits is None and part.records == 0:
-                    part.total_hits = 0
-                run.checkpoint(part, 0)
-            if carried_over and _short(part) and part.restarts < MAX_RESTARTS:
-                _restart(run, part, spool, keys, "it came back short after a resume")
-                carried_over = False
-                continue
-            _check_count(run, part)
+    async def fetch(self) -> list[Part] | None:
+        """Fetch the part to its end; sub-parts instead when its first page shows it is too big."""
+        if self.part.kind == "pages":
+            await self._page_list()
             return None
-    finally:
-        spool.close()
+        if self.part.kind == "ids":
+            await self._per_user()
+            return None
+        return await self._scroll()
 
-
-async def _scroll_pages(run: Exporter, part: Part, spool: Spool, keys: set[str]) -> list[Part] | None:
-    entity = run.entity_for(part)
-    ids_only = part.stage == "ids"
-    pages = scroll(
-        run.client,
-        entity.path,
-        entity.records_key,
-        run.params_for(part),
-        run.page_size(entity),
-        scroll_id=str(part.next) if part.next is not None else None,
-        already_fetched=part.records,
-    )
-    async with contextlib.aclosing(pages):  # type: ignore[type-var]
-        async for records, info in pages:
-            if part.pages == 0:
-                part.total_hits = info.total_hits
-                children = run.split(part, records, info.total_hits)
+    # -- scroll cursors -----------------------------------------------------------------------------
+    async def _scroll(self) -> list[Part] | None:
+        part, run = self.part, self.run
+        carried_over = part.pages > 0  # pages from an earlier segment of this run (a resume)
+        try:
+            self.spool.open_at(part.spool_bytes)
+            while True:
+                try:
+                    children = await self._scroll_pages()
+                except UsageError:
+                    if part.pages == 0 or part.restarts >= MAX_RESTARTS:
+                        raise  # the API refuses the query itself (a bad filter or sort)
+                    self._restart("its cursor was refused (expired)")
+                    carried_over = False
+                    continue
                 if children:
                     return children
-            if ids_only:
-                payload: Any = [r.get(entity.key or "identifyId") for r in records]
-            else:
-                payload = _page_rows(records, keys)
-                part.keys = sorted(keys)
-            part.spool_bytes = spool.append(payload)
-            part.pages += 1
-            part.records += len(records)
-            part.next = None if info.last else info.scroll_id
-            if info.last:
-                part.status = "done"
-            run.checkpoint(part, len(records))
-            if info.last:
+                if part.status != "done":  # the scroll ended on an empty page
+                    part.status, part.next = "done", None
+                    if part.total_hits is None and part.records == 0:
+                        part.total_hits = 0
+                    run.checkpoint(part, 0)
+                if carried_over and self._short() and part.restarts < MAX_RESTARTS:
+                    self._restart("it came back short after a resume")
+                    carried_over = False
+                    continue
+                self._check_count()
+                return None
+        finally:
+            self.spool.close()
+
+    async def _scroll_pages(self) -> list[Part] | None:
+        part, run, entity = self.part, self.run, self.entity
+        page_size = run.page_size(entity)
+        base: list[tuple[str, str | int]] = [*run.params_for(part), ("pageSize", page_size)]
+        scroll_id = str(part.next) if part.next is not None else None
+        fetched, previous = part.records, None
+        while True:
+            query = [*base, ("scrollId", scroll_id)] if scroll_id else base
+            page = await self._get(query)
+            if page.count == 0:
+                return None
+            signature = _signature(page)
+            if signature == previous:
+                return None  # the service served the same page again: the scrollId was not honoured
+            total = int_or_none(page.envelope.get("totalHits"))
+            next_id = page.envelope.get("scrollId") or None
+            fetched += page.count
+            last = scroll_ends(page.count, page_size, next_id, scroll_id, total, fetched)
+            if part.pages == 0:
+                part.total_hits = total
+                children = run.split(part, _sample(page, entity), total)
+                if children:
+                    return children  # the page is dropped: the sub-parts fetch it again
+            self._spooled(page, next_cursor=None if last else str(next_id), last=last)
+            if last:
                 return None
             run.check_stop()
-    return None
+            scroll_id, previous = str(next_id), signature
 
-
-def _short(part: Part) -> bool:
-    return part.total_hits is not None and part.records < part.total_hits
-
-
-def _restart(run: Exporter, part: Part, spool: Spool, keys: set[str], why: str) -> None:
-    run.note(f"{part.describe(run.entity_for(part))}: paging it again from the start because {why}")
-    restarts = part.restarts + 1
-    part.reset()
-    part.restarts = restarts
-    keys.clear()
-    spool.open_at(0)
-    run.checkpoint(part, 0)
-
-
-def _check_count(run: Exporter, part: Part) -> None:
-    if part.total_hits is None or part.records == part.total_hits:
-        return
-    what = part.describe(run.entity_for(part))
-    run.warn(
-        f"{what}: {part.records:,} records received but the API announced {part.total_hits:,} "
-        "(records changed while exporting?)"
-    )
-
-
-async def fetch_pages(run: Exporter, part: Part) -> None:
-    """A page-number list (engagements, features, segments), from the recorded page on."""
-    entity = run.entity_for(part)
-    spool = Spool.of(run.run_dir, f"part-{part.id}")
-    keys = set(part.keys)
-    start = int(part.next or 0)
-    try:
-        spool.open_at(part.spool_bytes)
-        async for records, info in page_numbers(
-            run.client,
-            entity.path,
-            entity.records_key,
-            run.page_size(entity),
-            run.params_for(part),
-            start_page=start,
-            already_fetched=part.records,
-        ):
-            part.spool_bytes = spool.append(_page_rows(records, keys))
-            part.keys = sorted(keys)
-            part.pages += 1
-            part.records += len(records)
-            part.next = (info.page_number or 0) + 1
-            if info.last:
+    # -- page-number lists --------------------------------------------------------------------------
+    async def _page_list(self) -> None:
+        """A page-number list (engagements, features, segments), from the recorded page on."""
+        part, run = self.part, self.run
+        page_size = run.page_size(self.entity)
+        base: list[tuple[str, str | int]] = [*run.params_for(part), ("pageSize", page_size)]
+        number, fetched, previous = int(part.next or 0), part.records, None
+        try:
+            self.spool.open_at(part.spool_bytes)
+            while True:
+                page = await self._get([*base, ("pageNumber", number)])
+                signature = _signature(page)
+                if page.count == 0 or signature == previous:
+                    break
+                fetched += page.count
+                total = int_or_none(page.envelope.get("totalHits"))
+                last = page_list_ends(page.count, page_size, page.envelope.get("isLastPage"), total, fetched)
+                self._spooled(page, next_cursor=number + 1, last=last)
+                if last:
+                    break
+                run.check_stop()
+                number, previous = number + 1, signature
+            if part.status != "done":
                 part.status = "done"
-            run.checkpoint(part, len(records))
-            if info.last:
-                break
-            run.check_stop()
-        if part.status != "done":
-            part.status = "done"
-            run.checkpoint(part, 0)
-    finally:
-        spool.close()
+                run.checkpoint(part, 0)
+        finally:
+            self.spool.close()
 
+    # -- one page -----------------------------------------------------------------------------------
+    async def _get(self, query: list[tuple[str, str | int]]) -> Page:
+        path = self.entity.path
+        result = await self.run.client.request("GET", path, params=query, raw=True)
+        raise_for_result(result, what=f"GET {path}")
+        data = result.raw if result.raw is not None else b""
+        reader = self.run.reader_for(self.entity)
+        try:
+            page = await asyncio.to_thread(reader.read, data)
+        except PageError as exc:
+            raise ResumableStop(f"GET {path}: unexpected answer ({exc})") from None
+        return page
 
-async def fetch_ids(run: Exporter, part: Part) -> None:
-    """One chunk of per-user GETs (preferences or the denylist flag), in the chunk's order."""
-    pairs: list[tuple[int, str]] = run.ids_chunk(part.chunk or 0)
-    rows: list[dict[str, Any] | None] = [None] * len(pairs)
-    failures: list[RowOutcome] = []
-
-    async def one(index: int, row: int, uid: str) -> None:
-        async with run.in_flight:
-            run.check_stop()
-            record, failure = await _get_one(run, row, uid)
-        if record is not None:
-            rows[index] = record
-        if failure is not None:
-            failures.append(failure)
-
-    await run_all(one(i, row, uid) for i, (row, uid) in enumerate(pairs))
-    found = [r for r in rows if r is not None]
-    keys = set(part.keys)
-    spool = Spool.of(run.run_dir, f"part-{part.id}")
-    try:
-        spool.open_at(0)
-        part.spool_bytes = spool.append(_page_rows(found, keys))
-    finally:
-        spool.close()
-    if failures:
-        run.journal.record(sorted(failures, key=lambda o: o.row))
-    part.keys = sorted(keys)
-    part.pages, part.records, part.failed, part.status = 1, len(found), len(failures), "done"
-    part.total_hits = len(pairs)
-    run.checkpoint(part, len(found))
-
-
-async def _get_one(run: Exporter, row: int, uid: str) -> tuple[dict[str, Any] | None, RowOutcome | None]:
-    if run.entity.name == "preferences":
-        if needs_id_in_body(uid):
-            result = await run.client.request("POST", "/v2/user/preferences", json={"identifyId": uid})
+    def _spooled(self, page: Page, *, next_cursor: str | int | None, last: bool) -> None:
+        """The page into the spool (its bytes, then its frame), then the part's new place."""
+        part = self.part
+        if self.ids_only:
+            part.spool_bytes = self.spool.append(page.values(self.entity.key or "identifyId"))
         else:
-            result = await run.client.request("GET", build_path("/v2/user/preferences/{}", uid))
-    else:
-        result = await run.client.request("GET", build_path("/v1/users/denylist/{}", uid))
-    if result.ok:
-        body: Mapping[str, Any] = result.body if isinstance(result.body, Mapping) else {}
-        if run.entity.name == "preferences":
-            return {"identifyId": uid, **{n: body.get(n) for n in PREFERENCE_NAMES}}, None
-        return {"identifyId": uid, "denied": body.get("denied")}, None
-    raise_for_fatal(result)
-    if result.outcome is Outcome.ROW_ERROR:
-        code = "not-found" if result.status == 404 else result.code or "api-rejected"
-        return None, RowOutcome(
-            row, "failed", key=uid, code=code, message=result.message, http_status=result.status
+            part.spool_bytes = self.spool.append_frames((PAGE, page.raw), (TABLE, frame_bytes(page.frame)))
+            self.keys.update(page.frame.columns)
+            part.keys = sorted(self.keys)
+        part.pages += 1
+        part.records += page.count
+        part.next = next_cursor
+        if last:
+            part.status = "done"
+        self.run.checkpoint(part, page.count)
+
+    def _short(self) -> bool:
+        part = self.part
+        return part.total_hits is not None and part.records < part.total_hits
+
+    def _restart(self, why: str) -> None:
+        part = self.part
+        self.run.note(f"{part.describe(self.entity)}: paging it again from the start because {why}")
+        restarts = part.restarts + 1
+        part.reset()
+        part.restarts = restarts
+        self.keys.clear()
+        self.spool.open_at(0)
+        self.run.checkpoint(part, 0)
+
+    def _check_count(self) -> None:
+        part = self.part
+        if part.total_hits is None or part.records == part.total_hits:
+            return
+        self.run.warn(
+            f"{part.describe(self.entity)}: {part.records:,} records received but the API announced "
+            f"{part.total_hits:,} (records changed while exporting?)"
         )
-    raise ResumableStop(
-        f"reading {run.entity.name} of {uid!r}: {result.message}",
-        hint="resume the run to try again",
-    )
+
+    # -- per-user GETs ------------------------------------------------------------------------------
+    async def _per_user(self) -> None:
+        """One chunk of per-user GETs (preferences or the denylist flag), in the chunk's order."""
+        part, run = self.part, self.run
+        pairs: list[tuple[int, str]] = run.ids_chunk(part.chunk or 0)
+        rows: list[dict[str, Any] | None] = [None] * len(pairs)
+        failures: list[RowOutcome] = []
+
+        async def one(item: tuple[int, tuple[int, str]]) -> int:
+            index, (row, uid) = item
+            async with run.in_flight:
+                run.check_stop()
+                record, failure = await self._get_one(row, uid)
+            rows[index] = record
+            if failure is not None:
+                failures.append(failure)
+            return index  # (not None: None ends Pool's collector)
+
+        async def items() -> AsyncIterator[tuple[int, tuple[int, str]]]:
+            for item in enumerate(pairs):
+                yield item
+
+        pool: Pool[tuple[int, tuple[int, str]], int] = Pool(one, _ignore, workers=PER_USER_WORKERS)
+        await pool.run(items())
+        frame = frame_from_rows([r for r in rows if r is not None])
+        try:
+            self.spool.open_at(0)
+            part.spool_bytes = self.spool.append_frames((TABLE, frame_bytes(frame)))
+        finally:
+            self.spool.close()
+        if failures:
+            run.journal.record(sorted(failures, key=lambda o: o.row))
+        part.keys = sorted(frame.columns)
+        part.pages, part.records, part.failed, part.status = 1, frame.height, len(failures), "done"
+        part.total_hits = len(pairs)
+        run.checkpoint(part, frame.height)
+
+    async def _get_one(self, row: int, uid: str) -> tuple[dict[str, Any] | None, RowOutcome | None]:
+        client, name = self.run.client, self.run.entity.name
+        if name == "preferences":
+            if needs_id_in_body(uid):
+                result = await client.request("POST", "/v2/user/preferences", json={"identifyId": uid})
+            else:
+                result = await client.request("GET", build_path("/v2/user/preferences/{}", uid))
+        else:
+            result = await client.request("GET", build_path("/v1/users/denylist/{}", uid))
+        if result.ok:
+            body: Mapping[str, Any] = result.body if isinstance(result.body, Mapping) else {}
+            if name == "preferences":
+                return {"identifyId": uid, **{n: body.get(n) for n in PREFERENCE_NAMES}}, None
+            return {"identifyId": uid, "denied": body.get("denied")}, None
+        raise_for_fatal(result)
+        if result.outcome is Outcome.ROW_ERROR:
+            code = "not-found" if result.status == 404 else result.code or "api-rejected"
+            return None, RowOutcome(
+                row, "failed", key=uid, code=code, message=result.message, http_status=result.status
+            )
+        raise ResumableStop(
+            f"reading {name} of {uid!r}: {result.message}", hint="resume the run to try again"
+        )
+
+
+def _ignore(results: list[int]) -> None:
+    """Pool's collector for work whose results are kept by the workers themselves."""
+
+
+def _signature(page: Page) -> tuple[Any, ...]:
+    """Enough of a page to notice the same page served twice (an ignored scrollId or pageNumber)."""
+    if page.count == 0 or not page.frame.width:
+        return (page.count,)
+    return (page.count, page.frame.row(0), page.frame.row(page.count - 1))
+
+
+def _sample(page: Page, entity: ExportEntity) -> list[dict[str, Any]]:
+    """The first page's dates and keys: what a split cuts at (batchgs.engine.export.slices)."""
+    names = [n for n in (entity.slice_field, entity.key) if n and n in page.frame.columns]
+    return page.frame.select(names).to_dicts() if names else [{} for _ in range(page.count)]

@@ -1,13 +1,15 @@
 """Pages of an export kept in the run folder until the output file is written.
 
-Each part (cursor) appends its pages to its own spool file: frames of `length (4 bytes) + JSON`.
-The journal records the spool's size after every page, so a resumed export truncates a spool to
-the last recorded page (dropping a page written just before a crash) and continues the cursor from
-there; the output is assembled from the spools, in part order, only when every part is done.
+Each part (cursor) appends its pages to its own spool file: frames of `length (4 bytes) + kind (1
+byte) + data`. A page is two frames: the answer's bytes exactly as received (`PAGE`), then its records
+as a flat frame in Arrow IPC (`TABLE`, made by batchgs.io.pages while fetching), which the file is
+written from. The journal records the spool's size after every page, so a resumed export truncates a
+spool to the last recorded page (dropping a page written just before a crash) and continues the cursor
+from there. Small JSON values (the ids of a per-user export) are `JSON` frames.
 
-Why JSON (orjson): a run folder can come from somewhere else, and resuming it must never run code
-hidden in it, which unpickling would. orjson encodes + decodes a 1,000-record page in a few ms, close
-to pickle; a spool that does not decode is reported as a corrupt run folder.
+Why these encodings: a run folder can come from somewhere else, and resuming it must never run code
+hidden in it, which unpickling would. JSON and Arrow IPC are data; a frame of another kind, or one
+that does not decode, is reported as a corrupt run folder.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from batchgs.run.folder import FILE_MODE, make_private_dir
 
 SPOOL_DIR = "spool"
 _HEADER = struct.Struct(">I")
+JSON, PAGE, TABLE = b"J", b"P", b"T"
+KINDS = (JSON, PAGE, TABLE)
 
 
 def spool_dir(run_dir: Path) -> Path:
@@ -58,13 +62,20 @@ class Spool:
         self.size = size
 
     def append(self, payload: Any) -> int:
-        """Write one frame; returns the spool's new size (to record in the journal)."""
+        """Write one JSON frame; returns the spool's new size (to record in the journal)."""
+        return self.append_frames((JSON, fastjson.dumps(payload)))
+
+    def append_frames(self, *frames: tuple[bytes, bytes]) -> int:
+        """Write (kind, data) frames in one write; returns the spool's new size."""
         if self._file is None:
             self.open_at(self.size)
         assert self._file is not None
-        data = fastjson.dumps(payload)
-        self._file.write(_HEADER.pack(len(data)) + data)
-        self.size += _HEADER.size + len(data)
+        chunks = []
+        for kind, data in frames:
+            chunks += [_HEADER.pack(len(data) + 1), kind, data]
+        blob = b"".join(chunks)
+        self._file.write(blob)
+        self.size += len(blob)
         return self.size
 
     def close(self) -> None:
@@ -73,7 +84,20 @@ class Spool:
             self._file = None
 
     def frames(self, size: int) -> Iterator[Any]:
-        """The frames within the first `size` bytes, decoded one at a time (flat memory)."""
+        """The JSON frames within the first `size` bytes, decoded one at a time (flat memory)."""
+        for kind, data in self.raw_frames(size):
+            if kind == JSON:
+                yield _json(self.path, data)
+
+    def tables(self, size: int) -> Iterator[bytes]:
+        """The TABLE frames (Arrow IPC bytes) within the first `size` bytes, in order."""
+        for kind, data in self.raw_frames(size):
+            if kind == TABLE:
+                yield data
+
+    def raw_frames(self, size: int) -> Iterator[tuple[bytes, bytes]]:
+        """(kind, data) of every frame within the first `size` bytes; a frame of an unknown kind or
+        cut short is a corrupt spool."""
         if size == 0:
             return
         try:
@@ -91,13 +115,10 @@ class Spool:
                 if len(data) < length:
                     raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
                 read += _HEADER.size + length
-                try:
-                    yield fastjson.loads(data)
-                except Exception as exc:
-                    raise NotResumableError(f"{self.path}: page spool is corrupt ({exc})") from None
+                yield _kind(self.path, data[:1]), data[1:]
 
     def read_at(self, offset: int) -> Any:
-        """The one frame that starts at byte `offset`."""
+        """The one JSON frame that starts at byte `offset`."""
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(offset)
@@ -108,10 +129,9 @@ class Spool:
             raise NotResumableError(f"{self.path}: cannot read the spool ({exc})") from None
         if len(data) < length:
             raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
-        try:
-            return fastjson.loads(data)
-        except ValueError as exc:
-            raise NotResumableError(f"{self.path}: page spool is corrupt ({exc})") from None
+        if _kind(self.path, data[:1]) != JSON:
+            raise NotResumableError(f"{self.path}: page spool is corrupt (not a JSON frame)")
+        return _json(self.path, data[1:])
 
     def remove(self) -> None:
         self.close()
@@ -126,3 +146,16 @@ def remove_spools(run_dir: Path) -> None:
         item.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         folder.rmdir()
+
+
+def _kind(path: Path, kind: bytes) -> bytes:
+    if kind not in KINDS:
+        raise NotResumableError(f"{path}: page spool is corrupt (a frame of unknown kind)")
+    return kind
+
+
+def _json(path: Path, data: bytes) -> Any:
+    try:
+        return fastjson.loads(data)
+    except ValueError as exc:
+        raise NotResumableError(f"{path}: page spool is corrupt ({exc})") from None

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchgs.engine.export.slices import Part, ordered
+from batchgs.errors import NotResumableError
 from batchgs.run.journal import Journal
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: spools hold each page's bytes and its Arrow frame (1: flattened JSON rows)
 
 
 @dataclass
@@ -31,6 +32,12 @@ class ExportState:
         plan = journal.get_progress("plan")
         if plan is None:
             return state
+        if plan.get("version", 1) != PLAN_VERSION:
+            raise NotResumableError(
+                f"{journal.run_dir}: this export was started by an older batchgs, whose page spools this "
+                "version does not read",
+                hint="start the export again",
+            )
         state.info = dict(plan.get("info") or {})
         for part_id in plan.get("parts") or []:
             data = journal.get_progress(f"part/{part_id}")

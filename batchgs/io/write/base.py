@@ -24,16 +24,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from batchgs.errors import OutputFileError
 from batchgs.io.flatten import flatten
 
+if TYPE_CHECKING:  # polars is imported by the writers that need it: the date and id helpers stay light
+    import polars as pl
+
 ExtraColumns = Literal["append", "ignore"]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Plausible epoch-ms range for a date cell: years 1900..9999. Outside it the value is kept as a number.
-_MIN_MS = -2_208_988_800_000
-_MAX_MS = 253_402_300_799_999
+MIN_MS = _MIN_MS = -2_208_988_800_000
+MAX_MS = _MAX_MS = 253_402_300_799_999
 
 
 def to_epoch_ms(value: Any) -> int | None:
@@ -161,6 +164,26 @@ class RecordWriter(ABC):
             self._write_rows(rows)
             self.rows_written += len(rows)
 
+    def write_frame(self, frame: pl.DataFrame) -> None:
+        """Write a frame of flat rows (columns named like `self.columns`), column-wise where the
+        format can. Columns outside `self.columns` are late columns (`extra_columns`)."""
+        if self._state != "open":
+            raise RuntimeError(f"writer for {self.path} is {self._state}")
+        late = [
+            c
+            for c in frame.columns
+            if c not in self._known and frame.get_column(c).null_count() < frame.height
+        ]
+        if late and self.extra_columns == "append":
+            self._add_late(late)
+        if frame.height:
+            self._write_frame(aligned(frame, self.columns))
+            self.rows_written += frame.height
+
+    def _write_frame(self, frame: pl.DataFrame) -> None:
+        """Write a frame whose columns are exactly `self.columns` (formats override it column-wise)."""
+        self._write_rows([list(row) for row in frame.iter_rows()])
+
     def close(self) -> None:
         """Finish the file and put it in place (the commit). Safe to call twice."""
         if self._state != "open":
@@ -265,6 +288,16 @@ class RecordWriter(ABC):
         for tmp in self._temp_paths():
             with contextlib.suppress(FileNotFoundError, OSError):
                 tmp.unlink()
+
+
+def aligned(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """`frame` with exactly `columns`, in that order (a column it lacks is all null)."""
+    import polars as pl
+
+    if frame.columns == columns:
+        return frame
+    have = set(frame.columns)
+    return frame.select([pl.col(c) if c in have else pl.lit(None).alias(c) for c in columns])
 
 
 def _check_target(path: Path, force: bool) -> None:

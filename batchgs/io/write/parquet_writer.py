@@ -19,10 +19,12 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from batchgs.io.write.base import RecordWriter, id_text, iso_utc, plain_text, to_epoch_ms
+from batchgs.io.write.cells import epoch_ms, id_texts
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 ROW_GROUP_SIZE = 32_768
@@ -78,17 +80,63 @@ class ParquetWriter(RecordWriter):
 
     def _open(self) -> None:
         self._buffer: list[list[Any]] = []
+        self._tables: list[pa.Table] = []  # converted frames waiting for a full row group
+        self._table_rows = 0
+        self._pending_schema = False  # a column got its type since the current part began
         self._types: dict[str, pa.DataType] = {}
         self._parts: list[tuple[Path, pa.Schema]] = []
         self._writer: pq.ParquetWriter | None = None
         self.tmp_path.touch(exist_ok=False)  # claim the name now
 
     def _write_rows(self, rows: list[list[Any]]) -> None:
+        self._flush_tables()
         self._buffer.extend(rows)
         if len(self._buffer) >= self.row_group_size:
             self._flush()
 
+    def _write_frame(self, frame: pl.DataFrame) -> None:
+        """Column-wise: each column converted to its Parquet type by Polars expressions. A frame that
+        does not fit the types so far (a column that must widen) goes the row way, which widens."""
+        self._flush()
+        kinds = dict(zip(self.columns, self.kinds(), strict=True))
+        for name in self.columns:
+            if name not in self._types:
+                declared = self._declared(name, kinds[name])
+                self._types[name] = declared or _FRAME_TYPES.get(frame.schema[name], pa.string())
+                self._pending_schema = True
+        exprs = []
+        for name in self.columns:
+            expr = arrow_ready(pl.col(name), frame.schema[name], kinds[name], self._types[name])
+            if expr is None:
+                self._flush_tables()
+                self._write_rows([list(row) for row in frame.iter_rows()])
+                return
+            exprs.append(expr.alias(name))
+        converted = frame.select(exprs)
+        if converted.width and converted.null_count().row(0) != frame.select(self.columns).null_count().row(
+            0
+        ):
+            self._flush_tables()  # a date that is no date: the row way widens the column to text
+            self._write_rows([list(row) for row in frame.iter_rows()])
+            return
+        table = converted.to_arrow().cast(self._schema())
+        self._tables.append(table)
+        self._table_rows += table.num_rows
+        if self._table_rows >= self.row_group_size:
+            self._flush_tables()
+
+    def _flush_tables(self) -> None:
+        if not self._tables:
+            return
+        tables, self._tables, self._table_rows = self._tables, [], 0
+        if self._pending_schema or self._writer is None:
+            self._new_part()
+            self._pending_schema = False
+        assert self._writer is not None
+        self._writer.write_table(pa.concat_tables(tables), row_group_size=self.row_group_size)
+
     def _finish(self) -> None:
+        self._flush_tables()
         self._flush()
         if self._writer is None:  # no rows at all: an empty file with the planned schema
             self._new_part()
@@ -204,6 +252,36 @@ class ParquetWriter(RecordWriter):
         fixed.replace(self.tmp_path)
         for path, _ in self._parts:
             path.unlink(missing_ok=True)
+
+
+_FRAME_TYPES: dict[pl.DataType, pa.DataType] = {
+    pl.Int64(): pa.int64(),
+    pl.Float64(): pa.float64(),
+    pl.Boolean(): pa.bool_(),
+    pl.String(): pa.string(),
+}
+
+
+def arrow_ready(expr: pl.Expr, dtype: pl.DataType, kind: str, target: pa.DataType) -> pl.Expr | None:
+    """`expr` (of Polars type `dtype`) as values of the Parquet type `target`, or None when they do
+    not fit it without widening (the row way then widens the column)."""
+    if dtype == pl.Null:
+        return expr
+    if target == TIMESTAMP:
+        return epoch_ms(expr, dtype) if dtype.is_numeric() else None
+    if target == pa.string():
+        if kind == "id":
+            return id_texts(expr, dtype)
+        if kind == "date" or dtype not in (pl.String(), pl.Int64(), pl.Boolean()):
+            return None  # (dates and floats as text: the row way's exact text)
+        return id_texts(expr, dtype)  # integers as digits, booleans true/false
+    if target == pa.float64():
+        return expr.cast(pl.Float64) if dtype.is_numeric() else None
+    if target == pa.int64():
+        return expr if dtype == pl.Int64 else None
+    if target == pa.bool_():
+        return expr if dtype == pl.Boolean else None
+    return None
 
 
 def _date_text(value: Any) -> str:

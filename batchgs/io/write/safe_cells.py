@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
 
 
 def is_formula_like(text: str) -> bool:

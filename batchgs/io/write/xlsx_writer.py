@@ -31,8 +31,11 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
+import polars as pl
+
 from batchgs.io.write.base import RecordWriter, id_text, plain_text, to_epoch_ms
 from batchgs.io.write.safe_cells import FORMULA_TRIGGERS, is_formula_like
+from batchgs.io.write.xlsx_cells import sheet_rows
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767
@@ -127,13 +130,32 @@ class XlsxWriter(RecordWriter):
             average = self._data_bytes / self._data_rows if self._data_rows else 0
             fits = int((self.sheet_bytes - self._sheet_size) / average) + 1 if average else 10
             chunk = rows[start : start + min(room, _RENDER_ROWS, fits)]
-            data = self._render(chunk, self._next_row).encode("utf-8", "replace")
-            self._deflate.submit(self._write_entry, data)
-            self._sheet_size += len(data)
-            self._data_bytes += len(data)
-            self._data_rows += len(chunk)
-            self._next_row += len(chunk)
+            self._submit_rows(self._render(chunk, self._next_row).encode("utf-8", "replace"), len(chunk))
             start += len(chunk)
+
+    def _write_frame(self, frame: pl.DataFrame) -> None:
+        """`_write_rows`, column-wise: each chunk's XML is made by Polars (batchgs.io.write.xlsx_cells)."""
+        start = 0
+        while start < frame.height:
+            room = self.rows_per_sheet - self._next_row + 1
+            if room <= 0 or self._sheet_size >= self.sheet_bytes:
+                self._end_sheet()
+                self._start_sheet()
+                continue
+            average = self._data_bytes / self._data_rows if self._data_rows else 0
+            fits = int((self.sheet_bytes - self._sheet_size) / average) + 1 if average else 10
+            chunk = frame.slice(start, min(room, _RENDER_ROWS, fits))
+            xml, cut = sheet_rows(chunk, self._kinds, self._next_row, raw=self.raw, xml_text=xml_text)
+            self.truncated_cells += cut
+            self._submit_rows(xml, chunk.height)
+            start += chunk.height
+
+    def _submit_rows(self, data: bytes, count: int) -> None:
+        self._deflate.submit(self._write_entry, data)
+        self._sheet_size += len(data)
+        self._data_bytes += len(data)
+        self._data_rows += count
+        self._next_row += count
 
     def _finish(self) -> None:
         self._end_sheet()

@@ -1,0 +1,404 @@
+"""API list pages read by Polars: the page's bytes in, one flat typed frame of its records out.
+
+An export spends its CPU here, so no record becomes a Python dict on the usual path: the bytes go to
+`polars.read_json` with the schema of the pages seen so far (a schema parse is ~2x faster than one that
+infers, and Polars' own inference silently turns `true` into 1 and `5` into `[5]` when a field's type
+varies). The schema comes from the first page and widens whenever a page does not fit it:
+
+- the fast path reads with the schema, then checks that nothing was dropped: every key of the bytes
+  (`":`) must be a non-null value of the frame or a `":null` (a field the schema lacks is silently
+  dropped by Polars; that check sees it). A parse error (a text where a number was) fails it too;
+- numbers are read as Float64 and become Int64 when every value is whole (JSON has one number type):
+  so 5.5 in a field that held integers is never cut to 5; a whole number beyond 2^53, which a float
+  cannot hold exactly, fails the fast path;
+- the slow path (the first page, and any page that failed) parses with the JSON reader batchgs uses
+  everywhere (fastjson: exact integers of any size), flattens in Python (`batchgs.io.flatten`), and
+  widens the schema with every field and type the page had, so the next page is fast again.
+
+Known limit of the fast path: a value of another JSON type in a field the schema already knows as text
+is read as its text (`5` as "5", `true` as "true"), and a scalar where a list was is read as a
+one-element list. Both keep the value; only its JSON type is lost.
+
+Flat columns follow `batchgs.io.flatten`: nested objects become dotted names, a list of scalars one
+comma-joined cell (JSON text when commas could not carry it), a null never makes a column.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from polars.datatypes import DataTypeClass
+
+from batchgs import fastjson
+from batchgs.io.flatten import flatten
+
+EXACT_FLOAT = 2**53  # whole numbers at or beyond this may have lost digits in a float
+_JSON_PREFIX = len('{"v":')
+
+
+class PageError(ValueError):
+    """The bytes are not a page of this list (not JSON, or the records are not a list of objects)."""
+
+
+@dataclass
+class Page:
+    """One page: its records as a flat frame, and the rest of the answer (scrollId, totalHits...)."""
+
+    frame: pl.DataFrame
+    envelope: dict[str, Any]
+    fast: bool  # read by the schema parse (False: the slow path)
+    raw: bytes = b""  # the answer as received (the caller spools it)
+
+    @property
+    def count(self) -> int:
+        return self.frame.height
+
+    def values(self, name: str) -> list[Any]:
+        """One column as Python values (a split's sample, the ids of an ids stage, a page signature)."""
+        if name not in self.frame.columns:
+            return [None] * self.frame.height
+        return self.frame.get_column(name).to_list()
+
+
+@dataclass
+class PageReader:
+    """Reads the pages of one list (`records_key`: where the records are in the answer)."""
+
+    records_key: str
+    schema: dict[str, pl.DataType] = field(default_factory=dict)  # the whole answer's, nested
+    integers: set[str] = field(default_factory=set)  # flat paths whose every value so far was whole
+    floats: set[str] = field(default_factory=set)  # flat paths that held a fractional number
+    slow_pages: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def read(self, data: bytes) -> Page:
+        """The page in `data` (any thread: one page at a time, since a page may widen the schema)."""
+        with self._lock:
+            page = self._fast(data) if self.schema else None
+            if page is None:
+                self.slow_pages += 1
+                page = self._slow(data)
+        page.raw = data
+        return page
+
+    # -- the fast path ---------------------------------------------------------------------------
+    def _fast(self, data: bytes) -> Page | None:
+        try:
+            whole = pl.read_json(io.BytesIO(data), schema=self.schema)
+        except Exception:  # a value the schema cannot hold: the slow path widens it
+            return None
+        if whole.height != 1:
+            return None
+        records = whole.get_column(self.records_key)
+        envelope = {
+            k: _whole(v) for k, v in whole.drop(self.records_key).row(0, named=True).items() if v is not None
+        }
+        keys = sum(_keys(whole.get_column(c)) for c in whole.columns if c != self.records_key)
+        keys += records.null_count() == 0
+        length = records.list.len().item() or 0
+        inner = records.dtype.inner if isinstance(records.dtype, pl.List) else None
+        flat: pl.DataFrame | None = pl.DataFrame(height=length)
+        if isinstance(inner, pl.Struct) and inner.fields and length:
+            leaves, filled, record_keys = _unnest(records.explode().struct.unnest())
+            keys += record_keys
+            if keys != data.count(b'":') - data.count(b'":null'):
+                return None
+            flat = self._flat(leaves, filled)
+        elif keys != data.count(b'":') - data.count(b'":null'):
+            return None
+        return None if flat is None else Page(flat, envelope, fast=True)
+
+    def _flat(self, leaves: pl.DataFrame, filled: set[str]) -> pl.DataFrame | None:
+        """The leaves that hold a value, lists as cells; numbers whole throughout as Int64 (None: a
+        number may have lost digits in the float)."""
+        schema = leaves.schema
+        floats = [c for c in leaves.columns if c in filled and schema[c] == pl.Float64]
+        lists = [c for c in leaves.columns if c in filled and isinstance(schema[c], pl.List)]
+        stats = (
+            leaves.select(
+                *(pl.col(c).abs().max().alias(f"m{i}") for i, c in enumerate(floats)),
+                *((pl.col(c) != pl.col(c).round()).any().alias(f"f{i}") for i, c in enumerate(floats)),
+                *(
+                    _list_awkward(pl.col(c), _inner(schema[c])).any().alias(f"a{i}")
+                    for i, c in enumerate(lists)
+                ),
+            ).row(0, named=True)
+            if floats or lists
+            else {}
+        )
+        whole: set[str] = set()
+        for i, name in enumerate(floats):
+            if stats[f"f{i}"]:
+                self.floats.add(name)
+                self.integers.discard(name)
+            elif (stats[f"m{i}"] or 0) >= EXACT_FLOAT:
+                return None
+            elif name in self.integers or name not in self.floats:
+                whole.add(name)
+        awkward = {name for i, name in enumerate(lists) if stats[f"a{i}"]}
+        exprs = []
+        for name in leaves.columns:
+            if name not in filled:
+                continue
+            if name in whole:
+                exprs.append(pl.col(name).cast(pl.Int64))
+            elif name in lists:
+                exprs.append(
+                    _list_cell(pl.col(name), _inner(schema[name]), awkward=name in awkward).alias(name)
+                )
+            else:
+                exprs.append(pl.col(name))
+        return leaves.select(exprs)
+
+    # -- the slow path ---------------------------------------------------------------------------
+    def _slow(self, data: bytes) -> Page:
+        try:
+            body = fastjson.loads(data)
+        except ValueError as exc:
+            raise PageError(f"the answer is not JSON ({exc})") from None
+        if isinstance(body, list):  # a bare array of records
+            body = {self.records_key: body}
+        if not isinstance(body, Mapping):
+            raise PageError("the answer is not a JSON object")
+        records = body.get(self.records_key)
+        if records is None:
+            records = []
+        if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
+            raise PageError(f"{self.records_key!r} is not a list of objects")
+        self._learn(body, records)
+        frame = frame_from_rows([flatten(r) for r in records])
+        envelope = {k: v for k, v in body.items() if k != self.records_key and v is not None}
+        return Page(frame, envelope, fast=False)
+
+    def _learn(self, body: Mapping[str, Any], records: list[Any]) -> None:
+        """Widen the schema by this page's fields and types (the next page reads fast again)."""
+        shape: dict[str, pl.DataType] = {k: _dtype(v) for k, v in body.items() if k != self.records_key}
+        record_type: pl.DataType = pl.Null()
+        for record in records:
+            record_type = _merge(record_type, _dtype(record))
+        shape[self.records_key] = pl.List(
+            record_type if isinstance(record_type, pl.Struct) else pl.Struct([])
+        )
+        merged = dict(self.schema)
+        for name, dtype in shape.items():
+            merged[name] = _merge(merged[name], dtype) if name in merged else dtype
+        self.schema = merged
+        for record in records:
+            for name, value in flatten(record).items():
+                if type(value) is float:
+                    self.floats.add(name)
+                    self.integers.discard(name)
+                elif type(value) is int and name not in self.floats:
+                    self.integers.add(name)
+
+
+def _whole(value: Any) -> Any:
+    """An answer's own number (totalHits) as the integer JSON had, not the float it was read as."""
+    if type(value) is float and value.is_integer() and abs(value) < EXACT_FLOAT:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    return value
+
+
+# -- nested → flat -----------------------------------------------------------------------------------
+def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int]:
+    """Every nested object unnested into dotted columns. Returns the leaf columns, the names of those
+    that hold a value (the others make no column), and how many keys had a non-null value (the fast
+    path's check; list elements' keys included)."""
+    height = records.height
+    frame = records
+    new = records.columns
+    keys = 0
+    filled: set[str] = set()
+    while True:
+        counts = [frame.get_column(name).null_count() for name in new]  # (kept by each column: no pass)
+        keys += sum(height - n for n in counts)
+        filled.update(name for name, n in zip(new, counts, strict=True) if n < height)
+        schema = frame.schema
+        structs = [c for c in new if isinstance(schema[c], pl.Struct)]
+        nested_lists = [
+            c
+            for c in new
+            if isinstance(schema[c], pl.List) and _holds_objects(_inner(schema[c]) or pl.Null())
+        ]
+        keys += sum(_inner_keys(frame.get_column(c).explode()) for c in nested_lists)
+        if not structs:
+            break
+        before = set(frame.columns) - set(structs)
+        frame = frame.unnest(structs, separator=".")
+        new = [c for c in frame.columns if c not in before]
+    nulls = [c for c, t in frame.schema.items() if t == pl.Null]
+    return (frame.drop(nulls) if nulls else frame), filled, keys
+
+
+def _inner(dtype: pl.DataType) -> pl.DataType | None:
+    return _instance(dtype.inner) if isinstance(dtype, pl.List) else None
+
+
+def _instance(dtype: pl.DataType | DataTypeClass) -> pl.DataType:
+    """Polars gives nested types as classes or instances; this code compares instances."""
+    return dtype() if isinstance(dtype, DataTypeClass) else dtype
+
+
+def _holds_objects(dtype: pl.DataType) -> bool:
+    if isinstance(dtype, pl.Struct):
+        return True
+    return isinstance(dtype, pl.List) and _holds_objects(_instance(dtype.inner))
+
+
+def _joined(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr | None:
+    """The comma-joined text of a list of scalars (null when an element is null), else None."""
+    if inner == pl.String:
+        return expr.list.join(",", ignore_nulls=False)
+    if inner == pl.Boolean:
+        return expr.cast(pl.List(pl.String)).list.join(",", ignore_nulls=False)
+    if inner is not None and inner.is_numeric():
+        return expr.cast(pl.List(pl.String)).list.join(",", ignore_nulls=False)
+    return None
+
+
+def _list_awkward(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr:
+    """Rows whose list needs JSON text: a null element, objects, or texts that commas cannot carry
+    (empty, or holding a comma), or numbers with a fraction (their text is not the JSON one)."""
+    filled = expr.list.len() > 0
+    joined = _joined(expr, inner)
+    if joined is None:
+        return filled
+    awkward = joined.is_null()
+    if inner == pl.String:
+        commas = joined.str.count_matches(",", literal=True) != expr.list.len() - 1
+        empties = (joined.str.len_bytes() == 0) | joined.str.contains(r"^,|,,|,$")
+        awkward = awkward | commas | empties
+    elif inner is not None and inner.is_float():
+        awkward = awkward | (expr.list.eval((pl.element() != pl.element().round()).any()).list.first())
+    return filled & awkward
+
+
+def _list_cell(expr: pl.Expr, inner: pl.DataType | None, *, awkward: bool) -> pl.Expr:
+    """`batchgs.io.flatten.list_cell` as an expression: comma-joined scalars, else compact JSON text,
+    an empty list an empty cell. `awkward`: some row of this page needs the JSON text."""
+    empty = expr.list.len() == 0
+    if inner is not None and inner.is_float():
+        expr = expr.cast(pl.List(pl.Int64)) if not awkward else expr
+    joined = _joined(expr, inner)
+    if not awkward and joined is not None:
+        return pl.when(empty).then(None).otherwise(joined)
+    as_json = pl.struct(expr.alias("v")).struct.json_encode().str.slice(_JSON_PREFIX).str.head(-1)
+    if joined is None:
+        return pl.when(empty).then(None).otherwise(as_json)
+    return pl.when(empty).then(None).when(_list_awkward(expr, inner)).then(as_json).otherwise(joined)
+
+
+def _keys(values: pl.Series) -> int:
+    """Keys with a non-null value in `values` (a field's values) and inside them."""
+    count = values.len() - values.null_count()
+    dtype = values.dtype
+    if isinstance(dtype, pl.Struct):
+        count += sum(_keys(values.struct.field(f.name)) for f in dtype.fields)
+    elif isinstance(dtype, pl.List):
+        count += _inner_keys(values.explode())
+    return count
+
+
+def _inner_keys(items: pl.Series) -> int:
+    """Keys inside list elements (an element itself is not a key)."""
+    dtype = items.dtype
+    if isinstance(dtype, pl.Struct):
+        return sum(_keys(items.struct.field(f.name)) for f in dtype.fields)
+    if isinstance(dtype, pl.List):
+        return _inner_keys(items.explode())
+    return 0
+
+
+# -- the schema, learned from Python values -------------------------------------------------------------
+def _dtype(value: Any) -> pl.DataType:
+    if value is None:
+        return pl.Null()
+    if value is True or value is False:
+        return pl.Boolean()
+    if isinstance(value, int | float):
+        return pl.Float64()
+    if isinstance(value, str):
+        return pl.String()
+    if isinstance(value, Mapping):
+        return pl.Struct({str(k): _dtype(v) for k, v in value.items()})
+    if isinstance(value, list):
+        inner: pl.DataType = pl.Null()
+        for item in value:
+            inner = _merge(inner, _dtype(item))
+        return pl.List(inner)
+    return pl.String()
+
+
+def _merge(a: pl.DataType, b: pl.DataType) -> pl.DataType:
+    """The type holding both: structs take every field, scalars that differ become text; an object
+    against a scalar stays text (the fast path fails on it and the slow path reads such pages)."""
+    if a == pl.Null:
+        return b
+    if b == pl.Null or a == b:
+        return a
+    if isinstance(a, pl.Struct) and isinstance(b, pl.Struct):
+        fields = {f.name: _instance(f.dtype) for f in a.fields}
+        for f in b.fields:
+            dtype = _instance(f.dtype)
+            fields[f.name] = _merge(fields[f.name], dtype) if f.name in fields else dtype
+        return pl.Struct(fields)
+    if isinstance(a, pl.List) and isinstance(b, pl.List):
+        return pl.List(_merge(_instance(a.inner), _instance(b.inner)))
+    return pl.String()
+
+
+# -- Python rows → a frame (the slow path, per-user exports, CS records) --------------------------------
+def frame_from_rows(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """A frame of flat rows; a column whose values do not share one type becomes text."""
+    names: dict[str, None] = {}
+    for row in rows:
+        for name, value in row.items():
+            if value is not None:
+                names.setdefault(name, None)
+    columns = [_series(name, [row.get(name) for row in rows]) for name in names]
+    return pl.DataFrame(columns, height=len(rows)) if columns else pl.DataFrame(height=len(rows))
+
+
+def _series(name: str, values: list[Any]) -> pl.Series:
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {int} and all(v is None or -(2**63) <= v < 2**63 for v in values):
+        return pl.Series(name, values, dtype=pl.Int64)
+    if kinds <= {int, float} and float in kinds:
+        return pl.Series(name, [None if v is None else float(v) for v in values], dtype=pl.Float64)
+    if kinds == {bool}:
+        return pl.Series(name, values, dtype=pl.Boolean)
+    if kinds == {str}:
+        return pl.Series(name, values, dtype=pl.String)
+    return pl.Series(name, [None if v is None else _text(v) for v in values], dtype=pl.String)
+
+
+def _text(value: Any) -> str:
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return str(value)
+
+
+# -- frames in the spool -------------------------------------------------------------------------------
+def frame_bytes(frame: pl.DataFrame) -> bytes:
+    """A frame as Arrow IPC stream bytes (data only: reading them back never runs code)."""
+    sink = io.BytesIO()
+    frame.write_ipc_stream(sink, compression="uncompressed")
+    return sink.getvalue()
+
+
+def frame_of(data: bytes) -> pl.DataFrame:
+    """The frame `frame_bytes` wrote; PageError when the bytes are not one."""
+    try:
+        return pl.read_ipc_stream(io.BytesIO(data))
+    except Exception as exc:
+        raise PageError(f"not a page frame ({type(exc).__name__})") from None

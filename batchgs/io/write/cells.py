@@ -1,0 +1,111 @@
+"""The cells of an export as Polars expressions: what the writers' per-cell Python does, column-wise.
+
+A writer's `_write_rows` (rows of Python values) and `_write_frame` (a Polars frame) give the same
+file: dates as ISO-8601 UTC text (`2024-03-05T14:07:00.123Z`), ids as text whatever their JSON type,
+booleans `true`/`false`, formula-like text neutralised unless `raw` (batchgs.io.write.safe_cells).
+A value the vectorised path cannot place (a date column holding text) goes through the same
+Python function as a row would, for that column only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from batchgs.io.write.base import MAX_MS, MIN_MS, iso_utc, to_epoch_ms
+from batchgs.io.write.safe_cells import PLAIN_NUMBER, neutralise
+
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def neutralised(text: pl.Expr) -> pl.Expr:
+    """Formula-like text with a leading `'` (the CSV protection), other text unchanged."""
+    risky = text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
+    return pl.when(risky).then(pl.lit("'") + text).otherwise(text)
+
+
+def epoch_ms(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
+    """Milliseconds of a numeric date column, null where not a plausible date (years 1900..9999)."""
+    if dtype.is_integer():
+        ms = expr.cast(pl.Int64)
+    elif dtype.is_float():
+        ms = pl.when(expr.is_finite()).then(expr.round()).cast(pl.Int64, strict=False)
+    else:
+        return None
+    return pl.when(ms.is_between(MIN_MS, MAX_MS)).then(ms)
+
+
+def iso_text(ms: pl.Expr) -> pl.Expr:
+    return pl.from_epoch(ms, time_unit="ms").dt.strftime(ISO_FORMAT)
+
+
+def cell_text(expr: pl.Expr, dtype: pl.DataType, kind: str, *, raw: bool) -> pl.Expr:
+    """A CSV cell: what `CsvWriter._write_rows` writes for each value of the column."""
+    protect = (lambda e: e) if raw else neutralised
+    if kind == "date":
+        ms = epoch_ms(expr, dtype)
+        if ms is not None:
+            return pl.when(ms.is_not_null()).then(iso_text(ms)).otherwise(_number_text(expr, dtype))
+        if dtype == pl.String:
+            return per_value(expr, lambda v: _date_text(v, raw))
+    if dtype == pl.String:
+        return pl.when(expr != "").then(protect(expr))
+    if kind == "id":
+        return protect(id_texts(expr, dtype))
+    return expr
+
+
+def json_value(expr: pl.Expr, dtype: pl.DataType, kind: str) -> pl.Expr:
+    """A JSON Lines value: what `JsonlWriter._write_rows` writes (dates ISO text, ids text, no NaN)."""
+    if kind == "date":
+        ms = epoch_ms(expr, dtype)
+        if ms is not None:  # (a number that is no date is null here: the caller checks)
+            return iso_text(ms)
+        if dtype == pl.String:
+            return per_value(expr, _json_date)
+    if kind == "id":
+        return id_texts(expr, dtype)
+    if dtype.is_float():
+        return pl.when(expr.is_finite()).then(expr)
+    return expr
+
+
+def _json_date(value: str) -> str:
+    ms = to_epoch_ms(value)
+    return value if ms is None else iso_utc(ms)
+
+
+def id_texts(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Ids as text: integers as digits, whole floats without `.0`, booleans `true`/`false`."""
+    if dtype == pl.String:
+        return expr
+    if dtype.is_float():
+        whole = expr.is_finite() & (expr == expr.round()) & (expr.abs() < 2**63)
+        return (
+            pl.when(whole)
+            .then(expr.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(expr.cast(pl.String))
+        )
+    if dtype == pl.Boolean:
+        return pl.when(expr).then(pl.lit("true")).when(expr.not_()).then(pl.lit("false"))
+    return expr.cast(pl.String)
+
+
+def _number_text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A number that is no date, as text (Polars prints floats as Python's repr does, but `1e-7`)."""
+    return expr.cast(pl.String)
+
+
+def _date_text(value: str, raw: bool) -> str:
+    ms = to_epoch_ms(value)
+    if ms is not None:
+        return iso_utc(ms)
+    return value if raw else neutralise(value)
+
+
+def per_value(expr: pl.Expr, convert: Callable[[Any], Any], dtype: pl.DataType | None = None) -> pl.Expr:
+    """`convert` on each non-null value: the rare columns no expression can type (dates given as text)."""
+    return expr.map_elements(convert, return_dtype=dtype or pl.String(), skip_nulls=True)

@@ -1,0 +1,193 @@
+"""The sheet XML of a frame's rows, made column-wise by Polars: the cells `XlsxWriter._render` makes
+one Python value at a time (same styles, escapes, date serials, text limits), for whole pages.
+
+Cells carry no `r="B12"` reference (it is optional in SpreadsheetML): each row lists every column in
+order, an empty one as `<c/>`. That saves a quarter of the XML, so of the concatenation and the deflate;
+Excel, LibreOffice, openpyxl and calamine place such cells by their order.
+
+Each column becomes an expression giving its `<c>` element per row (null: no cell); a row is their
+concatenation inside `<row>`. Text needing Excel's `_xHHHH_` escape (control characters, or text that
+looks like one) is rare: such a column goes through the Python escape, for that page only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import polars as pl
+
+from batchgs.io.write.base import to_epoch_ms
+from batchgs.io.write.cells import epoch_ms, id_texts, per_value
+from batchgs.io.write.safe_cells import PLAIN_NUMBER
+
+MS_PER_DAY = 86_400_000
+EXCEL_EPOCH_SERIAL = 25_569  # serial number of 1970-01-01
+FIRST_SAFE_MS = -2_203_891_200_000  # 1900-03-01: before it Excel's 1900 leap-year bug shifts days
+LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, Excel's last date
+MAX_EXACT_INT = 10**15  # Excel keeps 15 significant digits
+MAX_TEXT = 32_767
+EMPTY = "<c/>"  # an empty cell: it keeps the next cells in their columns (no `r` references)
+STYLE_QUOTED, STYLE_QUOTED_TEXT = 4, 5
+TEXT_MID = ' t="inlineStr"><is><t'
+ID_MID = ' s="2" t="inlineStr"><is><t'
+QUOTED_MID = {TEXT_MID: f' s="{STYLE_QUOTED}"{TEXT_MID}', ID_MID: f' s="{STYLE_QUOTED_TEXT}"{TEXT_MID}'}
+_EXCEL_ESCAPED = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]|_x[0-9A-Fa-f]{4}_"
+# anything a text cell must treat: XML or Excel escapes, a space at an end, a formula-like start
+_SPECIAL = r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]|_x[0-9A-Fa-f]{4}_|^[\s=+\-@]|\s$"
+
+
+def sheet_rows(
+    frame: pl.DataFrame,
+    kinds: Sequence[str],
+    first_row: int,
+    *,
+    raw: bool,
+    xml_text: Callable[[str], str],
+) -> tuple[bytes, int]:
+    """The `<row>` elements of `frame` from spreadsheet row `first_row` (UTF-8), and how many text cells were
+    cut to Excel's limit. `xml_text` is the writer's Python escape (for the rare columns that need it).
+
+    One pass first asks each text column whether any of its cells is special (escapes, spaces at an
+    end, formula-like, too long): the usual column is not, and its cells are plain concatenations."""
+    texts = [n for n in frame.columns if frame.schema[n] == pl.String]
+    special = (
+        frame.select(
+            [
+                (pl.col(n).str.contains(_SPECIAL).any() | (pl.col(n).str.len_bytes().max() > MAX_TEXT)).alias(
+                    n
+                )
+                for n in texts
+            ]
+        ).row(0, named=True)
+        if texts
+        else {}
+    )
+    ints = [n for n in frame.columns if frame.schema[n] == pl.Int64]
+    bounds = (
+        frame.select(pl.col(ints).min().name.prefix("lo:"), pl.col(ints).max().name.prefix("hi:")).row(
+            0, named=True
+        )
+        if ints
+        else {}
+    )
+    number = pl.int_range(first_row, first_row + frame.height, eager=False).cast(pl.String)
+    parts: list[pl.Expr] = [pl.lit('<row r="'), number, pl.lit('">')]
+    start = pl.lit("<c")  # cells without `r`: each row holds every column in order, `<c/>` when empty
+    truncated: list[pl.Expr] = []
+    for name, kind in zip(frame.columns, kinds, strict=False):
+        dtype = frame.schema[name]
+        if dtype == pl.Null:
+            parts.append(pl.lit(EMPTY))
+            continue
+        if dtype == pl.String and not special[name] and kind != "date":
+            mid = ID_MID if kind == "id" else TEXT_MID
+            parts.append(
+                pl.concat_str([start, pl.lit(f"{mid}>"), pl.col(name), pl.lit("</t></is></c>")]).fill_null(
+                    EMPTY
+                )
+            )
+            continue
+        if dtype == pl.Int64 and kind != "id":
+            low, high = bounds[f"lo:{name}"], bounds[f"hi:{name}"]
+            if kind == "date" and low is not None and low >= FIRST_SAFE_MS and high <= LAST_MS:
+                serial = (pl.col(name).cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(
+                    pl.String
+                )
+                parts.append(
+                    pl.concat_str([start, pl.lit(' s="1"><v>'), serial, pl.lit("</v></c>")]).fill_null(EMPTY)
+                )
+                continue
+            if kind == "value" and low is not None and low > -MAX_EXACT_INT and high < MAX_EXACT_INT:
+                value = pl.col(name).cast(pl.String)
+                parts.append(
+                    pl.concat_str([start, pl.lit("><v>"), value, pl.lit("</v></c>")]).fill_null(EMPTY)
+                )
+                continue
+        column = frame.get_column(name)
+        parts.append(
+            _cell(pl.col(name), column, dtype, kind, start, raw=raw, escape=xml_text).fill_null(EMPTY)
+        )
+        if dtype == pl.String:
+            truncated.append((pl.col(name).str.len_chars() > MAX_TEXT).sum())
+    parts.append(pl.lit("</row>"))
+    rows = frame.select(pl.concat_str(parts, ignore_nulls=True).str.join("").cast(pl.Binary).alias("xml"))
+    cut = int(frame.select(pl.sum_horizontal(truncated)).item()) if truncated else 0
+    return bytes(rows.item()), cut  # UTF-8 as Polars holds it: no Python text in between
+
+
+def _cell(
+    expr: pl.Expr,
+    column: pl.Series,
+    dtype: pl.DataType,
+    kind: str,
+    start: pl.Expr,
+    *,
+    raw: bool,
+    escape: Callable[[str], str],
+) -> pl.Expr:
+    """One column's `<c>` elements (`start` is `<c r="A12` per row)."""
+    if kind == "date":
+        ms = epoch_ms(expr, dtype)
+        if ms is None and dtype == pl.String:
+            ms = per_value(expr, to_epoch_ms, pl.Int64())  # dates given as text: the rare column
+        if ms is not None:
+            safe = ms.is_between(FIRST_SAFE_MS, LAST_MS)
+            serial = (ms.cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(pl.String)
+            date = pl.concat_str([start, pl.lit(' s="1"><v>'), serial, pl.lit("</v></c>")])
+            return (
+                pl.when(safe)
+                .then(date)
+                .otherwise(_cell(expr, column, dtype, "value", start, raw=raw, escape=escape))
+            )
+    if dtype == pl.String:
+        return _text_cell(expr, column, ID_MID if kind == "id" else TEXT_MID, start, raw=raw, escape=escape)
+    if kind == "id":
+        texts = id_texts(expr, dtype)
+        return _text_cell(
+            texts, column.to_frame().select(texts).to_series(), ID_MID, start, raw=raw, escape=escape
+        )
+    if dtype == pl.Boolean:
+        value = expr.cast(pl.UInt8).cast(pl.String)
+        return pl.concat_str([start, pl.lit(' t="b"><v>'), value, pl.lit("</v></c>")])
+    if dtype.is_integer():
+        number = pl.concat_str([start, pl.lit("><v>"), expr.cast(pl.String), pl.lit("</v></c>")])
+        exact = expr.is_between(-MAX_EXACT_INT, MAX_EXACT_INT, closed="none")
+        as_text = _plain_cell(expr.cast(pl.String), start)
+        return pl.when(exact).then(number).otherwise(as_text)
+    if dtype.is_float():
+        number = pl.concat_str([start, pl.lit("><v>"), expr.cast(pl.String), pl.lit("</v></c>")])
+        return pl.when(expr.is_finite()).then(number).otherwise(_plain_cell(expr.cast(pl.String), start))
+    texts = expr.cast(pl.String)
+    return _text_cell(
+        texts, column.to_frame().select(texts).to_series(), TEXT_MID, start, raw=raw, escape=escape
+    )
+
+
+def _plain_cell(text: pl.Expr, start: pl.Expr) -> pl.Expr:
+    """Text known to need no escape and to be no formula (a number's own text)."""
+    return pl.concat_str([start, pl.lit(TEXT_MID + ">"), text, pl.lit("</t></is></c>")])
+
+
+def _text_cell(
+    text: pl.Expr, values: pl.Series, mid: str, start: pl.Expr, *, raw: bool, escape: Callable[[str], str]
+) -> pl.Expr:
+    """An inline-string cell: escaped, cut to Excel's limit, `xml:space` kept, formula-like text marked
+    with the quotePrefix style (unless `raw`)."""
+    cut = text.str.slice(0, MAX_TEXT)
+    if values.dtype == pl.String and values.str.contains(_EXCEL_ESCAPED).any():
+        escaped = per_value(cut, escape)
+    else:
+        escaped = (
+            cut.str.replace_all("&", "&amp;", literal=True)
+            .str.replace_all("<", "&lt;", literal=True)
+            .str.replace_all(">", "&gt;", literal=True)
+            .str.replace_all("\r", "&#13;", literal=True)
+        )
+    spaced = cut.str.contains(r"^\s|\s$")
+    opened = pl.when(spaced).then(pl.lit(' xml:space="preserve">')).otherwise(pl.lit(">"))
+    plain = pl.concat_str([start, pl.lit(mid), opened, escaped, pl.lit("</t></is></c>")])
+    if raw:
+        return plain
+    formula = text.str.contains(r"^[=+\-@\t\r]") & ~text.str.contains(PLAIN_NUMBER)
+    quoted = pl.concat_str([start, pl.lit(QUOTED_MID[mid]), opened, escaped, pl.lit("</t></is></c>")])
+    return pl.when(formula).then(quoted).otherwise(plain)

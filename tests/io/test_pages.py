@@ -1,0 +1,176 @@
+"""Pages read by Polars: the fast schema parse never loses or changes a value; whatever it cannot read
+exactly goes the slow way, which widens the schema; the flat frame matches `flatten` row for row."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import polars as pl
+import pytest
+
+from batchgs.io.flatten import flatten
+from batchgs.io.pages import PageError, PageReader, frame_bytes, frame_from_rows, frame_of
+
+
+def _page(records: list[dict[str, Any]], **envelope: Any) -> bytes:
+    return json.dumps({"users": records, **envelope}, separators=(",", ":")).encode()
+
+
+def _user(i: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "identifyId": f"u{i}",
+        "score": 1.5 * i,
+        "visits": i,
+        "createDate": 1_700_000_000_000 + i,
+        "phone": None,
+        "location": {"city": "Paris", "coordinates": {"latitude": 48.85}},
+        "propertyKeys": ["AP-1", "AP-2"],
+        "customAttributes": {"plan": "pro", "isBeta": i % 2 == 0},
+        **extra,
+    }
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if v is not None} for row in frame.to_dicts()]
+
+
+def test_the_flat_frame_is_flatten_of_each_record() -> None:
+    reader = PageReader("users")
+    records = [_user(i) for i in range(50)]
+    first = reader.read(_page(records, scrollId="r", totalHits=50))
+    second = reader.read(_page(records, scrollId="s", totalHits=50))
+    assert not first.fast and second.fast  # the first page teaches the schema
+    expected = [flatten(r) for r in records]
+    assert _rows(first.frame) == expected and _rows(second.frame) == expected
+    assert second.envelope == {"scrollId": "s", "totalHits": 50}  # an integer, as JSON had it
+    assert second.frame.schema["visits"] == pl.Int64 and second.frame.schema["score"] == pl.Float64
+    assert "phone" not in second.frame.columns  # a null never makes a column
+
+
+def test_a_field_first_seen_on_page_57_gets_its_column() -> None:
+    reader = PageReader("users")
+    pages = [[_user(i + 10 * p) for i in range(10)] for p in range(60)]
+    pages[56][7]["customAttributes"]["renewalDate"] = 1_800_000_000_000  # one record, deep inside
+    pages[56][3]["newTopLevel"] = "x"
+    frames = [reader.read(_page(page)) for page in pages]
+    assert [f.fast for f in frames].count(False) == 2  # the first page, and page 57 (which widened)
+    late = frames[56].frame
+    assert (
+        late.filter(pl.col("identifyId") == "u567")["customAttributes.renewalDate"].item()
+        == 1_800_000_000_000
+    )
+    assert late.filter(pl.col("identifyId") == "u563")["newTopLevel"].item() == "x"
+    record_type = reader.schema["users"].inner.to_schema()
+    assert frames[57].fast and "renewalDate" in record_type["customAttributes"].to_schema()
+    assert "newTopLevel" in record_type
+
+
+@pytest.mark.parametrize(
+    ("later", "expected"),
+    [
+        ({"visits": "five"}, "five"),  # text where numbers were
+        ({"visits": 12345678901234567890}, 12345678901234567890),  # beyond 2^53: exact
+        ({"location": "Paris"}, "Paris"),  # a scalar where an object was
+        ({"customAttributes": {"isBeta": "yes"}}, "yes"),
+    ],
+)
+def test_a_value_the_schema_cannot_hold_exactly_is_read_the_slow_way(
+    later: dict[str, Any], expected: Any
+) -> None:
+    reader = PageReader("users")
+    reader.read(_page([_user(i) for i in range(5)]))
+    odd = {**_user(9), **later}
+    page = reader.read(_page([_user(7), odd]))
+    assert not page.fast
+    flat = flatten(odd)
+    name = next(k for k in flat if k.split(".")[0] in later)
+    got = page.frame.filter(pl.col("identifyId") == "u9")[name].item()
+    assert got == expected or str(got) == str(expected)
+
+
+def test_an_envelope_with_objects_reads_fast_and_keeps_its_integers() -> None:
+    reader = PageReader("users")
+    total = {"value": 3, "relation": "eq"}
+    reader.read(_page([_user(1)], totalHits=total, scrollId="a"))
+    page = reader.read(_page([_user(2), _user(3)], totalHits=total, scrollId="b"))
+    assert page.fast and page.envelope == {"totalHits": total, "scrollId": "b"}
+
+
+def test_a_fraction_where_integers_were_is_never_cut() -> None:
+    reader = PageReader("users")
+    reader.read(_page([_user(i) for i in range(5)]))
+    page = reader.read(_page([_user(7), {**_user(9), "visits": 5.5}]))
+    assert page.frame["visits"].to_list() == [7, 5.5]
+
+
+def test_whole_numbers_stay_integers_and_fractions_floats_across_pages() -> None:
+    reader = PageReader("users")
+    reader.read(_page([_user(1, ratio=2.5)]))
+    page = reader.read(_page([_user(2, ratio=3.0), _user(3, ratio=4.0)]))  # whole, but a float field
+    assert page.fast and page.frame.schema["ratio"] == pl.Float64
+    assert page.frame.schema["visits"] == pl.Int64
+
+
+def test_an_empty_page_and_a_page_without_records() -> None:
+    reader = PageReader("users")
+    reader.read(_page([_user(1)]))
+    assert reader.read(_page([])).count == 0
+    assert reader.read(b'{"totalHits":0}').count == 0
+
+
+def test_lists_become_one_cell_like_flatten() -> None:
+    reader = PageReader("users")
+    values = [["a", "b"], ["a,b", "c"], [], ["", "x"], [1, 2], [True, False], [{"k": 1}], ["x", None]]
+    records = [{"identifyId": f"u{i}", "tags": v} for i, v in enumerate(values)]
+    reader.read(_page(records))
+    page = reader.read(_page(records))
+    cells = page.frame["tags"].to_list()
+    for cell, value in zip(cells, values, strict=True):
+        want = flatten({"tags": value}).get("tags")
+        if want is None or "," not in want or not want.startswith("["):
+            assert cell == want
+        assert (json.loads(cell) if cell and cell.startswith("[") else cell) == (
+            json.loads(want) if want and want.startswith("[") else want
+        )
+
+
+def test_random_pages_never_lose_a_value() -> None:
+    rng = random.Random(7)
+    reader = PageReader("users")
+    for p in range(30):
+        records = []
+        for i in range(20):
+            record = _user(p * 20 + i)
+            if rng.random() < 0.1:
+                record[f"extra{rng.randrange(5)}"] = rng.choice([1, 2.5, "t", True, None, {"a": 1}, [1, 2]])
+            records.append(record)
+        page = reader.read(_page(records))
+        assert page.frame.height == len(records)
+        for row, record in zip(_rows(page.frame), records, strict=True):
+            flat = flatten(record)
+            assert set(row) == set(flat)
+            for key, value in flat.items():
+                assert _same(row[key], value), (key, row[key], value)
+
+
+def _same(got: Any, value: Any) -> bool:
+    """Equal, or the same value in another column type (a mixed column is text), or the same JSON."""
+    if got == value or str(got) == str(value) or str(got).lower() == str(value).lower():
+        return True
+    if isinstance(got, str) and got[:1] in "[{" and isinstance(value, str) and value[:1] in "[{":
+        return bool(json.loads(got) == json.loads(value))
+    return False
+
+
+def test_not_a_page_is_a_page_error_and_frames_round_trip() -> None:
+    reader = PageReader("users")
+    with pytest.raises(PageError):
+        reader.read(b"<html>busy</html>")
+    with pytest.raises(PageError):
+        reader.read(b'{"users": [1, 2]}')
+    frame = frame_from_rows([{"a": 1, "b": "x"}, {"a": None, "c": True}])
+    assert frame_of(frame_bytes(frame)).equals(frame)
+    with pytest.raises(PageError):
+        frame_of(b"\x80\x04pickle")
