@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -356,18 +356,20 @@ def _merge(a: pl.DataType, b: pl.DataType) -> pl.DataType:
 
 
 # -- Python rows → a frame (the slow path, per-user exports, CS records) --------------------------------
-def frame_from_rows(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
-    """A frame of flat rows; a column whose values do not share one type becomes text."""
+def frame_from_rows(rows: Sequence[Mapping[str, Any]], id_columns: Iterable[str] = ()) -> pl.DataFrame:
+    """A frame of flat rows; a column whose values do not share one type becomes text (an id column's
+    numbers as the id text they are: 7.0 → "7")."""
+    ids = set(id_columns)
     names: dict[str, None] = {}
     for row in rows:
         for name, value in row.items():
             if value is not None:
                 names.setdefault(name, None)
-    columns = [_series(name, [row.get(name) for row in rows]) for name in names]
+    columns = [_series(name, [row.get(name) for row in rows], name in ids) for name in names]
     return pl.DataFrame(columns, height=len(rows)) if columns else pl.DataFrame(height=len(rows))
 
 
-def _series(name: str, values: list[Any]) -> pl.Series:
+def _series(name: str, values: list[Any], is_id: bool = False) -> pl.Series:
     kinds = {type(v) for v in values if v is not None}
     if kinds <= {int} and all(v is None or -(2**63) <= v < 2**63 for v in values):
         return pl.Series(name, values, dtype=pl.Int64)
@@ -377,7 +379,14 @@ def _series(name: str, values: list[Any]) -> pl.Series:
         return pl.Series(name, values, dtype=pl.Boolean)
     if kinds == {str}:
         return pl.Series(name, values, dtype=pl.String)
-    return pl.Series(name, [None if v is None else _text(v) for v in values], dtype=pl.String)
+    text = _id_text if is_id else _text
+    return pl.Series(name, [None if v is None else text(v) for v in values], dtype=pl.String)
+
+
+def _id_text(value: Any) -> str:
+    if type(value) is float and value.is_integer():
+        return str(int(value))
+    return _text(value)
 
 
 def _text(value: Any) -> str:

@@ -148,21 +148,15 @@ class RecordWriter(ABC):
     # -- the public interface -------------------------------------------------------------------
 
     def write_batch(self, records: Iterable[Mapping[str, Any]], *, flat_rows: bool = False) -> None:
-        """Write records (nested API objects or already flat rows) in the current column order.
+        """Write records (nested API objects or already flat rows) in the current column order: made a
+        frame and written column-wise, as `write_frame` (one way of writing cells per format).
         `flat_rows=True` promises rows that `flatten` already made (it skips a second pass)."""
+        from batchgs.io.pages import frame_from_rows
+
         if self._state != "open":
             raise RuntimeError(f"writer for {self.path} is {self._state}")
-        rows: list[list[Any]] = []
-        known = self._known
-        for record in records:
-            flat = record if flat_rows else flatten(record)
-            if not flat.keys() <= known and self.extra_columns == "append":
-                self._add_late([k for k in flat if k not in known])
-            get = flat.get
-            rows.append([get(c) for c in self.columns])
-        if rows:
-            self._write_rows(rows)
-            self.rows_written += len(rows)
+        rows = [r if flat_rows else flatten(r) for r in records]
+        self.write_frame(frame_from_rows(rows, self.id_columns))
 
     def write_frame(self, frame: pl.DataFrame) -> None:
         """Write a frame of flat rows (columns named like `self.columns`), column-wise where the
@@ -179,10 +173,6 @@ class RecordWriter(ABC):
         if frame.height:
             self._write_frame(aligned(frame, self.columns))
             self.rows_written += frame.height
-
-    def _write_frame(self, frame: pl.DataFrame) -> None:
-        """Write a frame whose columns are exactly `self.columns` (formats override it column-wise)."""
-        self._write_rows([list(row) for row in frame.iter_rows()])
 
     def close(self) -> None:
         """Finish the file and put it in place (the commit). Safe to call twice."""
@@ -226,8 +216,9 @@ class RecordWriter(ABC):
         """Create `self.tmp_path` (exclusively) and write what comes before the rows."""
 
     @abstractmethod
-    def _write_rows(self, rows: list[list[Any]]) -> None:
-        """Write rows whose cells follow `self.columns` (which may have grown: see late columns)."""
+    def _write_frame(self, frame: pl.DataFrame) -> None:
+        """Write a frame whose columns are exactly `self.columns` (which may have grown: see late
+        columns), column-wise: each format's cells are Polars expressions (batchgs.io.write.cells)."""
 
     @abstractmethod
     def _finish(self) -> None:
