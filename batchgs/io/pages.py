@@ -5,9 +5,10 @@ An export spends its CPU here, so no record becomes a Python dict on the usual p
 infers, and Polars' own inference silently turns `true` into 1 and `5` into `[5]` when a field's type
 varies). The schema comes from the first page and widens whenever a page does not fit it:
 
-- the fast path reads with the schema, then checks that nothing was dropped: every key of the bytes
-  (`":`) must be a non-null value of the frame or a `":null` (a field the schema lacks is silently
-  dropped by Polars; that check sees it). A parse error (a text where a number was) fails it too;
+- the fast path reads with the schema, then checks that nothing was dropped or changed: every key of
+  the bytes (`":`) must be a non-null value of the frame or a `":null` (a field the schema lacks is
+  silently dropped by Polars), and every `true`/`false` a boolean of the frame (Polars reads a boolean
+  where numbers were as 1 or 0). A parse error (a text where a number was) fails it too;
 - numbers are read as Float64 and become Int64 when every value is whole (JSON has one number type):
   so 5.5 in a field that held integers is never cut to 5; a whole number beyond 2^53, which a float
   cannot hold exactly, fails the fast path;
@@ -15,9 +16,9 @@ varies). The schema comes from the first page and widens whenever a page does no
   everywhere (fastjson: exact integers of any size), flattens in Python (`batchgs.io.flatten`), and
   widens the schema with every field and type the page had, so the next page is fast again.
 
-Known limit of the fast path: a value of another JSON type in a field the schema already knows as text
-is read as its text (`5` as "5", `true` as "true"), and a scalar where a list was is read as a
-one-element list. Both keep the value; only its JSON type is lost.
+Known limits of the fast path, where Polars converts instead of failing: a number in a field the schema
+knows as text is read as its text (`5` as "5"), and a scalar where a list was as a one-element list.
+Both keep the value; only its JSON type is lost.
 
 Flat columns follow `batchgs.io.flatten`: nested objects become dotted names, a list of scalars one
 comma-joined cell (JSON text when commas could not carry it), a null never makes a column.
@@ -104,13 +105,15 @@ class PageReader:
         length = records.list.len().item() or 0
         inner = records.dtype.inner if isinstance(records.dtype, pl.List) else None
         flat: pl.DataFrame | None = pl.DataFrame(height=length)
+        booleans = sum(1 for v in envelope.values() if v is True or v is False)
         if isinstance(inner, pl.Struct) and inner.fields and length:
-            leaves, filled, record_keys = _unnest(records.explode().struct.unnest())
+            leaves, filled, record_keys, record_booleans = _unnest(records.explode().struct.unnest())
             keys += record_keys
-            if keys != data.count(b'":') - data.count(b'":null'):
+            booleans += record_booleans
+            if not _all_read(data, keys, booleans):
                 return None
             flat = self._flat(leaves, filled)
-        elif keys != data.count(b'":') - data.count(b'":null'):
+        elif not _all_read(data, keys, booleans):
             return None
         return None if flat is None else Page(flat, envelope, fast=True)
 
@@ -208,18 +211,30 @@ def _whole(value: Any) -> Any:
 
 
 # -- nested → flat -----------------------------------------------------------------------------------
-def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int]:
+def _all_read(data: bytes, keys: int, booleans: int) -> bool:
+    """Whether the frame holds every value of the bytes as what it was: as many keys with a value
+    (`":` not followed by null), as many booleans (Polars would read a `true` where numbers were as 1).
+    Text holding `":`, `true` or `false` makes these differ too: such a page simply goes the slow way."""
+    return keys == data.count(b'":') - data.count(b'":null') and booleans == data.count(b"true") + data.count(
+        b"false"
+    )
+
+
+def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int, int]:
     """Every nested object unnested into dotted columns. Returns the leaf columns, the names of those
-    that hold a value (the others make no column), and how many keys had a non-null value (the fast
-    path's check; list elements' keys included)."""
+    that hold a value (the others make no column), how many keys had a non-null value and how many
+    values are booleans (the fast path's checks; inside lists too)."""
     height = records.height
     frame = records
     new = records.columns
-    keys = 0
+    keys = booleans = 0
     filled: set[str] = set()
     while True:
         counts = [frame.get_column(name).null_count() for name in new]  # (kept by each column: no pass)
         keys += sum(height - n for n in counts)
+        booleans += sum(
+            height - n for name, n in zip(new, counts, strict=True) if frame.schema[name] == pl.Boolean
+        )
         filled.update(name for name, n in zip(new, counts, strict=True) if n < height)
         schema = frame.schema
         structs = [c for c in new if isinstance(schema[c], pl.Struct)]
@@ -229,13 +244,18 @@ def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int]:
             if isinstance(schema[c], pl.List) and _holds_objects(_inner(schema[c]) or pl.Null())
         ]
         keys += sum(_inner_keys(frame.get_column(c).explode()) for c in nested_lists)
+        booleans += sum(
+            _booleans(frame.get_column(c).explode())
+            for c in new
+            if isinstance(schema[c], pl.List) and _holds(schema[c], pl.Boolean())
+        )
         if not structs:
             break
         before = set(frame.columns) - set(structs)
         frame = frame.unnest(structs, separator=".")
         new = [c for c in frame.columns if c not in before]
     nulls = [c for c, t in frame.schema.items() if t == pl.Null]
-    return (frame.drop(nulls) if nulls else frame), filled, keys
+    return (frame.drop(nulls) if nulls else frame), filled, keys, booleans
 
 
 def _inner(dtype: pl.DataType) -> pl.DataType | None:
@@ -305,6 +325,29 @@ def _keys(values: pl.Series) -> int:
     elif isinstance(dtype, pl.List):
         count += _inner_keys(values.explode())
     return count
+
+
+def _holds(dtype: pl.DataType, kind: pl.DataType) -> bool:
+    """Whether `kind` is somewhere inside `dtype`."""
+    if dtype == kind:
+        return True
+    if isinstance(dtype, pl.List):
+        return _holds(_instance(dtype.inner), kind)
+    if isinstance(dtype, pl.Struct):
+        return any(_holds(_instance(f.dtype), kind) for f in dtype.fields)
+    return False
+
+
+def _booleans(values: pl.Series) -> int:
+    """Non-null booleans among `values` and inside them."""
+    dtype = values.dtype
+    if dtype == pl.Boolean:
+        return values.len() - values.null_count()
+    if isinstance(dtype, pl.Struct):
+        return sum(_booleans(values.struct.field(f.name)) for f in dtype.fields)
+    if isinstance(dtype, pl.List):
+        return _booleans(values.explode())
+    return 0
 
 
 def _inner_keys(items: pl.Series) -> int:
