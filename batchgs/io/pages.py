@@ -7,8 +7,10 @@ varies). The schema comes from the first page and widens whenever a page does no
 
 - the fast path reads with the schema, then checks that nothing was dropped or changed: every key of
   the bytes (`":`) must be a non-null value of the frame or a `":null` (a field the schema lacks is
-  silently dropped by Polars), and every `true`/`false` a boolean of the frame (Polars reads a boolean
-  where numbers were as 1 or 0). A parse error (a text where a number was) fails it too;
+  silently dropped by Polars), every `true`/`false` a boolean (Polars reads a boolean where numbers
+  were as 1 or 0) and every `[` a list (it reads a scalar where a list was as a one-element list). A
+  parse error (a text where a number was) fails it too. The five byte counts cost ~2.8 ms per
+  1,000-user page, a third of the page's parse;
 - numbers are read as Float64 and become Int64 when every value is whole (JSON has one number type):
   so 5.5 in a field that held integers is never cut to 5; a whole number beyond 2^53, which a float
   cannot hold exactly, fails the fast path;
@@ -16,9 +18,8 @@ varies). The schema comes from the first page and widens whenever a page does no
   everywhere (fastjson: exact integers of any size), flattens in Python (`batchgs.io.flatten`), and
   widens the schema with every field and type the page had, so the next page is fast again.
 
-Known limits of the fast path, where Polars converts instead of failing: a number in a field the schema
-knows as text is read as its text (`5` as "5"), and a scalar where a list was as a one-element list.
-Both keep the value; only its JSON type is lost.
+Known limit of the fast path, where Polars converts instead of failing: a number in a field the schema
+knows as text is read as its text (`5` as "5", `5.0` as "5"): the value is kept, its JSON type is not.
 
 Flat columns follow `batchgs.io.flatten`: nested objects become dotted names, a list of scalars one
 comma-joined cell (JSON text when commas could not carry it), a null never makes a column.
@@ -105,15 +106,20 @@ class PageReader:
         length = records.list.len().item() or 0
         inner = records.dtype.inner if isinstance(records.dtype, pl.List) else None
         flat: pl.DataFrame | None = pl.DataFrame(height=length)
-        booleans = sum(1 for v in envelope.values() if v is True or v is False)
+        others = whole.drop(self.records_key)
+        booleans = sum(_count(others.get_column(c), pl.Boolean) for c in others.columns)
+        lists = 1 + sum(_count(others.get_column(c), pl.List) for c in others.columns)  # 1: the records'
         if isinstance(inner, pl.Struct) and inner.fields and length:
-            leaves, filled, record_keys, record_booleans = _unnest(records.explode().struct.unnest())
+            leaves, filled, record_keys, record_booleans, record_lists = _unnest(
+                records.explode().struct.unnest()
+            )
             keys += record_keys
             booleans += record_booleans
-            if not _all_read(data, keys, booleans):
+            lists += record_lists
+            if not _all_read(data, keys, booleans, lists):
                 return None
             flat = self._flat(leaves, filled)
-        elif not _all_read(data, keys, booleans):
+        elif not _all_read(data, keys, booleans, lists):
             return None
         return None if flat is None else Page(flat, envelope, fast=True)
 
@@ -211,23 +217,26 @@ def _whole(value: Any) -> Any:
 
 
 # -- nested → flat -----------------------------------------------------------------------------------
-def _all_read(data: bytes, keys: int, booleans: int) -> bool:
+def _all_read(data: bytes, keys: int, booleans: int, lists: int) -> bool:
     """Whether the frame holds every value of the bytes as what it was: as many keys with a value
-    (`":` not followed by null), as many booleans (Polars would read a `true` where numbers were as 1).
-    Text holding `":`, `true` or `false` makes these differ too: such a page simply goes the slow way."""
-    return keys == data.count(b'":') - data.count(b'":null') and booleans == data.count(b"true") + data.count(
-        b"false"
+    (`":` not followed by null), booleans (Polars reads a `true` where numbers were as 1) and lists
+    (it reads a scalar where a list was as a one-element list). Text holding `":`, `true`, `false` or
+    `[` makes these differ too: such a page simply goes the slow way."""
+    return (
+        keys == data.count(b'":') - data.count(b'":null')
+        and booleans == data.count(b"true") + data.count(b"false")
+        and lists == data.count(b"[")
     )
 
 
-def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int, int]:
+def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int, int, int]:
     """Every nested object unnested into dotted columns. Returns the leaf columns, the names of those
-    that hold a value (the others make no column), how many keys had a non-null value and how many
-    values are booleans (the fast path's checks; inside lists too)."""
+    that hold a value (the others make no column), how many keys had a non-null value, how many values
+    are booleans and how many are lists (the fast path's checks; inside lists too)."""
     height = records.height
     frame = records
     new = records.columns
-    keys = booleans = 0
+    keys = booleans = lists = 0
     filled: set[str] = set()
     while True:
         counts = [frame.get_column(name).null_count() for name in new]  # (kept by each column: no pass)
@@ -244,18 +253,19 @@ def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int, int]:
             if isinstance(schema[c], pl.List) and _holds_objects(_inner(schema[c]) or pl.Null())
         ]
         keys += sum(_inner_keys(frame.get_column(c).explode()) for c in nested_lists)
-        booleans += sum(
-            _booleans(frame.get_column(c).explode())
-            for c in new
-            if isinstance(schema[c], pl.List) and _holds(schema[c], pl.Boolean())
-        )
+        for c in new:
+            if isinstance(schema[c], pl.List):
+                values = frame.get_column(c)
+                lists += _count(values, pl.List)
+                if _holds(schema[c], pl.Boolean()):
+                    booleans += _count(values, pl.Boolean)
         if not structs:
             break
         before = set(frame.columns) - set(structs)
         frame = frame.unnest(structs, separator=".")
         new = [c for c in frame.columns if c not in before]
     nulls = [c for c, t in frame.schema.items() if t == pl.Null]
-    return (frame.drop(nulls) if nulls else frame), filled, keys, booleans
+    return (frame.drop(nulls) if nulls else frame), filled, keys, booleans, lists
 
 
 def _inner(dtype: pl.DataType) -> pl.DataType | None:
@@ -338,16 +348,15 @@ def _holds(dtype: pl.DataType, kind: pl.DataType) -> bool:
     return False
 
 
-def _booleans(values: pl.Series) -> int:
-    """Non-null booleans among `values` and inside them."""
+def _count(values: pl.Series, kind: type[pl.DataType]) -> int:
+    """Non-null values of type `kind` among `values` and inside them (lists and structs)."""
     dtype = values.dtype
-    if dtype == pl.Boolean:
-        return values.len() - values.null_count()
+    count = values.len() - values.null_count() if isinstance(dtype, kind) else 0
     if isinstance(dtype, pl.Struct):
-        return sum(_booleans(values.struct.field(f.name)) for f in dtype.fields)
-    if isinstance(dtype, pl.List):
-        return _booleans(values.explode())
-    return 0
+        count += sum(_count(values.struct.field(f.name), kind) for f in dtype.fields)
+    elif isinstance(dtype, pl.List):
+        count += _count(values.explode(), kind)
+    return count
 
 
 def _inner_keys(items: pl.Series) -> int:
