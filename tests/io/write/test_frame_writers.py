@@ -156,3 +156,26 @@ def test_xlsx_frames_continue_on_new_sheets_with_the_header(tmp_path: Path) -> N
         assert list(rows[0]) == COLUMNS and len(rows) <= 4
         seen += [(r[0], r[4]) for r in rows[1:]]
     assert seen == [(f"u{i}", i) for i in range(11)]
+
+
+def test_a_parquet_date_column_widened_to_text_stays_column_wise(tmp_path: Path, monkeypatch: Any) -> None:
+    """A number that is no date widens the column to text once (the row way); later frames are written
+    column-wise, their dates as ISO text and their other numbers as digits."""
+    from batchgs.io.write.parquet_writer import ParquetWriter
+
+    row_batches: list[int] = []
+    row_way = ParquetWriter._write_rows
+    monkeypatch.setattr(
+        ParquetWriter,
+        "_write_rows",
+        lambda self, rows: (row_batches.append(len(rows)), row_way(self, rows))[1],
+    )
+    path = tmp_path / "dates.parquet"
+    with open_writer(path, ["d"], date_columns={"d"}) as out:
+        out.write_frame(frame_from_rows([{"d": SIGNUP_MS}]))
+        out.write_frame(frame_from_rows([{"d": 99_999_999_999_999_999}]))
+        for _ in range(3):
+            out.write_frame(frame_from_rows([{"d": SIGNUP_MS}, {"d": 5 * 10**17}]))
+    assert row_batches == [1]
+    values = pl.read_parquet(path)["d"].to_list()
+    assert values == [SIGNUP, "99999999999999999", *[SIGNUP, "500000000000000000"] * 3]
