@@ -278,8 +278,10 @@ def arrow_ready(expr: pl.Expr, dtype: pl.DataType, kind: str, target: pa.DataTyp
             return pl.when(ms.is_not_null()).then(iso_text(ms)).otherwise(expr.cast(pl.String))
         if kind == "date" and dtype == pl.String:
             return per_value(expr, _date_text)
-        if kind == "date" or dtype not in (pl.String(), pl.Int64(), pl.Boolean()):
-            return None  # (floats as text: the row way's exact text)
+        if kind == "date":
+            return None
+        if dtype.is_float():  # Polars' shortest text of the float (Python's repr but for `1e-7`, `NaN`)
+            return expr.cast(pl.String)
         return id_texts(expr, dtype)  # integers as digits, booleans true/false
     if target == pa.float64():
         return expr.cast(pl.Float64) if dtype.is_numeric() else None
