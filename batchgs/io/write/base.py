@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # polars is imported by the writers that need it: the date an
 ExtraColumns = Literal["append", "ignore"]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Plausible epoch-ms range for a date cell: years 1900..9999. Outside it the value is kept as a number.
-MIN_MS = _MIN_MS = -2_208_988_800_000
-MAX_MS = _MAX_MS = 253_402_300_799_999
+MIN_MS = -2_208_988_800_000
+MAX_MS = 253_402_300_799_999
 
 
 def to_epoch_ms(value: Any) -> int | None:
@@ -65,7 +65,7 @@ def to_epoch_ms(value: Any) -> int | None:
         ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
     elif isinstance(value, dt.date):
         ms = (value - _EPOCH.date()).days * 86_400_000
-    if ms is None or not _MIN_MS <= ms <= _MAX_MS:
+    if ms is None or not MIN_MS <= ms <= MAX_MS:
         return None
     return ms
 
