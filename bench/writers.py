@@ -3,7 +3,8 @@
 Candidates (each gets the same flat records in 1,000-row batches, as the exporter hands pages over,
 and does the same work: dates as date cells, ids as text cells with the `@` format, formula-like text
 neutralised, a frozen header):
-- batchgs: batchgs.io.write.xlsx_writer, the streaming SpreadsheetML writer, given Python rows (`write_batch`)
+- batchgs: batchgs.io.write.xlsx_writer, the streaming SpreadsheetML writer, given Python rows (`write_batch`,
+  which makes each batch a frame first; until issue 18 it wrote rows cell by cell in Python)
 - batchgs-frames: the same writers given each batch as a Polars frame (`write_frame`, column-wise: what
   `batchgs export` uses, its pages being frames already; the frames are built before the timing)
 - xlsxwriter {'constant_memory': True}

@@ -5,7 +5,8 @@ Decisions (documented in cli.md's spirit, relied on by the import reader):
   `customAttributes.plan`. An empty object yields no key.
 - A list of scalars becomes comma-joined text (`["AP-1", "AP-2"]` → `AP-1,AP-2`; booleans as
   `true`/`false`), which the import reader's STRING_LIST parsing reads back. A list holding objects,
-  nulls or a text with a comma becomes JSON text instead (comma-joining it could not be read back).
+  nulls or a text with a comma becomes compact JSON text instead (comma-joining it could not be read
+  back), the same text as the Polars page reader makes (batchgs.io.pages).
   An empty list is an empty cell.
 - Null values are left out: a missing key and a null both write an empty cell, and a null never
   creates a column of its own.
@@ -70,7 +71,7 @@ def list_cell(values: Sequence[Any]) -> str | None:
         elif isinstance(value, _SCALARS) and not (isinstance(value, str) and ("," in value or not value)):
             parts.append(value if isinstance(value, str) else repr(value))
         else:
-            return json.dumps(list(values), ensure_ascii=False, default=str)
+            return json.dumps(list(values), ensure_ascii=False, default=str, separators=(",", ":"))
     return ",".join(parts)
 
 

@@ -74,6 +74,8 @@ def test_a_field_first_seen_on_page_57_gets_its_column() -> None:
         ({"visits": 12345678901234567890}, 12345678901234567890),  # beyond 2^53: exact
         ({"location": "Paris"}, "Paris"),  # a scalar where an object was
         ({"customAttributes": {"isBeta": "yes"}}, "yes"),
+        ({"visits": True}, "true"),  # numbers and a boolean make a text column; Polars alone reads 1
+        ({"propertyKeys": "AP-9"}, "AP-9"),  # a scalar where a list was; Polars alone reads ["AP-9"]
     ],
 )
 def test_a_value_the_schema_cannot_hold_exactly_is_read_the_slow_way(

@@ -37,7 +37,6 @@ from batchgs.transport.paging import int_or_none, page_list_ends, scroll_ends
 from batchgs.transport.result import Outcome
 
 MAX_RESTARTS = 2
-PER_USER_WORKERS = 32  # tasks per chunk; the requests in flight are bounded by `run.in_flight`
 PREFERENCE_NAMES = tuple(name for name, _ in PREFERENCES)
 
 
@@ -247,7 +246,8 @@ class PartFetcher:
             for item in enumerate(pairs):
                 yield item
 
-        pool: Pool[tuple[int, tuple[int, str]], int] = Pool(one, _ignore, workers=PER_USER_WORKERS)
+        # a task per id, as many requests in flight as `run.in_flight` lets (--workers, shared by the chunks)
+        pool: Pool[tuple[int, tuple[int, str]], int] = Pool(one, _ignore, workers=max(1, len(pairs)))
         await pool.run(items())
         frame = frame_from_rows([r for r in rows if r is not None])
         try:

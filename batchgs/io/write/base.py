@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # polars is imported by the writers that need it: the date an
 ExtraColumns = Literal["append", "ignore"]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Plausible epoch-ms range for a date cell: years 1900..9999. Outside it the value is kept as a number.
-MIN_MS = _MIN_MS = -2_208_988_800_000
-MAX_MS = _MAX_MS = 253_402_300_799_999
+MIN_MS = -2_208_988_800_000
+MAX_MS = 253_402_300_799_999
 
 
 def to_epoch_ms(value: Any) -> int | None:
@@ -65,7 +65,7 @@ def to_epoch_ms(value: Any) -> int | None:
         ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
     elif isinstance(value, dt.date):
         ms = (value - _EPOCH.date()).days * 86_400_000
-    if ms is None or not _MIN_MS <= ms <= _MAX_MS:
+    if ms is None or not MIN_MS <= ms <= MAX_MS:
         return None
     return ms
 
@@ -148,21 +148,15 @@ class RecordWriter(ABC):
     # -- the public interface -------------------------------------------------------------------
 
     def write_batch(self, records: Iterable[Mapping[str, Any]], *, flat_rows: bool = False) -> None:
-        """Write records (nested API objects or already flat rows) in the current column order.
+        """Write records (nested API objects or already flat rows) in the current column order: made a
+        frame and written column-wise, as `write_frame` (one way of writing cells per format).
         `flat_rows=True` promises rows that `flatten` already made (it skips a second pass)."""
+        from batchgs.io.pages import frame_from_rows
+
         if self._state != "open":
             raise RuntimeError(f"writer for {self.path} is {self._state}")
-        rows: list[list[Any]] = []
-        known = self._known
-        for record in records:
-            flat = record if flat_rows else flatten(record)
-            if not flat.keys() <= known and self.extra_columns == "append":
-                self._add_late([k for k in flat if k not in known])
-            get = flat.get
-            rows.append([get(c) for c in self.columns])
-        if rows:
-            self._write_rows(rows)
-            self.rows_written += len(rows)
+        rows = [r if flat_rows else flatten(r) for r in records]
+        self.write_frame(frame_from_rows(rows, self.id_columns))
 
     def write_frame(self, frame: pl.DataFrame) -> None:
         """Write a frame of flat rows (columns named like `self.columns`), column-wise where the
@@ -179,10 +173,6 @@ class RecordWriter(ABC):
         if frame.height:
             self._write_frame(aligned(frame, self.columns))
             self.rows_written += frame.height
-
-    def _write_frame(self, frame: pl.DataFrame) -> None:
-        """Write a frame whose columns are exactly `self.columns` (formats override it column-wise)."""
-        self._write_rows([list(row) for row in frame.iter_rows()])
 
     def close(self) -> None:
         """Finish the file and put it in place (the commit). Safe to call twice."""
@@ -226,8 +216,9 @@ class RecordWriter(ABC):
         """Create `self.tmp_path` (exclusively) and write what comes before the rows."""
 
     @abstractmethod
-    def _write_rows(self, rows: list[list[Any]]) -> None:
-        """Write rows whose cells follow `self.columns` (which may have grown: see late columns)."""
+    def _write_frame(self, frame: pl.DataFrame) -> None:
+        """Write a frame whose columns are exactly `self.columns` (which may have grown: see late
+        columns), column-wise: each format's cells are Polars expressions (batchgs.io.write.cells)."""
 
     @abstractmethod
     def _finish(self) -> None:

@@ -1,10 +1,10 @@
-"""The cells of an export as Polars expressions: what the writers' per-cell Python does, column-wise.
+"""The cells of an export as Polars expressions: every writer writes frames, column-wise (`write_batch`
+makes one of its records first).
 
-A writer's `_write_rows` (rows of Python values) and `_write_frame` (a Polars frame) give the same
-file: dates as ISO-8601 UTC text (`2024-03-05T14:07:00.123Z`), ids as text whatever their JSON type,
+Dates as ISO-8601 UTC text (`2024-03-05T14:07:00.123Z`), ids as text whatever their JSON type,
 booleans `true`/`false`, formula-like text neutralised unless `raw` (batchgs.io.write.safe_cells).
-A value the vectorised path cannot place (a date column holding text) goes through the same
-Python function as a row would, for that column only.
+A value no expression can place (a date column holding text) goes through the Python function
+(`to_epoch_ms`), for that column only.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def iso_text(ms: pl.Expr) -> pl.Expr:
 
 
 def cell_text(expr: pl.Expr, dtype: pl.DataType, kind: str, *, raw: bool) -> pl.Expr:
-    """A CSV cell: what `CsvWriter._write_rows` writes for each value of the column."""
+    """A CSV cell for each value of the column."""
     protect = (lambda e: e) if raw else neutralised
     if kind == "date":
         ms = epoch_ms(expr, dtype)
@@ -59,7 +59,8 @@ def cell_text(expr: pl.Expr, dtype: pl.DataType, kind: str, *, raw: bool) -> pl.
 
 
 def json_value(expr: pl.Expr, dtype: pl.DataType, kind: str) -> pl.Expr:
-    """A JSON Lines value: what `JsonlWriter._write_rows` writes (dates ISO text, ids text, no NaN)."""
+    """A JSON Lines value (dates ISO text, ids text, no NaN; `JsonlWriter._write_rows` is the way for a
+    date column holding a number that is no date, kept as that number)."""
     if kind == "date":
         ms = epoch_ms(expr, dtype)
         if ms is not None:  # (a number that is no date is null here: the caller checks)

@@ -15,9 +15,9 @@ from typing import Any, TextIO
 
 import polars as pl
 
-from batchgs.io.write.base import MAX_MS, MIN_MS, RecordWriter, id_text, iso_utc, plain_text, to_epoch_ms
+from batchgs.io.write.base import MAX_MS, MIN_MS, RecordWriter
 from batchgs.io.write.cells import FORMULA_START, ISO_FORMAT, cell_text, neutralised
-from batchgs.io.write.safe_cells import FORMULA_TRIGGERS, neutralise
+from batchgs.io.write.safe_cells import neutralise
 
 LINE_END = "\r\n"
 
@@ -38,40 +38,8 @@ class CsvWriter(RecordWriter):
     def _on_late_columns(self, names: list[str]) -> None:
         self._kinds = self.kinds()
 
-    def _write_rows(self, rows: list[list[Any]]) -> None:
-        # Inline type dispatch: this loop runs once per cell of the export. The csv module writes
-        # None as an empty cell and ints and floats as Python prints them, so only text, booleans,
-        # dates and non-text ids need work here.
-        text, raw, kinds = self._text, self.raw, self._kinds
-        out: list[list[Any]] = []
-        for row in rows:
-            cells: list[Any] = []
-            append = cells.append
-            for kind, v in zip(kinds, row, strict=False):
-                if v is None:
-                    append(None)
-                    continue
-                t = type(v)
-                if kind == "date":
-                    ms = to_epoch_ms(v)
-                    if ms is not None:
-                        append(iso_utc(ms))
-                        continue
-                if t is str:
-                    append(v if raw or not v.startswith(FORMULA_TRIGGERS) else text(v))
-                elif kind == "id":
-                    append(text(id_text(v)))
-                elif t is bool:
-                    append("true" if v else "false")
-                elif t is int or t is float:
-                    append(v)
-                else:
-                    append(text(plain_text(v)))
-            out.append(cells)
-        self._csv.writerows(out)
-
     def _write_frame(self, frame: pl.DataFrame) -> None:
-        """The same cells as `_write_rows`, made by Polars expressions and written by `write_csv`.
+        """The cells made by Polars expressions (batchgs.io.write.cells) and written by `write_csv`.
 
         One pass first asks which text columns hold a formula-like or empty cell and which date
         columns hold a number that is no date: only those get per-cell work; dates are written by

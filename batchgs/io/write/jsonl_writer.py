@@ -2,10 +2,10 @@
 
 Flat, not nested: the keys are the same dotted column names as in the other formats (`location.city`,
 `customAttributes.plan`), every line has every column (null when empty), and `--columns` selects the
-same way. Pages of an export are written column-wise by Polars (compact JSON); rows given one by one
-by Python's json (`, ` and `: `): the same values either way. Dates are ISO-8601 UTC text, ids are
-JSON strings, numbers and booleans stay typed; NaN and infinities (not JSON) become null. No formula
-neutralising: this is a data format, not a spreadsheet.
+same way. Written column-wise by Polars (compact JSON); a page whose date column holds a number that
+is no date goes through Python's json instead (`, ` and `: `), keeping that number. Dates are ISO-8601
+UTC text, ids are JSON strings, numbers and booleans stay typed; NaN and infinities (not JSON) become
+null. No formula neutralising: this is a data format, not a spreadsheet.
 Late columns need no fixing: a line simply carries every column known when it was written.
 """
 
@@ -60,7 +60,7 @@ class JsonlWriter(RecordWriter):
         self._file.write("\n".join(lines) + "\n")
 
     def _write_frame(self, frame: pl.DataFrame) -> None:
-        """The same values as `_write_rows` (compact JSON), made column-wise and written by Polars."""
+        """The values made column-wise (batchgs.io.write.cells) and written by Polars (compact JSON)."""
         values = frame.select(
             [
                 json_value(pl.col(name), frame.schema[name], kind).alias(name)

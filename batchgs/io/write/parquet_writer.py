@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from batchgs.io.write.base import RecordWriter, id_text, iso_utc, plain_text, to_epoch_ms
-from batchgs.io.write.cells import epoch_ms, id_texts
+from batchgs.io.write.cells import epoch_ms, id_texts, iso_text, per_value
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 ROW_GROUP_SIZE = 32_768
@@ -272,8 +272,16 @@ def arrow_ready(expr: pl.Expr, dtype: pl.DataType, kind: str, target: pa.DataTyp
     if target == pa.string():
         if kind == "id":
             return id_texts(expr, dtype)
-        if kind == "date" or dtype not in (pl.String(), pl.Int64(), pl.Boolean()):
-            return None  # (dates and floats as text: the row way's exact text)
+        if kind == "date" and dtype.is_integer():  # a date column widened to text: dates as ISO text
+            ms = epoch_ms(expr, dtype)
+            assert ms is not None
+            return pl.when(ms.is_not_null()).then(iso_text(ms)).otherwise(expr.cast(pl.String))
+        if kind == "date" and dtype == pl.String:
+            return per_value(expr, _date_text)
+        if kind == "date":
+            return None
+        if dtype.is_float():  # Polars' shortest text of the float (Python's repr but for `1e-7`, `NaN`)
+            return expr.cast(pl.String)
         return id_texts(expr, dtype)  # integers as digits, booleans true/false
     if target == pa.float64():
         return expr.cast(pl.Float64) if dtype.is_numeric() else None

@@ -27,9 +27,12 @@ LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, Excel's last date
 MAX_EXACT_INT = 10**15  # Excel keeps 15 significant digits
 MAX_TEXT = 32_767
 EMPTY = "<c/>"  # an empty cell: it keeps the next cells in their columns (no `r` references)
-STYLE_QUOTED, STYLE_QUOTED_TEXT = 4, 5
+# the cell styles of xl/styles.xml (XlsxWriter writes it): date, id text, header, and the quotePrefix
+# twins of general text, id text and the header (formula-like text, not `raw`)
+STYLE_DATE, STYLE_TEXT, STYLE_HEADER = 1, 2, 3
+STYLE_QUOTED, STYLE_QUOTED_TEXT, STYLE_QUOTED_HEADER = 4, 5, 6
 TEXT_MID = ' t="inlineStr"><is><t'
-ID_MID = ' s="2" t="inlineStr"><is><t'
+ID_MID = f' s="{STYLE_TEXT}" t="inlineStr"><is><t'
 QUOTED_MID = {TEXT_MID: f' s="{STYLE_QUOTED}"{TEXT_MID}', ID_MID: f' s="{STYLE_QUOTED_TEXT}"{TEXT_MID}'}
 _EXCEL_ESCAPED = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]|_x[0-9A-Fa-f]{4}_"
 # anything a text cell must treat: XML or Excel escapes, a space at an end, a formula-like start
@@ -94,7 +97,9 @@ def sheet_rows(
                     pl.String
                 )
                 parts.append(
-                    pl.concat_str([start, pl.lit(' s="1"><v>'), serial, pl.lit("</v></c>")]).fill_null(EMPTY)
+                    pl.concat_str(
+                        [start, pl.lit(f' s="{STYLE_DATE}"><v>'), serial, pl.lit("</v></c>")]
+                    ).fill_null(EMPTY)
                 )
                 continue
             if kind == "value" and low is not None and low > -MAX_EXACT_INT and high < MAX_EXACT_INT:
@@ -133,7 +138,7 @@ def _cell(
         if ms is not None:
             safe = ms.is_between(FIRST_SAFE_MS, LAST_MS)
             serial = (ms.cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(pl.String)
-            date = pl.concat_str([start, pl.lit(' s="1"><v>'), serial, pl.lit("</v></c>")])
+            date = pl.concat_str([start, pl.lit(f' s="{STYLE_DATE}"><v>'), serial, pl.lit("</v></c>")])
             return (
                 pl.when(safe)
                 .then(date)

@@ -22,7 +22,6 @@ What it writes:
 
 from __future__ import annotations
 
-import math
 import queue
 import re
 import threading
@@ -33,32 +32,19 @@ from xml.sax.saxutils import quoteattr
 
 import polars as pl
 
-from batchgs.io.write.base import RecordWriter, id_text, plain_text, to_epoch_ms
-from batchgs.io.write.safe_cells import FORMULA_TRIGGERS, is_formula_like
-from batchgs.io.write.xlsx_cells import sheet_rows
+from batchgs.io.write.base import RecordWriter
+from batchgs.io.write.safe_cells import is_formula_like
+from batchgs.io.write.xlsx_cells import MAX_TEXT as EXCEL_MAX_TEXT
+from batchgs.io.write.xlsx_cells import STYLE_HEADER, STYLE_QUOTED_HEADER, sheet_rows
 
 EXCEL_MAX_ROWS = 1_048_576
-EXCEL_MAX_TEXT = 32_767
 SHEET_BYTES = 1_900_000_000
 COMPRESS_LEVEL = 1  # deflate level 1 is ~3x faster than 6 for ~25% larger files (measured)
-_MS_PER_DAY = 86_400_000
-_EXCEL_EPOCH_SERIAL = 25_569  # serial number of 1970-01-01
-_FIRST_SAFE_MS = -2_203_891_200_000  # 1900-03-01: before it Excel's 1900 leap-year bug shifts days
-_MAX_EXACT_INT = 10**15  # Excel keeps 15 significant digits
 
 _NEEDS_ESCAPE = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
-STYLE_DATE, STYLE_TEXT, STYLE_HEADER = 1, 2, 3
-# quotePrefix twins of general text, id text and the header (formula-like text, not `raw`)
-STYLE_QUOTED, STYLE_QUOTED_TEXT, STYLE_QUOTED_HEADER = 4, 5, 6
-# the `<t` of inline text stays open: `_text` closes it, with xml:space="preserve" when needed
-_TEXT_MID = ' t="inlineStr"><is><t'
-_ID_MID = ' s="2" t="inlineStr"><is><t'
-_QUOTED_MID = {_TEXT_MID: f' s="{STYLE_QUOTED}"{_TEXT_MID}', _ID_MID: f' s="{STYLE_QUOTED_TEXT}"{_TEXT_MID}'}
-_TRIGGERS = FORMULA_TRIGGERS
 _RENDER_ROWS = 2_000  # rows rendered into one string (bounds memory for huge batches)
-_LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, Excel's last date
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss.000"
 
 
@@ -118,23 +104,9 @@ class XlsxWriter(RecordWriter):
         self._letters = [column_letter(i) for i in range(len(self.columns))]
         self._kinds = self.kinds()
 
-    def _write_rows(self, rows: list[list[Any]]) -> None:
-        start = 0
-        while start < len(rows):
-            room = self.rows_per_sheet - self._next_row + 1
-            if room <= 0 or self._sheet_size >= self.sheet_bytes:
-                self._end_sheet()
-                self._start_sheet()
-                continue
-            # rows that fit in the sheet's byte budget, judged by the average row so far
-            average = self._data_bytes / self._data_rows if self._data_rows else 0
-            fits = int((self.sheet_bytes - self._sheet_size) / average) + 1 if average else 10
-            chunk = rows[start : start + min(room, _RENDER_ROWS, fits)]
-            self._submit_rows(self._render(chunk, self._next_row).encode("utf-8", "replace"), len(chunk))
-            start += len(chunk)
-
     def _write_frame(self, frame: pl.DataFrame) -> None:
-        """`_write_rows`, column-wise: each chunk's XML is made by Polars (batchgs.io.write.xlsx_cells)."""
+        """Rows that fit the sheet (Excel's row limit, the sheet's byte budget judged by the average row
+        so far), their XML made column-wise by Polars (batchgs.io.write.xlsx_cells); then a new sheet."""
         start = 0
         while start < frame.height:
             room = self.rows_per_sheet - self._next_row + 1
@@ -242,7 +214,7 @@ class XlsxWriter(RecordWriter):
 
     def _text(self, text: str) -> str:
         """The end of an opened `<t` tag and the cell's text: escaped, truncated (never altered
-        otherwise: formula-like text is marked by the cell's quotePrefix style, see `_render`)."""
+        otherwise: formula-like text is marked by the cell's quotePrefix style)."""
         if len(text) > EXCEL_MAX_TEXT:
             self.truncated_cells += 1
             text = text[:EXCEL_MAX_TEXT]
@@ -250,68 +222,6 @@ class XlsxWriter(RecordWriter):
         if text[:1].isspace() or text[-1:].isspace():
             return ' xml:space="preserve">' + escaped
         return ">" + escaped
-
-    def _render(self, rows: list[list[Any]], first_row: int) -> str:
-        """The XML of consecutive rows starting at spreadsheet row `first_row`."""
-        out: list[str] = []
-        append = out.append
-        text, raw = self._text, self.raw
-        cells = [
-            (letter, kind, _ID_MID if kind == "id" else _TEXT_MID)
-            for letter, kind in zip(self._letters, self._kinds, strict=True)
-        ]
-        for number, row in enumerate(rows, start=first_row):
-            r = str(number)
-            append(f'<row r="{r}">')
-            for (letter, kind, text_mid), v in zip(cells, row, strict=False):
-                if v is None:
-                    continue
-                t = type(v)
-                if kind == "date":
-                    ms = v if t is int else to_epoch_ms(v)
-                    if ms is not None and _FIRST_SAFE_MS <= ms <= _LAST_MS:
-                        append(
-                            f'<c r="{letter}{r}" s="1"><v>{ms / _MS_PER_DAY + _EXCEL_EPOCH_SERIAL!r}</v></c>'
-                        )
-                        continue
-                if t is str:
-                    # the fast test first; `_text` escapes and truncates the rest
-                    if (
-                        v.startswith(_TRIGGERS)
-                        or "&" in v
-                        or "<" in v
-                        or ">" in v
-                        or "_x" in v
-                        or not v.isprintable()
-                        or v[:1] == " "
-                        or v[-1:] == " "
-                        or len(v) > EXCEL_MAX_TEXT
-                    ):
-                        cell = text(v)
-                        if not raw and is_formula_like(v):
-                            text_mid = _QUOTED_MID[text_mid]
-                    else:
-                        append(f'<c r="{letter}{r}"{text_mid}>{v}</t></is></c>')
-                        continue
-                elif kind == "id":
-                    as_text = id_text(v)
-                    cell = text(as_text)
-                    if not raw and is_formula_like(as_text):
-                        text_mid = _QUOTED_MID[text_mid]
-                elif t is int and -_MAX_EXACT_INT < v < _MAX_EXACT_INT:
-                    append(f'<c r="{letter}{r}"><v>{v}</v></c>')
-                    continue
-                elif t is float and math.isfinite(v):
-                    append(f'<c r="{letter}{r}"><v>{v!r}</v></c>')
-                    continue
-                elif t is bool:
-                    append(f'<c r="{letter}{r}" t="b"><v>{1 if v else 0}</v></c>')
-                    continue
-                else:
-                    cell = text(plain_text(v))
-                append(f'<c r="{letter}{r}"{text_mid}{cell}</t></is></c>')
-            append("</row>")
-        return "".join(out)
 
     # -- late columns ---------------------------------------------------------------------------
 

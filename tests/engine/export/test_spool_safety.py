@@ -37,3 +37,20 @@ def test_a_pickled_frame_is_refused_as_corrupt_and_never_executed(tmp_path: Path
     with pytest.raises(NotResumableError, match="corrupt"):
         spool.read_at(size)
     assert not marker.exists()
+
+
+def test_a_run_folder_of_the_old_spool_format_is_not_resumed(tmp_path: Path) -> None:
+    """Plan version 1 spooled flattened JSON rows: this version reads page bytes and Arrow frames, so
+    such a run folder is refused with a clear message rather than misread."""
+    from batchgs.engine.export.state import PLAN_VERSION, ExportState
+    from batchgs.run.journal import Journal
+
+    journal = Journal.create(tmp_path / "run", kind="export", entity="users", input_path=None, options={})
+    try:
+        journal.set_progress("plan", {"version": 1, "parts": [], "info": {"planned": True}})
+        with pytest.raises(NotResumableError, match="older batchgs"):
+            ExportState.load(journal)
+        journal.set_progress("plan", {"version": PLAN_VERSION, "parts": [], "info": {"planned": True}})
+        assert ExportState.load(journal).planned
+    finally:
+        journal.close()
