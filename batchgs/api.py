@@ -19,7 +19,8 @@ and notebooks.
 - Every job has an `..._async` twin. The sync function runs the job on its own event loop in a worker
   thread when the calling thread already runs a loop (Jupyter); the async one always does, without
   blocking the caller's loop, and cancelling it stops the run as Ctrl-C would (resumable).
-- Progress goes to `on_progress(done, total)` (total may be None), notes to the `batchgs` logger.
+- Progress goes to `on_progress(done, total)` (total may be None), never to a bar; what the command
+  would write to stderr (notes, warnings) goes to the `batchgs` logger.
 
 The jobs are the CLI's commands run in this process (one code path: batchgs.cli.inprocess), so results,
 run folders, exit codes and errors are those of the command line. This module imports nothing heavy until
