@@ -554,14 +554,16 @@ def test_from_code_notes_go_to_the_logger_and_no_bar_is_drawn(
     populate(sandbox.store, 10)
     people = write_list(tmp_path / "list.csv", [(f"U{i:05d}", "") for i in range(4)])
     users = write_users(tmp_path / "users.csv", 50, start=500)
-    terminal = FakeTerminal()
+    terminal, out = FakeTerminal(), FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(sys, "stdout", out)
     caplog.set_level(logging.INFO, logger="batchgs")
     optout = batchgs.optout(people, run_dir=tmp_path / "o", credentials=creds(sandbox), yes=True)
     imported = batchgs.import_file("users", users.path, run_dir=tmp_path / "i", credentials=creds(sandbox))
     exported = batchgs.export("users", tmp_path / "u.csv", run_dir=tmp_path / "e", credentials=creds(sandbox))
     assert optout.ok and imported.ok and exported.ok
     assert terminal.getvalue() == ""  # no bar, no note on the terminal
+    assert out.getvalue() == ""  # nor any JSON or summary on stdout: the results are the return values
     assert sys.stderr is terminal  # the API's stderr router is gone once no job runs
     batchgs_records = [record.getMessage() for record in caplog.records if record.name == "batchgs"]
     assert any(message.startswith("About to opt out 4 people") for message in batchgs_records)  # stderr
