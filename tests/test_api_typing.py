@@ -4,6 +4,8 @@ fails the lint, not only this test. Its error tree is the one docs/api.md docume
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 import subprocess
 import sys
@@ -76,3 +78,21 @@ def test_the_documented_error_tree_is_the_real_one() -> None:
         assert int(exported[name].exit_code) == code, name
         assert issubclass(exported[name], BatchgsError)
     assert {2, 3, 4, 5} == set(documented.values())
+
+
+def test_no_function_takes_a_secret_as_a_plain_argument() -> None:
+    """Keys come from the environment, the profile or a `Credentials` object (whose repr masks them):
+    neither a parameter of a public function nor a keyword option of a job can carry one."""
+    from batchgs.cli.inprocess import API_COMMANDS, option_defaults
+
+    secret = ("api_key", "access_key", "shared_secret", "secret", "token", "password")
+    for name in batchgs.api.__all__:
+        value = getattr(batchgs, name)
+        if inspect.isfunction(value):
+            parameters = inspect.signature(value).parameters
+            assert not [p for p in parameters if any(word in p for word in secret)], name
+    for command in API_COMMANDS:
+        assert not [o for o in option_defaults(command) if any(word in o for word in secret)], command
+    assert {f.name for f in dataclasses.fields(batchgs.Credentials)} >= {"px_api_key", "cs_shared_secret"}
+    shown = repr(batchgs.Credentials(px_api_key="k-123456789", cs_access_key="a-1", cs_shared_secret="s-1"))
+    assert "k-123456789" not in shown and "a-1" not in shown and "s-1" not in shown
