@@ -605,3 +605,69 @@ def test_ctrl_c_during_a_plain_call_raises_interrupted_and_the_run_resumes(
     )
     finished = batchgs.resume(run_dir, credentials=creds(sandbox), rate=190)
     assert finished.rows_succeeded == 120 and len(sandbox.store.users) == 120
+
+
+def test_a_failing_progress_callback_is_logged_once_and_the_run_goes_on(
+    sandbox: SandboxThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[int] = []
+
+    def broken_display(done: int, total: int | None) -> None:
+        calls.append(done)
+        raise RuntimeError("the progress widget broke")
+
+    users = write_users(tmp_path / "users.csv", 40)
+    caplog.set_level(logging.INFO, logger="batchgs")
+    result = batchgs.import_file(
+        "users", users.path, run_dir=tmp_path / "run", credentials=creds(sandbox), on_progress=broken_display
+    )
+    assert (result.status, result.rows_succeeded) == ("completed", 40) and len(sandbox.store.users) == 40
+    assert len(calls) == 1  # not called again once it failed
+    [record] = [r for r in caplog.records if "on_progress raised" in r.getMessage()]
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    assert "the progress widget broke" in caplog.text
+
+
+def test_without_logging_configured_the_warnings_reach_stderr_once(tmp_path: Path) -> None:
+    """An application that set up no logging: logging's last resort prints batchgs's warnings on the
+    real stderr (the API's stderr router never turns a record back into a record), notes stay quiet."""
+    script = (
+        "import batchgs, csv\n"
+        "with open('u.csv', 'w', newline='') as f:\n"
+        "    w = csv.writer(f); w.writerow(['identifyId', 'email'])\n"
+        "    w.writerows([f'u{i}', f'u{i}@example.com'] for i in range(5))\n"
+        "def broken(done, total): raise RuntimeError('widget broke')\n"
+        "with batchgs.Sandbox() as sb:\n"
+        "    r = batchgs.import_file('users', 'u.csv', run_dir='run', credentials=sb.credentials,\n"
+        "                            on_progress=broken)\n"
+        "print(r.status, r.rows_succeeded)\n"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GAINSIGHT_", "BATCHGS_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**base, "BATCHGS_STATE_DIR": str(tmp_path / "state")},
+        capture_output=True,
+        text=True,
+        timeout=WAIT_LIMIT_S,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["completed", "5"]
+    assert done.stderr.count("on_progress raised") == 1 and "RuntimeError: widget broke" in done.stderr
+    assert "run folder" not in done.stderr  # an INFO note: not shown without logging set up
+    assert "RuntimeError: no running event loop" not in done.stderr  # no unrelated context on errors
+
+
+def test_errors_of_a_plain_call_carry_no_event_loop_context(sandbox: SandboxThread, tmp_path: Path) -> None:
+    with pytest.raises(batchgs.FatalApiError) as raised:
+        batchgs.import_file(
+            "users",
+            write_users(tmp_path / "u.csv", 2).path,
+            run_dir=tmp_path / "r",
+            credentials=creds(sandbox, "x"),
+        )
+    chain, error = [], raised.value.__context__
+    while error is not None:
+        chain.append(f"{type(error).__name__}: {error}")
+        error = error.__context__
+    assert not [text for text in chain if "no running event loop" in text], chain
