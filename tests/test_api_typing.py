@@ -96,3 +96,45 @@ def test_no_function_takes_a_secret_as_a_plain_argument() -> None:
     assert {f.name for f in dataclasses.fields(batchgs.Credentials)} >= {"px_api_key", "cs_shared_secret"}
     shown = repr(batchgs.Credentials(px_api_key="k-123456789", cs_access_key="a-1", cs_shared_secret="s-1"))
     assert "k-123456789" not in shown and "a-1" not in shown and "s-1" not in shown
+
+
+USER_CODE = """
+import asyncio
+from pathlib import Path
+
+import batchgs
+
+
+def nightly(credentials: batchgs.Credentials) -> int:
+    result = batchgs.export("users", Path("users.parquet"), credentials=credentials, force=True)
+    reveal_type(result)
+    files: list[Path | None] = [result.errors_csv, result.success_csv, result.receipt_csv, result.changes_csv]
+    reveal_type(batchgs.quota().keys[0].used)
+    reveal_type(asyncio.run(batchgs.status_async("run")).share)
+    return result.rows_succeeded + len(files)
+
+
+batchgs.import_file(1, "users.csv")
+"""
+
+
+def test_users_type_checkers_see_the_api_types(tmp_path: Path) -> None:
+    """batchgs ships py.typed: a user's `mypy --strict` checks calls against the real signatures and
+    results (not Any), and flags a wrong argument."""
+    assert (ROOT / "batchgs" / "py.typed").is_file()
+    (tmp_path / "user_code.py").write_text(USER_CODE, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "user_code.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    revealed = re.findall(r'Revealed type is "([^"]+)"', done.stdout)
+    assert revealed == ["batchgs.api_types.RunResult", "int | None", "batchgs.api_types.RunShare | None"], (
+        done.stdout
+    )
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and 'Argument 1 has incompatible type "int"; expected "str"' in errors[0], (
+        done.stdout
+    )
