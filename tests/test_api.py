@@ -335,7 +335,7 @@ def test_cancelling_the_async_call_pauses_the_run_resumably(sandbox_factory, tmp
     asyncio.run(start_then_cancel())
     paused = batchgs.status(run_dir)
     assert paused.status == "paused" and 0 < paused.rows_succeeded < 400
-    finished = batchgs.resume(run_dir, credentials=creds(sandbox))
+    finished = batchgs.resume(run_dir, credentials=creds(sandbox), rate=190)  # the run was started at 20/s
     assert finished.rows_succeeded == 400 and len(sandbox.store.users) == 400
 
 
