@@ -22,16 +22,11 @@ from batchgs.sandbox.server import SandboxThread
 from batchgs.transport.coordination import describe_coordinator
 from batchgs.transport.share import TickInput
 from batchgs.transport.share_local import LocalShareBoard
+from tests.api_helpers import creds
 from tests.cli.cli_helpers import PRODUCT_KEY, WAIT_LIMIT_S, cli_env, run_cli
 from tests.engine.imports.import_helpers import write_users
 from tests.redis_server import RedisServer
 from tests.sandbox_types import SandboxFactory
-
-
-def creds(sandbox: SandboxThread, key: str | None = None) -> batchgs.Credentials:
-    return batchgs.Credentials(
-        px_api_key=key or sandbox.api_key, base_url=sandbox.url, product_key=PRODUCT_KEY
-    )
 
 
 def cli_subprocess(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
