@@ -19,7 +19,8 @@ and notebooks.
 - Every job has an `..._async` twin. The sync function runs the job on its own event loop in a worker
   thread when the calling thread already runs a loop (Jupyter); the async one always does, without
   blocking the caller's loop, and cancelling it stops the run as Ctrl-C would (resumable).
-- Progress goes to `on_progress(done, total)` (total may be None), notes to the `batchgs` logger.
+- Progress goes to `on_progress(done, total)` (total may be None), never to a bar; what the command
+  would write to stderr (notes, warnings) goes to the `batchgs` logger.
 
 The jobs are the CLI's commands run in this process (one code path: batchgs.cli.inprocess), so results,
 run folders, exit codes and errors are those of the command line. This module imports nothing heavy until
@@ -118,10 +119,29 @@ def _job_context(credentials: Credentials | None, on_progress: ProgressCallback 
         if on_progress is not None:
             from batchgs.engine.progress import PROGRESS_LISTENER
 
-            token = PROGRESS_LISTENER.set(on_progress)
+            token = PROGRESS_LISTENER.set(_guarded(on_progress))
             stack.callback(PROGRESS_LISTENER.reset, token)
         stack.enter_context(environment_overlay(credentials.as_environment() if credentials else {}))
         yield
+
+
+def _guarded(on_progress: ProgressCallback) -> ProgressCallback:
+    """The caller's callback, such that its failure never breaks the run it reports on (a progress
+    display's bug must not stop a nightly load half-way): logged once with its traceback, then no
+    longer called for this run."""
+    broken = False
+
+    def call(done: int, total: int | None) -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            on_progress(done, total)
+        except Exception:
+            broken = True
+            LOG.exception("on_progress raised; it is not called again for this run, which goes on")
+
+    return call
 
 
 def _run(
@@ -152,10 +172,13 @@ def _in_own_loop(job: Callable[[], T]) -> T:
     """Run the job here, or in a worker thread (with this context) if this thread runs an event loop."""
     import asyncio  # here: `import batchgs` stays light
 
+    in_loop = True
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return job()
+        in_loop = False
+    if not in_loop:
+        return job()  # outside the `except`: its errors carry no "no running event loop" context
     from concurrent.futures import ThreadPoolExecutor
 
     context = contextvars.copy_context()

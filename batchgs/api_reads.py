@@ -118,12 +118,15 @@ def run_status(run_dir: Path, settings: Callable[[], Settings]) -> dict[str, Any
 
 
 def _share(settings: Callable[[], Settings], run_dir: Path) -> dict[str, Any] | None:
-    """The run's share now, or None (not running here, or the board cannot be read: status still works)."""
+    """The run's share now, or None (not running here, or the board cannot be read: status still works,
+    e.g. while a first run is still creating the state folder's tables)."""
+    import sqlite3
+
     from batchgs.transport.coordination import share_of_run
 
     try:
         found = share_of_run(settings(), run_dir)
-    except BatchgsError:
+    except (BatchgsError, OSError, sqlite3.Error):
         return None
     if found is None:
         return None

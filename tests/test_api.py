@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import inspect
-import io
 import itertools
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -22,15 +20,10 @@ import pytest
 
 import batchgs
 from batchgs.sandbox.server import SandboxThread
+from tests.api_helpers import creds
 from tests.cli.cli_helpers import PRODUCT_KEY, WAIT_LIMIT_S, run_cli
 from tests.engine.imports.import_helpers import write_users
 from tests.engine.optout.optout_helpers import populate, write_list
-
-
-def creds(sandbox: SandboxThread, key: str | None = None) -> batchgs.Credentials:
-    return batchgs.Credentials(
-        px_api_key=key or sandbox.api_key, base_url=sandbox.url, product_key=PRODUCT_KEY
-    )
 
 
 def test_import_file_sends_the_rows_and_reports_progress(sandbox: SandboxThread, tmp_path: Path) -> None:
@@ -335,7 +328,7 @@ def test_cancelling_the_async_call_pauses_the_run_resumably(sandbox_factory, tmp
     asyncio.run(start_then_cancel())
     paused = batchgs.status(run_dir)
     assert paused.status == "paused" and 0 < paused.rows_succeeded < 400
-    finished = batchgs.resume(run_dir, credentials=creds(sandbox))
+    finished = batchgs.resume(run_dir, credentials=creds(sandbox), rate=190)  # the run was started at 20/s
     assert finished.rows_succeeded == 400 and len(sandbox.store.users) == 400
 
 
@@ -517,89 +510,3 @@ def test_every_job_runs_sync_inside_a_running_loop_and_awaited(
         assert total is None or done == total, (name, heard[name][-1])
     # called plainly inside the loop, the job ran in the API's worker thread, not the loop's thread
     assert {thread for _, _, thread in heard["import"]} != {threading.main_thread().name}
-
-
-def test_each_exit_code_2_to_5_has_its_typed_error(sandbox_factory, tmp_path: Path) -> None:
-    sandbox = sandbox_factory()
-    users = write_users(tmp_path / "users.csv", 10)
-    garbage = tmp_path / "users.xlsx"
-    garbage.write_bytes(b"this is not a spreadsheet")
-    with pytest.raises(batchgs.InputFileError) as bad_input:
-        batchgs.import_file("users", garbage, run_dir=tmp_path / "r0", credentials=creds(sandbox))
-    assert bad_input.value.exit_code == 2 and str(garbage) in bad_input.value.message
-    (tmp_path / "taken.csv").write_text("already here\n")
-    with pytest.raises(batchgs.OutputFileError) as exists:
-        batchgs.export("users", tmp_path / "taken.csv", run_dir=tmp_path / "e", credentials=creds(sandbox))
-    assert exists.value.exit_code == 2 and (tmp_path / "taken.csv").read_text() == "already here\n"
-    with pytest.raises(batchgs.QuotaExhausted) as quota:
-        batchgs.import_file(
-            "users", users.path, run_dir=tmp_path / "q", credentials=creds(sandbox), daily_limit=4, yes=True
-        )
-    assert quota.value.exit_code == 4 and isinstance(quota.value, batchgs.ResumableStop)
-    assert "batchgs resume" in (quota.value.hint or "")
-    assert batchgs.status(tmp_path / "q").status == "paused"
-    assert len(sandbox.store.users) < 10
-
-
-class FakeTerminal(io.StringIO):
-    """A stderr that says it is a terminal: where the CLI would draw its tqdm bar."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-def test_from_code_notes_go_to_the_logger_and_no_bar_is_drawn(
-    sandbox: SandboxThread, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    populate(sandbox.store, 10)
-    people = write_list(tmp_path / "list.csv", [(f"U{i:05d}", "") for i in range(4)])
-    users = write_users(tmp_path / "users.csv", 50, start=500)
-    terminal = FakeTerminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    caplog.set_level(logging.INFO, logger="batchgs")
-    optout = batchgs.optout(people, run_dir=tmp_path / "o", credentials=creds(sandbox), yes=True)
-    imported = batchgs.import_file("users", users.path, run_dir=tmp_path / "i", credentials=creds(sandbox))
-    exported = batchgs.export("users", tmp_path / "u.csv", run_dir=tmp_path / "e", credentials=creds(sandbox))
-    assert optout.ok and imported.ok and exported.ok
-    assert terminal.getvalue() == ""  # no bar, no note on the terminal
-    assert sys.stderr is terminal  # the API's stderr router is gone once no job runs
-    batchgs_records = [record.getMessage() for record in caplog.records if record.name == "batchgs"]
-    assert any(message.startswith("About to opt out 4 people") for message in batchgs_records)  # stderr
-    assert any(message.startswith("run folder") for message in batchgs_records)
-    print("the caller's own stderr", file=sys.stderr)  # outside a job: untouched
-    assert terminal.getvalue() == "the caller's own stderr\n"
-
-
-def test_ctrl_c_during_a_plain_call_raises_interrupted_and_the_run_resumes(
-    sandbox_factory, tmp_path: Path
-) -> None:
-    """A script run in a terminal (main thread, no loop): Ctrl-C pauses the run as on the command line
-    and the call raises the typed `Interrupted` (exit code 4); resume finishes it."""
-    sandbox = sandbox_factory(latency_ms=20)
-    users = write_users(tmp_path / "users.csv", 120)
-    run_dir = tmp_path / "run"
-    pressed: list[int] = []
-
-    def press_ctrl_c_once(done: int, total: int | None) -> None:
-        if not pressed:
-            pressed.append(done)
-            os.kill(os.getpid(), signal.SIGINT)
-
-    assert threading.current_thread() is threading.main_thread()
-    with pytest.raises(batchgs.Interrupted) as raised:
-        batchgs.import_file(
-            "users",
-            users.path,
-            run_dir=run_dir,
-            credentials=creds(sandbox),
-            rate=20,
-            on_progress=press_ctrl_c_once,
-        )
-    assert raised.value.exit_code == 4 and f"batchgs resume {run_dir}" in (raised.value.hint or "")
-    paused = batchgs.status(run_dir)
-    assert paused.status == "paused" and 0 < paused.rows_succeeded < 120
-    assert paused.status_reason == "interrupted" and (paused.status_words or "").startswith(
-        "stopped: interrupted"
-    )
-    finished = batchgs.resume(run_dir, credentials=creds(sandbox), rate=190)
-    assert finished.rows_succeeded == 120 and len(sandbox.store.users) == 120

@@ -4,6 +4,8 @@ fails the lint, not only this test. Its error tree is the one docs/api.md docume
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 import subprocess
 import sys
@@ -76,3 +78,63 @@ def test_the_documented_error_tree_is_the_real_one() -> None:
         assert int(exported[name].exit_code) == code, name
         assert issubclass(exported[name], BatchgsError)
     assert {2, 3, 4, 5} == set(documented.values())
+
+
+def test_no_function_takes_a_secret_as_a_plain_argument() -> None:
+    """Keys come from the environment, the profile or a `Credentials` object (whose repr masks them):
+    neither a parameter of a public function nor a keyword option of a job can carry one."""
+    from batchgs.cli.inprocess import API_COMMANDS, option_defaults
+
+    secret = ("api_key", "access_key", "shared_secret", "secret", "token", "password")
+    for name in batchgs.api.__all__:
+        value = getattr(batchgs, name)
+        if inspect.isfunction(value):
+            parameters = inspect.signature(value).parameters
+            assert not [p for p in parameters if any(word in p for word in secret)], name
+    for command in API_COMMANDS:
+        assert not [o for o in option_defaults(command) if any(word in o for word in secret)], command
+    assert {f.name for f in dataclasses.fields(batchgs.Credentials)} >= {"px_api_key", "cs_shared_secret"}
+    shown = repr(batchgs.Credentials(px_api_key="k-123456789", cs_access_key="a-1", cs_shared_secret="s-1"))
+    assert "k-123456789" not in shown and "a-1" not in shown and "s-1" not in shown
+
+
+USER_CODE = """
+import asyncio
+from pathlib import Path
+
+import batchgs
+
+
+def nightly(credentials: batchgs.Credentials) -> int:
+    result = batchgs.export("users", Path("users.parquet"), credentials=credentials, force=True)
+    reveal_type(result)
+    files: list[Path | None] = [result.errors_csv, result.success_csv, result.receipt_csv, result.changes_csv]
+    reveal_type(batchgs.quota().keys[0].used)
+    reveal_type(asyncio.run(batchgs.status_async("run")).share)
+    return result.rows_succeeded + len(files)
+
+
+batchgs.import_file(1, "users.csv")
+"""
+
+
+def test_users_type_checkers_see_the_api_types(tmp_path: Path) -> None:
+    """batchgs ships py.typed: a user's `mypy --strict` checks calls against the real signatures and
+    results (not Any), and flags a wrong argument."""
+    assert (ROOT / "batchgs" / "py.typed").is_file()
+    (tmp_path / "user_code.py").write_text(USER_CODE, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "user_code.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    revealed = re.findall(r'Revealed type is "([^"]+)"', done.stdout)
+    assert revealed == ["batchgs.api_types.RunResult", "int | None", "batchgs.api_types.RunShare | None"], (
+        done.stdout
+    )
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and 'Argument 1 has incompatible type "int"; expected "str"' in errors[0], (
+        done.stdout
+    )

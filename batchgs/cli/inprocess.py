@@ -15,7 +15,6 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextvars import ContextVar
 from importlib import import_module
 from os import PathLike
 from typing import Any, TextIO
@@ -94,34 +93,30 @@ def _text(value: Any) -> str:
 
 
 LOG = logging.getLogger("batchgs")
-_LOGGING: ContextVar[bool] = ContextVar("batchgs_stderr_logging", default=False)
 
 
 class StderrToLog:
     """`sys.stderr` while API jobs run. A job's own writes (the commands' `Warning: ...` and notes, which
     a terminal user reads on stderr) become records of the `batchgs` logger, and it is no terminal for
-    the job (`isatty()` is False: no tqdm bar). Every other thread and context — and the logging
-    handlers themselves — write to the real stderr, unchanged."""
+    the job (`isatty()` is False: no tqdm bar). Every other thread and context writes to the real
+    stderr, unchanged, and so do logging's handlers (e.g. its last resort when the application set up
+    no logging: a record is never turned back into a record)."""
 
     def __init__(self, real: TextIO) -> None:
         self.real = real
 
-    def _for_api(self) -> bool:
-        return API_SINK.get() is not None and not _LOGGING.get()
+    @staticmethod
+    def _for_api() -> bool:
+        return API_SINK.get() is not None
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        if not self._for_api():
+        if not self._for_api() or sys._getframe(1).f_globals.get("__name__") == "logging":
             return self.real.write(text)
-        token = _LOGGING.set(True)  # a handler writing to sys.stderr reaches the real one
-        try:
-            for line in text.splitlines():
-                if line.strip():
-                    level = logging.WARNING if line.startswith(("Warning:", "Error:")) else logging.INFO
-                    LOG.log(level, line)
-        finally:
-            _LOGGING.reset(token)
+        for line in text.splitlines():
+            if line.strip():
+                LOG.log(logging.WARNING if line.startswith(("Warning:", "Error:")) else logging.INFO, line)
         return len(text)
 
     def flush(self) -> None:
