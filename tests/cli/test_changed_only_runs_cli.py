@@ -262,12 +262,14 @@ def test_an_empty_cell_leaves_the_field_as_it_is(sandbox: SandboxThread, tmp_pat
     rewrite(seed.path, rows)
     writes = len(writes_seen(sandbox))
     run = run_cli(
-        ["import", "users", str(seed.path), "--changed-only", "--run-dir", str(tmp_path / "r"), "-q"], env
+        ["import", "users", str(seed.path), "--changed-only", "--run-dir", str(tmp_path / "r")], env
     )
     assert run.exit_code == 0, run.output
     assert read_changes(tmp_path / "r") == [
         ("U000001", "update", "firstName", seed.valid["U000001"]["firstName"], "Renamed")
     ]
+    summary = " ".join(run.stdout.split())  # the human summary: counts per action, the fields most changed
+    assert "Changes update 1, unchanged 2" in summary and "Most changed firstName 1" in summary
     assert [entry[2] for entry in writes_seen(sandbox)[writes:]] == ["/v1/users/U000001"]
     assert sandbox.store.users["U000000"]["lastName"] == seed.valid["U000000"]["lastName"]
     assert sandbox.store.users["U000001"]["lastName"] == seed.valid["U000001"]["lastName"]
