@@ -22,6 +22,7 @@ from typing import Any
 from batchgs.engine.imports.current_records import (
     COLLECTIONS,
     ReadPlan,
+    Record,
     lookup,
     plan_reads,
     read_all,
@@ -37,7 +38,6 @@ from batchgs.run.journal import RowOutcome
 BACKUP_MODES = ("upsert", "update", "delete")  # modes that change or remove existing records
 CHANGED_ONLY_MODES = ("upsert", "update")
 EMAIL_CASE = "email_case"  # meta: "kept" once a stored email with capitals was read
-Record = dict[str, Any]
 
 
 @dataclass
