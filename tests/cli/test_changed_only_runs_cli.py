@@ -250,3 +250,27 @@ def test_an_xlsx_input_gets_changes_xlsx(sandbox: SandboxThread, tmp_path: Path)
         tuple("" if c is None else str(c) for c in row) for row in book.active.iter_rows(values_only=True)
     ]
     assert cells == [("key", "action", "field", "before", "after"), *expected]
+
+
+def test_an_empty_cell_leaves_the_field_as_it_is(sandbox: SandboxThread, tmp_path: Path) -> None:
+    """Blank cells are no change (not "set to empty"): a row whose only differences are blanks is
+    unchanged, and a row with one real edit sends that edit alone."""
+    env, seed = seeded_tenant(sandbox, tmp_path, 3)
+    rows = [dict(cells) for cells in seed.valid.values()]
+    rows[0].update({"lastName": "", "custom.plan": "", "signUpDate": ""})
+    rows[1].update({"lastName": "", "firstName": "Renamed"})
+    rewrite(seed.path, rows)
+    writes = len(writes_seen(sandbox))
+    run = run_cli(
+        ["import", "users", str(seed.path), "--changed-only", "--run-dir", str(tmp_path / "r")], env
+    )
+    assert run.exit_code == 0, run.output
+    assert read_changes(tmp_path / "r") == [
+        ("U000001", "update", "firstName", seed.valid["U000001"]["firstName"], "Renamed")
+    ]
+    summary = " ".join(run.stdout.split())  # the human summary: counts per action, the fields most changed
+    assert "Changes update 1, unchanged 2" in summary and "Most changed firstName 1" in summary
+    assert [entry[2] for entry in writes_seen(sandbox)[writes:]] == ["/v1/users/U000001"]
+    assert sandbox.store.users["U000000"]["lastName"] == seed.valid["U000000"]["lastName"]
+    assert sandbox.store.users["U000001"]["lastName"] == seed.valid["U000001"]["lastName"]
+    assert summary_of(tmp_path / "r")["rows_unchanged"] == 2

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from batchgs.engine import px_requests as rq
 from batchgs.engine.px_requests import key_boundary
@@ -28,6 +29,7 @@ Record = dict[str, Any]
 Method = Literal["lookup", "scroll", "get"]
 PAGE = 1000
 LOOKUP_CHUNK = 100
+URL_BUDGET = 6_000  # bytes of filter parameters per lookup request
 MAX_CURSORS = 8
 PAGES_PER_CURSOR = 4  # below this many pages per cursor, another cursor saves nothing
 _FILTER_UNSAFE = frozenset(";,*?=<>!~&\t\r\n")
@@ -51,6 +53,23 @@ COLLECTIONS = {
     "users": Collection("/v1/users", "users", "identifyId"),
     "accounts": Collection("/v1/accounts", "accounts", "id"),
 }
+
+
+def filter_chunks(key_field: str, keys: Iterable[str]) -> Iterator[list[str]]:
+    """`keys` in chunks of at most LOOKUP_CHUNK whose OR-ed `filter=key==value` parameters stay within
+    URL_BUDGET bytes once percent-encoded: a request line past 8 KiB is refused by common servers
+    (aiohttp's own limit is 8,190 bytes), and 100 keys of 70 characters would pass it."""
+    chunk: list[str] = []
+    size = 0
+    for key in keys:
+        cost = len(quote(f"{key_field}=={key}", safe="")) + len("&filter=")
+        if chunk and (len(chunk) >= LOOKUP_CHUNK or size + cost > URL_BUDGET):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(key)
+        size += cost
+    if chunk:
+        yield chunk
 
 
 def filter_safe(value: str) -> bool:
@@ -177,8 +196,7 @@ async def lookup(
     distinct = list(dict.fromkeys(keys))
     safe = [k for k in distinct if filter_safe(k)]
     chunks: list[Awaitable[dict[str, Record | None]]] = [
-        _lookup_chunk(client, collection, safe[i : i + LOOKUP_CHUNK])
-        for i in range(0, len(safe), LOOKUP_CHUNK)
+        _lookup_chunk(client, collection, chunk) for chunk in filter_chunks(collection.key_field, safe)
     ]
     chunks += [_get_one(client, collection, k) for k in distinct if not filter_safe(k)]
     answers = await asyncio.gather(*chunks)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchgs.engine.imports.current_records import filter_chunks
 from batchgs.engine.px_requests import filter_safe
 from batchgs.transport.result import Outcome
 
@@ -88,22 +89,16 @@ async def lookup_keys(
     """Which of `keys` exist, asked in chunks of OR-ed equality filters. Returns (existing, requests)."""
     found: set[str] = set()
     requests = 0
-    chunk: list[str] = []
-    for key in [*keys, None]:
-        if key is not None and not filter_safe(key):
-            continue  # a value the filter syntax cannot carry: left unknown, put-first decides
-        if key is not None:
-            chunk.append(key)
-        if chunk and (key is None or len(chunk) >= LOOKUP_CHUNK):
-            params = [("pageSize", str(SCROLL_PAGE))] + [("filter", f"{key_field}=={k}") for k in chunk]
-            result = await client.request("GET", path, params=params)
-            requests += 1
-            if result.outcome is Outcome.SUCCESS and isinstance(result.body, dict):
-                wanted = set(chunk)
-                found.update(
-                    str(r.get(key_field))
-                    for r in result.body.get(records_key) or []
-                    if str(r.get(key_field)) in wanted
-                )
-            chunk = []
+    safe = [key for key in keys if filter_safe(key)]  # others stay unknown: put-first decides
+    for chunk in filter_chunks(key_field, safe):
+        params = [("pageSize", str(SCROLL_PAGE))] + [("filter", f"{key_field}=={k}") for k in chunk]
+        result = await client.request("GET", path, params=params)
+        requests += 1
+        if result.outcome is Outcome.SUCCESS and isinstance(result.body, dict):
+            wanted = set(chunk)
+            found.update(
+                str(r.get(key_field))
+                for r in result.body.get(records_key) or []
+                if str(r.get(key_field)) in wanted
+            )
     return found, requests

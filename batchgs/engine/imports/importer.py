@@ -444,8 +444,12 @@ class Importer:
         """Rows not yet done, in file order; with lookup, the batch's keys are asked first; with a
         before-state, rows that change nothing are settled without a request (`--changed-only`)."""
         lookup = existing is not None and existing.method == "lookup"
-        for batch in validation.batches(LOOKUP_CHUNK if lookup else SEND_BATCH):
-            if self.loop.stop_event.is_set():
+        batches = validation.batches(LOOKUP_CHUNK if lookup else SEND_BATCH)
+        while not self.loop.stop_event.is_set():
+            # validating a batch is CPU work: in a worker thread, the event loop keeps the requests of
+            # the rows already queued moving meanwhile
+            batch = await asyncio.to_thread(next, batches, None)
+            if batch is None:
                 return
             invalid = [row for row in batch if not row.valid and row.row not in skip]
             todo = [row for row in batch if row.valid and row.row not in skip]
