@@ -36,7 +36,7 @@ from batchgs.cli.runner import (
 from batchgs.config import Settings
 from batchgs.engine.optout.actions import OptOutOptions, parse_only
 from batchgs.engine.optout.input import OptOutInput, read_input
-from batchgs.engine.optout.plan import Plan
+from batchgs.engine.optout.plan import OptOutPlan
 from batchgs.engine.optout.receipt import RECEIPT_STATUSES
 from batchgs.engine.optout.run import ENTITY, DryRunReport, OptOutControl, OptOutEngine
 from batchgs.errors import ResumableStop, UsageError
@@ -206,14 +206,14 @@ def _drive(engine: OptOutEngine, settings: Settings, *, yes: bool, quiet: bool, 
     return exit_code_for(summary)
 
 
-def _confirm(plan: Plan, engine: OptOutEngine, settings: Settings, *, yes: bool) -> None:
+def _confirm(plan: OptOutPlan, engine: OptOutEngine, settings: Settings, *, yes: bool) -> None:
     """State who and what, then ask for the number of people typed back (or --yes)."""
     click.echo(f"{plan_line(plan, settings)}. Change: {engine.options.describe()}.", err=True)
     where = f" in profile {settings.profile} (production)" if settings.production else ""
     confirm_count(plan.people, f"opt out{where}", yes=yes, unit="people")
 
 
-def plan_line(plan: Plan, settings: Settings) -> str:
+def plan_line(plan: OptOutPlan, settings: Settings) -> str:
     """`About to opt out 9 people (up to 11 PX user records; the list names 11 people in 12 rows: not-found 1,
     invalid 1; 1 row names someone already listed)`: the people the receipt will count (an email shared
     by two users is one person, two records)."""

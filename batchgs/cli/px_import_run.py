@@ -19,7 +19,7 @@ from batchgs.cli.common import settings_from
 from batchgs.cli.runner import confirm_count, run_segment
 from batchgs.cli.validate_cmd import resolve_catalog
 from batchgs.config import Settings
-from batchgs.engine.imports.importer import Importer, ImportOptions, Plan, RunControl
+from batchgs.engine.imports.importer import Importer, ImportOptions, ImportPlan, RunControl
 from batchgs.entities.spec import EntitySpec
 from batchgs.errors import UsageError
 from batchgs.run.journal import Journal
@@ -104,7 +104,7 @@ class PxRun:
         result = asyncio.run(importer.run())
         return dict(result["plan"])
 
-    def confirm(self, plan: Plan) -> None:
+    def confirm(self, plan: ImportPlan) -> None:
         """Deletes: more than 1,000 need --allow-large-delete, and every delete run a typed count.
         On a production profile, preference imports of more than 1,000 rows ask too, and `--yes`
         alone does not answer (see `_yes`)."""

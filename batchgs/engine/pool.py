@@ -14,6 +14,13 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+class _End:
+    """The end of a queue: private, so that any item or result (None included) passes through."""
+
+
+_END = _End()
+
+
 class StopRun(Exception):
     """Raised by a worker to stop every worker (fatal API error, quota): in-flight requests finish."""
 
@@ -36,8 +43,8 @@ class Pool(Generic[Item, Result]):
         self._handle = handle
         self._collect = collect
         self._workers = max(1, workers)
-        self._queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=queue_size or self._workers * 4)
-        self._results: asyncio.Queue[Result | None] = asyncio.Queue(maxsize=self._workers * 8)
+        self._queue: asyncio.Queue[Item | _End] = asyncio.Queue(maxsize=queue_size or self._workers * 4)
+        self._results: asyncio.Queue[Result | _End] = asyncio.Queue(maxsize=self._workers * 8)
         self._flush_every = flush_every
         self._flush_seconds = flush_seconds
         self.stop = asyncio.Event()
@@ -59,9 +66,9 @@ class Pool(Generic[Item, Result]):
                 await self._queue.put(item)
         finally:
             for _ in workers:
-                await self._queue.put(None)
+                await self._queue.put(_END)
             results = await asyncio.gather(*workers, return_exceptions=True)
-            await self._results.put(None)
+            await self._results.put(_END)
             await collector
         for outcome in results:
             if isinstance(outcome, BaseException) and not isinstance(outcome, StopRun):
@@ -72,7 +79,7 @@ class Pool(Generic[Item, Result]):
     async def _worker(self) -> None:
         while True:
             item = await self._queue.get()
-            if item is None:
+            if isinstance(item, _End):
                 return
             if self.stop.is_set():
                 continue  # drain: items not started are left for resume
@@ -97,19 +104,17 @@ class Pool(Generic[Item, Result]):
             try:
                 result = await asyncio.wait_for(self._results.get(), max(0.005, deadline - loop.time()))
             except TimeoutError:
-                result = _NOTHING  # type: ignore[assignment]
-            if result is None:
-                finished = True
-            elif result is not _NOTHING:
-                batch.append(result)
+                pass  # no result within the flush interval: flush what there is
+            else:
+                if isinstance(result, _End):
+                    finished = True
+                else:
+                    batch.append(result)
             if batch and (finished or len(batch) >= self._flush_every or loop.time() >= deadline):
                 await _maybe_await(self._collect(batch))
                 batch = []
             if loop.time() >= deadline:
                 deadline = loop.time() + self._flush_seconds
-
-
-_NOTHING = object()
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:

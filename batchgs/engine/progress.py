@@ -10,6 +10,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from batchgs.transport.stats import TransportStats
+
 ProgressListener = Callable[[int, int | None], None]
 
 # The Python API's `on_progress(done, total)`: per context, so each call of the API hears its own run.
@@ -24,7 +26,9 @@ def notify_progress(done: int, total: int | None) -> None:
 
 
 class Progress:
-    def __init__(self, total: int, *, enabled: bool, stats: Any = None, unit: str = "row") -> None:
+    def __init__(
+        self, total: int, *, enabled: bool, stats: TransportStats | None = None, unit: str = "row"
+    ) -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self.stats = stats
         self.errors = 0

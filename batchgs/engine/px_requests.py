@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from batchgs.errors import FatalApiError
-from batchgs.transport.client import build_path, needs_id_in_body
 from batchgs.transport.result import ApiResult, BeforeSend
+from batchgs.transport.stats import TransportStats
+from batchgs.transport.urls import build_path, needs_id_in_body
 
 _UNSAFE_IN_RANGE = frozenset(";\t\r\n ")  # where a key range in a filter must be cut
 
@@ -37,7 +38,11 @@ def _id_path(template: str, identifier: str, what: str) -> str:
 
 
 class Client(Protocol):
-    """What the engine needs of an API client (transport.client.ApiClient, or a test double)."""
+    """What the engine needs of an API client (transport.client.ApiClient, or a test double): its
+    request, and its counters (requests, 429s, retries) for progress and summaries."""
+
+    @property
+    def stats(self) -> TransportStats: ...
 
     async def request(
         self,

@@ -60,7 +60,8 @@ __all__ = [
 ]
 
 JOURNAL_FILE = "journal.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1 kept the run's facts as text in `meta`; 2 keeps them typed in `run`
+READABLE_VERSIONS = ("1", "2")
 MESSAGE_LIMIT = 4000  # transport already cuts bodies; this only bounds the database
 
 RunKind = Literal["import", "export", "optout", "undo"]
@@ -70,7 +71,29 @@ RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 
 _ROW_COLUMNS = "row, status, op, key, code, message, http_status, transient"
 _ROW_SLOTS = ", ".join("?" * 8)
-_SCHEMA = """
+_RUN_TABLE = """
+CREATE TABLE IF NOT EXISTS run (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    kind TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    input_path TEXT,
+    input_size INTEGER,
+    input_sha256 TEXT,
+    options TEXT NOT NULL,
+    batchgs_version TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    segment_started_at TEXT,
+    last_activity_at TEXT NOT NULL,
+    active_seconds REAL NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    finished_at TEXT
+)
+"""
+_SCHEMA = (
+    _RUN_TABLE
+    + """;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
     row INTEGER PRIMARY KEY,
@@ -85,6 +108,7 @@ CREATE TABLE IF NOT EXISTS rows (
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS progress (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +120,52 @@ class RunMeta:
     options: dict[str, Any]
     batchgs_version: str
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """The journal's one `run` row, typed as stored (no text to parse back)."""
+
+    kind: str
+    entity: str
+    input_path: str | None
+    input_size: int | None
+    input_sha256: str | None
+    options: str
+    batchgs_version: str
+    created_at: str
+    started_at: str
+    segment_started_at: str | None
+    last_activity_at: str
+    active_seconds: float
+    status: str
+    status_reason: str | None
+    finished_at: str | None
+
+    @classmethod
+    def from_legacy(cls, meta: Mapping[str, str]) -> RunRow:
+        """A format-1 journal's text `meta` as a row (its empty strings meant "none")."""
+        size = meta.get("input_size") or None
+        return cls(
+            kind=meta["kind"],
+            entity=meta["entity"],
+            input_path=meta.get("input_path") or None,
+            input_size=int(size) if size is not None else None,
+            input_sha256=meta.get("input_sha256") or None,
+            options=meta["options"],
+            batchgs_version=meta.get("batchgs_version", ""),
+            created_at=meta.get("created_at", ""),
+            started_at=meta["started_at"],
+            segment_started_at=meta.get("segment_started_at") or None,
+            last_activity_at=meta.get("last_activity_at") or meta["started_at"],
+            active_seconds=float(meta.get("active_seconds") or 0),
+            status=meta["status"],
+            status_reason=meta.get("status_reason") or None,
+            finished_at=meta.get("finished_at") or None,
+        )
+
+
+_RUN_FIELDS = tuple(RunRow.__dataclass_fields__)
 
 
 def _now() -> str:
@@ -121,6 +191,7 @@ class Journal:
         self._lock_fd = lock_fd
         self._mutex = threading.Lock()
         self._closed = False
+        self._legacy: RunRow | None = None  # a format-1 journal opened read-only: its facts, as a row
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -172,26 +243,26 @@ class Journal:
             raise
         journal = cls(run_dir, db, lock_fd)
         now = _now()
-        meta = {
-            "schema_version": str(SCHEMA_VERSION),
-            "kind": kind,
-            "entity": entity,
-            "input_path": input_text or "",
-            "input_size": str(fingerprint.size) if fingerprint else "",
-            "input_sha256": fingerprint.sha256 if fingerprint else "",
-            "options": options_json,
-            "batchgs_version": batchgs_version,
-            "created_at": now,
-            "started_at": now,
-            "segment_started_at": now,
-            "last_activity_at": now,
-            "active_seconds": "0",
-            "status": "running",
-            "status_reason": "",
-            "finished_at": "",
-        }
+        row = RunRow(
+            kind=kind,
+            entity=entity,
+            input_path=input_text,
+            input_size=fingerprint.size if fingerprint else None,
+            input_sha256=fingerprint.sha256 if fingerprint else None,
+            options=options_json,
+            batchgs_version=batchgs_version,
+            created_at=now,
+            started_at=now,
+            segment_started_at=now,
+            last_activity_at=now,
+            active_seconds=0.0,
+            status="running",
+            status_reason=None,
+            finished_at=None,
+        )
         with journal._transaction() as cur:
-            cur.executemany("INSERT INTO meta(name, value) VALUES (?, ?)", meta.items())
+            cur.execute("INSERT INTO meta(name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            _insert_run(cur, row)
         journal._secure_files()
         return journal
 
@@ -219,13 +290,13 @@ class Journal:
             release_run_lock(lock_fd)
             raise
         try:
-            journal._validate()
+            journal._validate(upgrade=lock)
         except BaseException:
             journal.close()
             raise
         return journal
 
-    def _validate(self) -> None:
+    def _validate(self, *, upgrade: bool) -> None:
         try:
             check = self._db.execute("PRAGMA quick_check(1)").fetchone()
             if not check or check[0] != "ok":
@@ -236,35 +307,48 @@ class Journal:
             tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.Error as exc:
             raise NotResumableError(f"{self.path}: checkpoint is corrupt or unreadable ({exc})") from None
-        if meta.get("schema_version") != str(SCHEMA_VERSION):
+        version = meta.get("schema_version")
+        if version not in READABLE_VERSIONS:
             raise NotResumableError(
-                f"{self.path}: checkpoint format {meta.get('schema_version')!r} is not supported "
-                f"(this batchgs reads format {SCHEMA_VERSION})"
+                f"{self.path}: checkpoint format {version!r} is not supported "
+                f"(this batchgs reads formats {', '.join(READABLE_VERSIONS)})"
             )
-        missing = {"kind", "entity", "options", "status", "started_at"} - set(meta)
-        missing_tables = {"rows", "counters", "progress"} - tables
+        legacy = version == "1"
+        missing = {"kind", "entity", "options", "status", "started_at"} - set(meta) if legacy else set()
+        missing_tables = {"rows", "counters", "progress", *(() if legacy else ("run",))} - tables
         if missing or missing_tables:
             raise NotResumableError(
                 f"{self.path}: checkpoint is incomplete (missing {sorted(missing | missing_tables)})"
             )
+        if not legacy:
+            if self._run() is None:
+                raise NotResumableError(f"{self.path}: checkpoint is incomplete (missing the run row)")
+        elif upgrade:  # the run is ours (locked): keep its facts typed from now on
+            with self._transaction() as cur:
+                cur.execute(_RUN_TABLE)
+                _insert_run(cur, RunRow.from_legacy(meta))
+                cur.execute("DELETE FROM meta WHERE name != 'schema_version'")
+                cur.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+        else:  # read-only (status of a run an older batchgs may still drive): read, never write
+            self._legacy = RunRow.from_legacy(meta)
 
     # ----------------------------------------------------------------- input
     @property
     def meta(self) -> RunMeta:
-        m = self._meta_all()
+        m = self._row()
         fingerprint = (
-            InputFingerprint(size=int(m["input_size"]), sha256=m["input_sha256"])
-            if m.get("input_sha256")
+            InputFingerprint(size=m.input_size, sha256=m.input_sha256)
+            if m.input_sha256 and m.input_size is not None
             else None
         )
         return RunMeta(
-            kind=m["kind"],
-            entity=m["entity"],
-            input_path=m.get("input_path") or None,
+            kind=m.kind,
+            entity=m.entity,
+            input_path=m.input_path,
             input_fingerprint=fingerprint,
-            options=json.loads(m["options"]),
-            batchgs_version=m.get("batchgs_version", ""),
-            created_at=m.get("created_at", ""),
+            options=json.loads(m.options),
+            batchgs_version=m.batchgs_version,
+            created_at=m.created_at,
         )
 
     def check_input(self, path: Path | str) -> None:
@@ -310,7 +394,7 @@ class Journal:
             )
             if counters:
                 _add_counters(cur, counters)
-            cur.execute("UPDATE meta SET value = ? WHERE name = 'last_activity_at'", (_now(),))
+            cur.execute("UPDATE run SET last_activity_at = ?", (_now(),))
         return len(params)
 
     def forget(self, rows: Iterable[int]) -> None:
@@ -381,19 +465,19 @@ class Journal:
     # ----------------------------------------------------------------- run level
     @property
     def status(self) -> str:
-        return self._meta_all()["status"]
+        return self._row().status
 
     @property
     def status_reason(self) -> str | None:
-        return self._meta_all().get("status_reason") or None
+        return self._row().status_reason
 
     @property
     def started_at(self) -> str:
-        return self._meta_all()["started_at"]
+        return self._row().started_at
 
     @property
     def finished_at(self) -> str | None:
-        return self._meta_all().get("finished_at") or None
+        return self._row().finished_at
 
     def set_status(self, status: RunStatus, reason: str | None = None) -> None:
         """Move the run to `status`. Time spent running is summed across resumes (`active_seconds`).
@@ -405,28 +489,31 @@ class Journal:
             raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
         now = _now()
         with self._transaction() as cur:
-            meta = dict(cur.execute("SELECT name, value FROM meta").fetchall())
-            active = float(meta.get("active_seconds") or 0)
-            segment = meta.get("segment_started_at") or ""
+            active, segment, last = cur.execute(
+                "SELECT active_seconds, segment_started_at, last_activity_at FROM run"
+            ).fetchone()
             if segment:
-                end = meta.get("last_activity_at") if status == "running" else now
+                end = last if status == "running" else now
                 active += max(0.0, (_parse_time(end) or 0) - (_parse_time(segment) or 0))
-            updates = {
-                "status": status,
-                "status_reason": reason or "",
-                "active_seconds": f"{active:.3f}",
-                "segment_started_at": now if status == "running" else "",
-                "last_activity_at": now,
-                "finished_at": "" if status == "running" else now,
-            }
-            cur.executemany("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", updates.items())
+            cur.execute(
+                "UPDATE run SET status = ?, status_reason = ?, active_seconds = ?, segment_started_at = ?, "
+                "last_activity_at = ?, finished_at = ?",
+                (
+                    status,
+                    reason or None,
+                    round(active, 3),
+                    now if status == "running" else None,
+                    now,
+                    None if status == "running" else now,
+                ),
+            )
 
     def active_seconds(self) -> float:
         """Seconds spent running, over every segment; includes the current one if running."""
-        m = self._meta_all()
-        active = float(m.get("active_seconds") or 0)
-        if m.get("segment_started_at"):
-            active += max(0.0, time.time() - (_parse_time(m["segment_started_at"]) or time.time()))
+        m = self._row()
+        active = m.active_seconds
+        if m.segment_started_at:
+            active += max(0.0, time.time() - (_parse_time(m.segment_started_at) or time.time()))
         return active
 
     def add_counters(self, **amounts: int) -> None:
@@ -494,9 +581,19 @@ class Journal:
                     cur.execute("ROLLBACK")
                 raise
 
-    def _meta_all(self) -> dict[str, str]:
+    def _run(self) -> RunRow | None:
         with self._mutex:
-            return dict(self._db.execute("SELECT name, value FROM meta").fetchall())
+            found = self._db.execute(f"SELECT {', '.join(_RUN_FIELDS)} FROM run WHERE id = 1").fetchone()
+        return None if found is None else RunRow(*found)
+
+    def _row(self) -> RunRow:
+        """The run's facts: the `run` row, or a read-only format-1 journal's converted meta."""
+        if self._legacy is not None:
+            return self._legacy
+        found = self._run()
+        if found is None:
+            raise NotResumableError(f"{self.path}: checkpoint is incomplete (missing the run row)")
+        return found
 
     def _row_set(self, sql: str) -> RowSet:
         with self._mutex:
@@ -519,6 +616,13 @@ def _outcome_params(o: RowOutcome) -> tuple[Any, ...]:
 def _to_outcome(found: tuple[Any, ...]) -> RowOutcome:
     row, status, op, key, code, message, http_status, transient = found
     return RowOutcome(row, status, op, key, code, message, http_status, bool(transient))
+
+
+def _insert_run(cur: sqlite3.Cursor, row: RunRow) -> None:
+    values = [getattr(row, name) for name in _RUN_FIELDS]
+    cur.execute(
+        f"INSERT INTO run(id, {', '.join(_RUN_FIELDS)}) VALUES (1, {', '.join('?' * len(values))})", values
+    )
 
 
 def _add_counters(cur: sqlite3.Cursor, amounts: Mapping[str, int]) -> None:

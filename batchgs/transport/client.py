@@ -16,9 +16,8 @@ import dataclasses
 import json as jsonlib
 import ssl
 import time
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -35,8 +34,15 @@ from batchgs.transport.limiter import SlidingWindowLimiter, cs_limiter, px_limit
 from batchgs.transport.result import ApiResult, BeforeSend, Outcome
 from batchgs.transport.retry import RetryPolicy
 
-ParamValue = str | int | float | bool | None | Iterable[str | int | float | bool]
-Params = Mapping[str, ParamValue] | Iterable[tuple[str, str | int | float | bool]]
+# re-exported (`import X as X`): callers import the client's vocabulary from here
+from batchgs.transport.stats import TransportStats as TransportStats
+from batchgs.transport.urls import Params as Params
+from batchgs.transport.urls import ParamValue as ParamValue
+from batchgs.transport.urls import build_path as build_path
+from batchgs.transport.urls import encode_query as encode_query
+from batchgs.transport.urls import encode_segment as encode_segment
+from batchgs.transport.urls import needs_id_in_body as needs_id_in_body
+
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 QUOTA_WAIT_SECONDS = 60.0
 QUOTA_HINT = "capacity returns as the rolling 24 hours free up; resume later, or use --wait-for-quota"
@@ -44,81 +50,8 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 MESSAGE_MAX = 600  # characters of server-provided text in a message, errors.csv cell or Error: line
 
 
-# -- URLs ------------------------------------------------------------------------------------------
-def encode_segment(value: str) -> str:
-    """One path segment, percent-encoded completely (`/`, `?`, `#`, `%` and spaces included)."""
-    return quote(str(value), safe="")
-
-
-def build_path(template: str, *segments: str) -> str:
-    """`build_path("/v1/users/{}", "a b/c")` → `/v1/users/a%20b%2Fc`."""
-    return template.format(*(encode_segment(s) for s in segments))
-
-
-def needs_id_in_body(identifier: str) -> bool:
-    """True for ids a URL path would mangle even when encoded (servers and proxies decode `%2F`,
-    drop `#...`, normalise `.`/`..`): such ids go to the endpoints that carry the id in the body."""
-    if identifier in ("", ".", ".."):
-        return True
-    return any(ch in "/?#%\\" or ch.isspace() or not ch.isprintable() for ch in identifier)
-
-
-def _format_param(value: str | int | float | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def encode_query(params: Params | None) -> str:
-    """A query string with every key and value percent-encoded (`==`, `;`, `*`, `,` included);
-    a list value repeats the key (`filter` twice means OR)."""
-    if not params:
-        return ""
-    pairs: list[tuple[str, str]] = []
-    items = params.items() if isinstance(params, Mapping) else params
-    for key, value in items:
-        if value is None:
-            continue
-        if isinstance(value, str | int | float | bool):
-            pairs.append((key, _format_param(value)))
-        else:
-            pairs.extend((key, _format_param(v)) for v in value)
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
-
-
 def _same_origin(a: URL, b: URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
-
-
-# -- stats -----------------------------------------------------------------------------------------
-@dataclass
-class TransportStats:
-    """Counters shared by every client of a run (summary.json, progress bar, charts)."""
-
-    requests: int = 0  # attempts sent, retries and redirect hops included
-    responses: Counter[int] = field(default_factory=Counter)
-    responses_429: int = 0
-    retries: int = 0
-    uncertain: int = 0
-    timeouts: int = 0
-    connection_errors: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    sent_per_second: Counter[int] = field(default_factory=Counter)  # epoch second -> attempts
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "responses_by_status": {str(k): v for k, v in sorted(self.responses.items())},
-            "responses_429": self.responses_429,
-            "retries": self.retries,
-            "uncertain": self.uncertain,
-            "timeouts": self.timeouts,
-            "connection_errors": self.connection_errors,
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "max_sent_in_a_second": max(self.sent_per_second.values(), default=0),
-        }
 
 
 # -- raising helpers -------------------------------------------------------------------------------

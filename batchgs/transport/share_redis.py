@@ -159,7 +159,7 @@ class RedisShareBoard:
                         window=self.window,
                         stale_after=self.stale_after,
                     )
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
                     if expired:
                         pipe.hdel(key, *expired)
                     pipe.hset(key, me.job, json.dumps(mine.to_json()))

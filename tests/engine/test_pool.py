@@ -184,3 +184,26 @@ def test_an_unexpected_worker_error_stops_the_run_and_surfaces() -> None:
     with pytest.raises(ValueError, match="bug"):
         asyncio.run(main())  # no wait_for: a hang could not be cancelled (the producer's finally waits)
     assert collected == handled == [0, 1, 2]  # answered before the failure: collected; nothing after
+
+
+def test_none_items_and_none_results_pass_through_like_any_other() -> None:
+    """The queues end with a private marker: a handler that returns None (a side effect only) or an
+    item that is None must neither end the collector early (the results queue then filled up and
+    the run hung) nor stop a worker."""
+    collected: list[None] = []
+    handled: list[int | None] = []
+
+    async def handle(item: int | None) -> None:
+        handled.append(item)
+
+    async def items() -> AsyncIterator[int | None]:
+        for n in range(500):
+            yield None if n % 2 else n
+
+    async def main() -> None:
+        pool: Pool[int | None, None] = Pool(handle, collected.extend, workers=3, flush_every=7)
+        await pool.run(items())
+
+    run(main())
+    assert len(handled) == 500 and handled.count(None) == 250
+    assert collected == [None] * 500

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchgs.engine.pool import StopRun
+from batchgs.engine.px_requests import Client
 from batchgs.errors import FatalApiError, QuotaExhausted
 from batchgs.io.rows import ValidatedRow
 from batchgs.run.journal import RowOutcome
@@ -75,7 +76,7 @@ def request_body(batch: CtaBatch) -> dict[str, Any]:
 class CtaSender:
     """Sends one batch through the CS client and turns the answer into one outcome per row."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
 
     async def send(self, batch: CtaBatch, before_send: BeforeSend | None = None) -> list[RowOutcome]:

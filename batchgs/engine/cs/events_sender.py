@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchgs.engine.pool import StopRun
+from batchgs.engine.px_requests import Client
 from batchgs.errors import FatalApiError, QuotaExhausted, UsageError
 from batchgs.io.rows import ValidatedRow
 from batchgs.run.journal import RowOutcome
@@ -70,7 +71,7 @@ class EventTarget:
 class EventSender:
     """Publishes one row as one event; a refused secret or an exhausted quota stops every worker."""
 
-    def __init__(self, client: Any, target: EventTarget) -> None:
+    def __init__(self, client: Client, target: EventTarget) -> None:
         self.client = client
         self.headers = target.headers()
 

@@ -24,6 +24,7 @@ from batchgs.engine.cs.ctas import CREATE, MAX_RECORDS_PER_CALL, CtaBatch, CtaSe
 from batchgs.engine.cs.events_sender import EVENT_KEY_COLUMN, EventSender, EventTarget
 from batchgs.engine.cs.picklists import CtaPicklist, fetch_picklist
 from batchgs.engine.imports.run_loop import ImportLoop, ReportSetup, SendUnit
+from batchgs.engine.px_requests import Client
 from batchgs.entities import registry
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate.file import ValidateOptions, Validation, prepare
@@ -263,7 +264,7 @@ class CsSender:
     """The CS kinds of the run loop: CTAs gathered 50 per call (creates and updates apart), events one
     per call. CTA creates and events are not idempotent."""
 
-    def __init__(self, client: Any, mode: str, target: EventTarget | None) -> None:
+    def __init__(self, client: Client, mode: str, target: EventTarget | None) -> None:
         self.mode = mode
         self.ctas = CtaSender(client) if target is None else None
         self.events = EventSender(client, target) if target is not None else None

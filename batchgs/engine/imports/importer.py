@@ -106,7 +106,7 @@ class RunControl:
 
 
 @dataclass
-class Plan:
+class ImportPlan:
     """What a run would do: printed by `--dry-run`, used for confirmations and the quota preflight."""
 
     rows_total: int = 0
@@ -128,7 +128,7 @@ class Plan:
         return asdict(self)
 
 
-Confirm = Callable[[Plan], None]
+Confirm = Callable[[ImportPlan], None]
 
 
 class Importer:
@@ -156,7 +156,7 @@ class Importer:
         self.client_factory = client_factory
         self.control = control or RunControl()
         self.attributes = attributes
-        self.plan = Plan()
+        self.plan = ImportPlan()
         self.plan_dir = plan_dir  # a --changed-only dry run leaves changes.csv here
         self._state_store: BeforeImages | None = None
         self.loop = ImportLoop(

@@ -23,6 +23,7 @@ from typing import Any, Generic, NoReturn, Protocol, TypeVar
 from batchgs.engine.intents import IntentLog
 from batchgs.engine.pool import Pool, StopRun
 from batchgs.engine.progress import Progress
+from batchgs.engine.px_requests import Client
 from batchgs.errors import FatalApiError, Interrupted, QuotaExhausted, ResumableStop, StrictValidationError
 from batchgs.io.rows import RowIssue, ValidatedRow
 from batchgs.io.validate.file import Validation
@@ -32,6 +33,7 @@ from batchgs.run.journal import Journal, RunStatus
 from batchgs.run.outcomes import RowOutcome
 from batchgs.run.rowset import RowSet
 from batchgs.transport.result import BeforeSend
+from batchgs.transport.stats import TransportStats
 
 READ_BATCH = 2_000  # rows validated at a time: bounds memory, keeps the queue fed
 # Answers reach the journal at least this often. A marked (non-idempotent) row whose answer came but
@@ -135,7 +137,7 @@ class Drive(Generic[Unit]):
     journal) with the transport counters they cost; it returns how the run ended.
     """
 
-    def __init__(self, stop_event: asyncio.Event, stats: Any) -> None:
+    def __init__(self, stop_event: asyncio.Event, stats: TransportStats) -> None:
         self.stop_event = stop_event
         self.stats = stats
         self._counted: dict[str, int] = {}
@@ -235,7 +237,7 @@ class ImportLoop:
     # ------------------------------------------------------------------------------------- sending
     async def send(
         self,
-        client: Any,
+        client: Client,
         validation: Validation,
         batches: AsyncIterator[list[ValidatedRow]],
         sender: Sender,

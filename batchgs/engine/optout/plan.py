@@ -71,7 +71,7 @@ class Target:
 
 
 @dataclass
-class Plan:
+class OptOutPlan:
     targets: list[Target]
     rows_total: int  # non-blank data rows
     blank_rows: int = 0
@@ -140,7 +140,7 @@ def group_people(targets: Iterable[Target]) -> dict[int, int]:
     return {number: find(number) for number in parent}
 
 
-def person_statuses(plan: Plan, status_of: Mapping[int, str]) -> dict[int, str]:
+def person_statuses(plan: OptOutPlan, status_of: Mapping[int, str]) -> dict[int, str]:
     """person -> status: the most pressing status among the person's targets (see PERSON_ORDER), so
     that someone with one record opted out and one failed counts as failed, not as done."""
     rank = {status: index for index, status in enumerate(PERSON_ORDER)}
@@ -157,12 +157,12 @@ def person_statuses(plan: Plan, status_of: Mapping[int, str]) -> dict[int, str]:
     return out
 
 
-def count_people(plan: Plan, status_of: Mapping[int, str]) -> Counter[str]:
+def count_people(plan: OptOutPlan, status_of: Mapping[int, str]) -> Counter[str]:
     """People per status: each person once, so the statuses add up to the number of people listed."""
     return Counter(person_statuses(plan, status_of).values())
 
 
-def count_records(plan: Plan, status_of: Mapping[int, str]) -> Counter[str]:
+def count_records(plan: OptOutPlan, status_of: Mapping[int, str]) -> Counter[str]:
     """PX user records per status (each user once; an id no user has is not a record)."""
     return Counter(
         status
@@ -171,7 +171,7 @@ def count_records(plan: Plan, status_of: Mapping[int, str]) -> Counter[str]:
     )
 
 
-def build_plan(rows: Iterable[InputRow], resolution: Resolution, *, blank_rows: int = 0) -> Plan:
+def build_plan(rows: Iterable[InputRow], resolution: Resolution, *, blank_rows: int = 0) -> OptOutPlan:
     targets: list[Target] = []
     first: dict[str, tuple[int, int]] = {}  # identifyId -> (target number, row)
     rows_total = 0
@@ -206,10 +206,10 @@ def build_plan(rows: Iterable[InputRow], resolution: Resolution, *, blank_rows: 
             else:
                 first[identify_id] = (len(targets) + 1, row.row)
                 add(row, "user", identify_id, shared)
-    return Plan(targets, rows_total, blank_rows)
+    return OptOutPlan(targets, rows_total, blank_rows)
 
 
-def save_plan(journal: Journal, plan: Plan) -> None:
+def save_plan(journal: Journal, plan: OptOutPlan) -> None:
     """Chunks first, the header last: a plan is there only when all of it is."""
     chunks = 0
     for start in range(0, len(plan.targets), CHUNK):
@@ -230,7 +230,7 @@ def save_plan(journal: Journal, plan: Plan) -> None:
     plan.new = False
 
 
-def load_plan(journal: Journal) -> Plan | None:
+def load_plan(journal: Journal) -> OptOutPlan | None:
     header = journal.get_progress(PLAN_KEY)
     if not isinstance(header, dict):
         return None
@@ -242,4 +242,4 @@ def load_plan(journal: Journal) -> Plan | None:
             f"{journal.run_dir}: the saved opt-out plan is incomplete "
             f"({len(targets)} of {header['targets']} targets)"
         )
-    return Plan(targets, int(header["rows_total"]), int(header.get("blank_rows", 0)), new=False)
+    return OptOutPlan(targets, int(header["rows_total"]), int(header.get("blank_rows", 0)), new=False)

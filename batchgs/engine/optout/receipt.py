@@ -32,7 +32,7 @@ from typing import Any
 from batchgs._version import __version__
 from batchgs.config import PX_REGIONS
 from batchgs.engine.optout.actions import PREFERENCE_NAMES, OptOutOptions, UserState
-from batchgs.engine.optout.plan import Plan, Target, count_records, load_plan, person_statuses
+from batchgs.engine.optout.plan import OptOutPlan, Target, count_records, load_plan, person_statuses
 from batchgs.engine.optout.user import IN_FLIGHT, UserResult, from_outcome
 from batchgs.io.write.safe_cells import neutralise
 from batchgs.run.folder import atomic_text_writer, fingerprint_file
@@ -142,7 +142,7 @@ class Tally:
     failed_transient: int  # people failed only transiently (resume --retry-failed re-does them)
 
 
-def tally(journal: Journal, plan: Plan) -> Tally:
+def tally(journal: Journal, plan: OptOutPlan) -> Tally:
     """Count PEOPLE per status (an email shared by two users is one person, two records; a person
     named twice counts once, with the most pressing status of their records)."""
     lines: list[list[str]] = []
@@ -220,7 +220,7 @@ def optout_status(journal: Journal, summary: Mapping[str, Any]) -> dict[str, Any
     return None if plan is None else people_fields(tally(journal, plan), summary)
 
 
-def write_receipt_files(journal: Journal, plan: Plan, options: OptOutOptions) -> ReceiptFiles:
+def write_receipt_files(journal: Journal, plan: OptOutPlan, options: OptOutOptions) -> ReceiptFiles:
     """receipt.csv (one line per target), pending.csv (each person still to do once: not found yet, or
     not reached by a paused run) and receipt.json whose counts are PEOPLE per status: they add up to
     `people`, and `not-found` + `pending` is the number of lines of pending.csv. `records` counts the

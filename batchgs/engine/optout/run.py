@@ -25,7 +25,7 @@ from batchgs.engine.intents import IntentLog
 from batchgs.engine.optout.actions import OptOutOptions, UserState
 from batchgs.engine.optout.input import OptOutInput, read_input
 from batchgs.engine.optout.plan import (
-    Plan,
+    OptOutPlan,
     Target,
     build_plan,
     count_people,
@@ -63,7 +63,7 @@ class OptOutControl:
 
 @dataclass
 class DryRunReport:
-    plan: Plan
+    plan: OptOutPlan
     results: dict[int, UserResult] = field(default_factory=dict)  # target number -> would-opt-out/...
 
     def as_dict(self, options: OptOutOptions) -> dict[str, Any]:
@@ -144,7 +144,7 @@ class OptOutEngine:
         self._stats: Any = None
 
     # ------------------------------------------------------------------------------ step 1: plan
-    async def prepare(self, stop: asyncio.Event | None = None) -> Plan:
+    async def prepare(self, stop: asyncio.Event | None = None) -> OptOutPlan:
         """The saved plan of a resumed run, or a new one (reads only: key check, email lookups)."""
         async with self.client_factory() as client:
             self._watch(client.stats)
@@ -161,7 +161,7 @@ class OptOutEngine:
             finally:
                 self._count_requests()
 
-    def commit_plan(self, plan: Plan) -> None:
+    def commit_plan(self, plan: OptOutPlan) -> None:
         """Save a confirmed plan; targets that need no request (invalid, not found) are final now."""
         journal = self._journal()
         save_plan(journal, plan)
@@ -174,7 +174,7 @@ class OptOutEngine:
         journal.record(outcomes)
 
     # ------------------------------------------------------------------------------ dry run
-    async def dry_run(self, plan: Plan, stop: asyncio.Event | None = None) -> DryRunReport:
+    async def dry_run(self, plan: OptOutPlan, stop: asyncio.Event | None = None) -> DryRunReport:
         report = DryRunReport(plan)
         async with self.client_factory() as client:
             worker = OneUser(client, self.options, dry_run=True)
@@ -189,7 +189,7 @@ class OptOutEngine:
         return report
 
     # ------------------------------------------------------------------------------ step 2: send
-    async def execute(self, plan: Plan, stop: asyncio.Event | None = None) -> dict[str, Any]:
+    async def execute(self, plan: OptOutPlan, stop: asyncio.Event | None = None) -> dict[str, Any]:
         """Opt every user not yet done out; returns summary.json's content (plus `stop` when paused)."""
         journal = self._journal()
         journal.set_status("running")
@@ -225,7 +225,7 @@ class OptOutEngine:
         summary["stop"] = cause
         return summary
 
-    def _todo(self, plan: Plan) -> list[tuple[Target, UserState | None]]:
+    def _todo(self, plan: OptOutPlan) -> list[tuple[Target, UserState | None]]:
         """Users without a final answer: never seen, marked in flight, or (asked) failed transiently."""
         journal = self._journal()
         outcomes = {o.row: o for o in journal.iter_outcomes()}
@@ -264,7 +264,7 @@ class OptOutEngine:
                 watcher.cancel()
         return pool.stop_cause
 
-    def _record_duplicates(self, plan: Plan) -> None:
+    def _record_duplicates(self, plan: OptOutPlan) -> None:
         """A duplicate copies its primary's final result (with its own note)."""
         journal = self._journal()
         copies = []
@@ -280,7 +280,7 @@ class OptOutEngine:
             journal.record(copies)
 
     # ------------------------------------------------------------------------------ ending
-    def finish(self, plan: Plan, status: str, reason: str | None) -> dict[str, Any]:
+    def finish(self, plan: OptOutPlan, status: str, reason: str | None) -> dict[str, Any]:
         journal = self._journal()
         journal.set_status(status, reason=reason)  # type: ignore[arg-type]
         receipt = write_receipt_files(journal, plan, self.options)

@@ -16,7 +16,7 @@ import re
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,11 +221,13 @@ class CsvRows:
             raise self._diagnose(exc) from None
         return int(hit.item()) if hit.height else None
 
-    def batches(self, size: int) -> Iterator[pl.DataFrame]:
-        """Consecutive chunks of `size` rows (the last may be shorter), in file order."""
+    def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        """Consecutive chunks of `size` rows (the last may be shorter), in file order; only
+        `columns` when given (the CSV parser then skips the others)."""
         for name, value in _POLARS_STREAMING_ENV.items():
             os.environ.setdefault(name, value)
-        query = self.scan().select(self.keep)
+        wanted = self.keep if columns is None else [c for c in self.keep if c in set(columns)]
+        query = self.scan().select(wanted)
         try:
             yield from query.collect_batches(chunk_size=size, maintain_order=True, lazy=True)
         except pl.exceptions.PolarsError as exc:

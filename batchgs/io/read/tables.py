@@ -12,7 +12,7 @@ the header is row 1. Empty rows are kept as all-null rows so that this holds for
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -47,7 +47,7 @@ _BLANK_PREFIX = "__batchgs_blank_column_"
 
 
 class _Rows(Protocol):
-    def batches(self, size: int) -> Iterator[pl.DataFrame]: ...
+    def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]: ...
     def row_count(self) -> int | None: ...
     def close(self) -> None: ...
 
@@ -58,9 +58,14 @@ class _FrameRows:
     def __init__(self, frame: pl.DataFrame) -> None:
         self.frame = frame
 
-    def batches(self, size: int) -> Iterator[pl.DataFrame]:
-        for offset in range(0, self.frame.height, size):
-            yield self.frame.slice(offset, size)
+    def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        frame = (
+            self.frame
+            if columns is None
+            else self.frame.select([c for c in self.frame.columns if c in set(columns)])
+        )
+        for offset in range(0, frame.height, size):
+            yield frame.slice(offset, size)
 
     def row_count(self) -> int | None:
         return self.frame.height
@@ -98,7 +103,9 @@ class TableSource:
             _rows=_FrameRows(frame),
         )
 
-    def batches(self, size: int = DEFAULT_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    def batches(
+        self, size: int = DEFAULT_BATCH_ROWS, columns: Sequence[str] | None = None
+    ) -> Iterator[pl.DataFrame]:
         """Consecutive chunks of data rows, columns named by `headers`, in file order.
 
         CSV/TSV: every column pl.String with the exact text (empty cells null, whitespace kept).
@@ -107,7 +114,7 @@ class TableSource:
         """
         if size < 1:
             raise ValueError("batch size must be at least 1")
-        return self._rows.batches(size)
+        return self._rows.batches(size, columns)
 
     def row_count(self) -> int | None:
         """Number of data rows (CSV/TSV: a fast quote-aware count by Polars), or None if unknown."""

@@ -21,7 +21,6 @@ suspicions: the row is sent as written (ValidateOptions.strict_warnings turns th
 from __future__ import annotations
 
 import bisect
-import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -234,11 +233,7 @@ class Validation:
         return f"p{self.plans.index(plan)}"
 
     def _read(self, size: int, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
-        batches = self.source.batches
-        if columns is not None and "columns" in inspect.signature(batches).parameters:
-            yield from batches(size, columns=columns)  # type: ignore[call-arg]
-        else:
-            yield from batches(size)
+        yield from self.source.batches(size, columns)
 
     def row_count(self) -> int:
         """Data rows in the file, without template example rows (the pre-pass counts them)."""

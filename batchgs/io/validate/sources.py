@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +30,10 @@ class TableLike(Protocol):
 
     headers: list[str]
 
-    def batches(self, size: int) -> Iterator[pl.DataFrame]: ...
+    def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        """Chunks of `size` rows; only `columns` (of `headers`) when given, so a pre-pass over a
+        wide file reads the few columns it needs."""
+        ...
 
 
 class FrameSource:
@@ -40,9 +43,14 @@ class FrameSource:
         self.frame = frame
         self.headers = headers if headers is not None else list(frame.columns)
 
-    def batches(self, size: int) -> Iterator[pl.DataFrame]:
-        for start in range(0, self.frame.height, size):
-            yield self.frame.slice(start, size)
+    def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        frame = (
+            self.frame
+            if columns is None
+            else self.frame.select([c for c in self.frame.columns if c in set(columns)])
+        )
+        for start in range(0, frame.height, size):
+            yield frame.slice(start, size)
 
     def row_count(self) -> int:
         return self.frame.height

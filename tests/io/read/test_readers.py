@@ -492,3 +492,22 @@ def test_round_trip_of_csv_module_output(
         frame = read_all(source, size=2)
         assert frame.rows() == expected_rows(rows[1:])
         assert source.row_count() == len(rows) - 1
+
+
+def test_batches_of_some_columns_read_only_those(tmp_path: Path) -> None:
+    """Validation's pre-pass asks for the few columns it checks (ids, dates): CSV and XLSX readers and
+    an in-memory FrameSource return exactly those, in file order, and nothing for unknown names."""
+    from batchgs.io.validate.sources import FrameSource
+
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("a,b,c\n1,2,3\n4,5,6\n")
+    xlsx_path = tmp_path / "t.xlsx"
+    pl.DataFrame({"a": ["1", "4"], "b": ["2", "5"], "c": ["3", "6"]}).write_excel(xlsx_path)
+    for path in (csv_path, xlsx_path):
+        with open_table(path) as table:
+            frames = list(table.batches(1, columns=["c", "a", "nope"]))
+            assert [f.columns for f in frames] == [["a", "c"], ["a", "c"]], path
+            assert [str(v) for f in frames for v in f.get_column("c").to_list()] == ["3", "6"]
+            assert next(iter(table.batches(10))).columns == ["a", "b", "c"]
+    source = FrameSource(pl.DataFrame({"a": [1], "b": [2]}))
+    assert [f.columns for f in source.batches(5, ["b", "x"])] == [["b"]]
