@@ -77,22 +77,29 @@ class PageReader:
     integers: set[str] = field(default_factory=set)  # flat paths whose every value so far was whole
     floats: set[str] = field(default_factory=set)  # flat paths that held a fractional number
     slow_pages: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def read(self, data: bytes) -> Page:
-        """The page in `data` (any thread: one page at a time, since a page may widen the schema)."""
+        """The page in `data`, from any thread. Pages are parsed in parallel against the schema known
+        when they arrive; only what changes the reader's state (a widened schema, the integer and
+        float columns) holds the lock, so 16 cursors' pages are not parsed one at a time."""
         with self._lock:
-            page = self._fast(data) if self.schema else None
-            if page is None:
-                self.slow_pages += 1
-                page = self._slow(data)
+            schema = self.schema
+        page = self._fast(data, schema) if schema else None
+        if page is None:
+            with self._lock:  # another page may have widened the schema meanwhile: try it first
+                if self.schema and self.schema is not schema:
+                    page = self._fast(data, self.schema)
+                if page is None:
+                    self.slow_pages += 1
+                    page = self._slow(data)
         page.raw = data
         return page
 
     # -- the fast path ---------------------------------------------------------------------------
-    def _fast(self, data: bytes) -> Page | None:
+    def _fast(self, data: bytes, schema: dict[str, pl.DataType]) -> Page | None:
         try:
-            whole = pl.read_json(io.BytesIO(data), schema=self.schema)
+            whole = pl.read_json(io.BytesIO(data), schema=schema)
         except Exception:  # a value the schema cannot hold: the slow path widens it
             return None
         if whole.height != 1:
@@ -142,14 +149,15 @@ class PageReader:
             else {}
         )
         whole: set[str] = set()
-        for i, name in enumerate(floats):
-            if stats[f"f{i}"]:
-                self.floats.add(name)
-                self.integers.discard(name)
-            elif (stats[f"m{i}"] or 0) >= EXACT_FLOAT:
-                return None
-            elif name in self.integers or name not in self.floats:
-                whole.add(name)
+        with self._lock:  # the columns seen fractional so far are shared by every page's thread
+            for i, name in enumerate(floats):
+                if stats[f"f{i}"]:
+                    self.floats.add(name)
+                    self.integers.discard(name)
+                elif (stats[f"m{i}"] or 0) >= EXACT_FLOAT:
+                    return None
+                elif name in self.integers or name not in self.floats:
+                    whole.add(name)
         awkward = {name for i, name in enumerate(lists) if stats[f"a{i}"]}
         exprs = []
         for name in leaves.columns:
