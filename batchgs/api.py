@@ -57,6 +57,9 @@ from batchgs.errors import (
 )
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from batchgs.cli.runner import StopHandle
     from batchgs.sandbox.server import SandboxThread
 
 __all__ = [
@@ -181,20 +184,52 @@ def _in_own_loop(job: Callable[[], T]) -> T:
         return job()  # outside the `except`: its errors carry no "no running event loop" context
     from concurrent.futures import ThreadPoolExecutor
 
+    context, handle = _stoppable_context()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchgs")
+    wait = True
+    try:
+        future = pool.submit(context.run, job)
+        try:
+            return _result(future)
+        except KeyboardInterrupt:  # Ctrl-C / "interrupt the kernel" while the worker thread runs the job
+            handle.request()  # as on the command line: finish what is in flight, flush, pause
+            try:
+                return _result(future)  # typically raises Interrupted (exit 4, with the resume hint)
+            except KeyboardInterrupt:  # a second one: stop waiting (the job still pauses on its own)
+                wait = False
+                raise
+    finally:
+        pool.shutdown(wait=wait)
+
+
+def _result(future: Future[T]) -> T:
+    """The job's result, waiting in short slices: a SIGINT that the OS hands to another thread only
+    reaches Python's handler (in this, the main thread) when this thread wakes up, so it must wake now
+    and then rather than sleep in one wait until the whole run is over."""
+    from concurrent.futures import wait
+
+    while not future.done():
+        wait([future], timeout=0.2)
+    return future.result()
+
+
+def _stoppable_context() -> tuple[contextvars.Context, StopHandle]:
+    """A copy of this context in which the job's run loop listens to a stop handle (the CLI's Ctrl-C
+    path), and that handle: a job in a worker thread cannot receive signals itself."""
+    from batchgs.cli.runner import STOP_HANDLE
+    from batchgs.cli.runner import StopHandle as Handle
+
+    handle = Handle()
     context = contextvars.copy_context()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchgs") as pool:
-        return pool.submit(context.run, job).result()
+    context.run(STOP_HANDLE.set, handle)
+    return context, handle
 
 
 async def _in_thread(job: Callable[[], T]) -> T:
     """Await the job run in a worker thread; if the caller is cancelled, stop the run gracefully first."""
     import asyncio
 
-    from batchgs.cli.runner import STOP_HANDLE, StopHandle
-
-    handle = StopHandle()
-    context = contextvars.copy_context()
-    context.run(STOP_HANDLE.set, handle)
+    context, handle = _stoppable_context()
     future = asyncio.get_running_loop().run_in_executor(None, context.run, job)
     try:
         return await asyncio.shield(future)

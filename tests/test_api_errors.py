@@ -3,6 +3,7 @@ plain call, and no unrelated context chained onto them."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -86,3 +87,43 @@ def test_errors_of_a_plain_call_carry_no_event_loop_context(sandbox: SandboxThre
         chain.append(f"{type(error).__name__}: {error}")
         error = error.__context__
     assert not [text for text in chain if "no running event loop" in text], chain
+
+
+def test_ctrl_c_while_a_plain_call_runs_inside_an_event_loop_pauses_the_run(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    """A notebook: the plain call runs the job in a worker thread; "interrupt the kernel" (SIGINT, a
+    KeyboardInterrupt in the waiting main thread) stops the job as Ctrl-C would, and the call raises
+    Interrupted once the run is paused, instead of waiting for the whole run."""
+    sandbox = sandbox_factory(latency_ms=20)
+    users = write_users(tmp_path / "users.csv", 400)
+    run_dir = tmp_path / "run"
+    pressed: list[str] = []
+
+    def interrupt_the_kernel_once(done: int, total: int | None) -> None:
+        if not pressed:
+            pressed.append(threading.current_thread().name)
+            os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread, which waits for the job
+
+    async def cell() -> None:
+        batchgs.import_file(
+            "users",
+            users.path,
+            run_dir=run_dir,
+            credentials=creds(sandbox),
+            rate=20,
+            on_progress=interrupt_the_kernel_once,
+        )
+
+    loop = asyncio.new_event_loop()  # like ipykernel's: no SIGINT handler of asyncio.run's
+    try:
+        with pytest.raises(batchgs.Interrupted) as raised:
+            loop.run_until_complete(cell())
+    finally:
+        loop.close()
+    assert pressed and pressed[0] != threading.main_thread().name  # the job ran in the worker thread
+    assert raised.value.exit_code == 4
+    paused = batchgs.status(run_dir)
+    assert paused.status == "paused" and 0 < paused.rows_succeeded < 400
+    finished = batchgs.resume(run_dir, credentials=creds(sandbox), rate=190)
+    assert finished.rows_succeeded == 400 and len(sandbox.store.users) == 400
