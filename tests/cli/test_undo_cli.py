@@ -41,7 +41,7 @@ def test_undo_restores_removes_and_reports_conflicts(sandbox: SandboxThread, tmp
     assert ["U000000", "update", "firstName", "Edited0", before["U000000"]["firstName"]] in lines
     assert ["U000004", "update", "lastName", "Filled", ""] in lines
     assert {r[0] for r in lines[1:] if r[1] == "delete"} == {"N00000", "N00001", "N00002"}
-    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["changes.csv"]
+    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["changes.csv", "summary.json"]
 
     undo = run_cli(["undo", str(tmp_path / "r1"), "--yes", "--run-dir", str(tmp_path / "u1")], env)
     assert undo.exit_code == 1, undo.output  # the conflict

@@ -4,8 +4,10 @@ dry run's plan folder, the run's changes.csv/changes.xlsx and before_images.sqli
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import time
 from pathlib import Path
 
 from tests.cli.cli_helpers import cli_env, run_cli
@@ -57,3 +59,29 @@ def check_folders(sandbox_factory, tmp_path: Path) -> None:
     for folder in ("p", "r0", "r1", "u"):
         assert private(tmp_path / folder) == {}, folder
     assert stat.S_IMODE((tmp_path / "p" / "changes.csv").stat().st_mode) == 0o600
+
+
+def test_clean_removes_the_plan_folders_of_dry_runs(sandbox_factory, tmp_path: Path) -> None:
+    """A --changed-only or undo dry run leaves changes.csv (values before and after) in a folder of its
+    own: its summary.json (kind "plan") makes it a folder `batchgs clean` removes like a run folder."""
+    sandbox = sandbox_factory(rate_limit=0)
+    env = cli_env(sandbox, tmp_path / "state")
+    runs = tmp_path / "batchgs-runs"
+    users = write_table(tmp_path / "u.csv", HEADERS, [["U1", "a@example.com", "Ada", "Lovelace"]])
+    assert run_cli(["import", "users", str(users), "--run-dir", str(runs / "r0"), "-q"], env).exit_code == 0
+    args = ["--changed-only", "--dry-run", "--run-dir", str(runs / "plan")]
+    assert run_cli(["import", "users", str(users), *args], env).exit_code == 0
+    assert (
+        run_cli(["undo", str(runs / "r0"), "--dry-run", "--run-dir", str(runs / "undo-plan")], env).exit_code
+        == 0
+    )
+    summary = json.loads((runs / "plan" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["kind"] == "plan" and summary["plan"]["unchanged"] == 1
+    assert json.loads((runs / "undo-plan" / "summary.json").read_text(encoding="utf-8"))["plan"]["send"] == 1
+    old = time.time() - 40 * 86_400
+    for folder in runs.iterdir():
+        for path in [folder, *folder.iterdir()]:
+            os.utime(path, (old, old))
+    cleaned = run_cli(["clean", "--runs-root", str(runs), "--older-than", "30d", "--yes"], env)
+    assert cleaned.exit_code == 0, cleaned.output
+    assert list(runs.iterdir()) == []
