@@ -20,6 +20,7 @@ from batchgs.io.write.base import iso_utc, plain_text
 from batchgs.io.write.errors_xlsx import csv_to_xlsx
 from batchgs.io.write.safe_cells import neutralise
 from batchgs.reports.redact import name_like_columns, redact_cell
+from batchgs.reports.summary import write_summary
 from batchgs.run.folder import atomic_text_writer, commit_replace, temp_sibling
 
 CHANGES_CSV = "changes.csv"
@@ -93,3 +94,20 @@ def write_changes(
         csv_to_xlsx(target, tmp_xlsx, sheet_name="changes", tmpdir=Path(run_dir))
         commit_replace(tmp_xlsx, workbook)
     return tally
+
+
+def write_plan_summary(folder: Path, *, command: str, entity: str, plan: dict[str, Any]) -> None:
+    """summary.json of a dry run's plan folder (kind "plan"): what it planned, and what makes the folder
+    one `batchgs clean` removes like a run folder (its changes.csv holds personal data)."""
+    write_summary(
+        folder,
+        {
+            "kind": "plan",
+            "command": command,
+            "entity": entity,
+            "status": "planned",
+            "run_dir": str(folder),
+            "changes_csv": str(Path(folder) / CHANGES_CSV),
+            "plan": plan,
+        },
+    )

@@ -67,14 +67,19 @@ class RunFolder:
 
 
 def is_run_folder(path: Path) -> bool:
-    """A real folder (not a symlink) holding a batchgs journal, or the reports of `batchgs validate`."""
+    """A real folder (not a symlink) holding a batchgs journal, the reports of `batchgs validate`, or
+    the plan of a dry run that left changes.csv (`import --changed-only --dry-run`, `undo --dry-run`)."""
     if not path.is_dir() or path.is_symlink():
         return False
-    return (path / JOURNAL_FILE).is_file() or validation_summary(path) is not None
+    return (path / JOURNAL_FILE).is_file() or _journal_less_summary(path, ("validate", "plan")) is not None
 
 
 def validation_summary(path: Path) -> dict[str, Any] | None:
     """The summary.json of a `batchgs validate` folder (kind "validate", no journal), else None."""
+    return _journal_less_summary(path, ("validate",))
+
+
+def _journal_less_summary(path: Path, kinds: tuple[str, ...]) -> dict[str, Any] | None:
     summary = path / SUMMARY_JSON
     if (path / JOURNAL_FILE).exists() or not summary.is_file() or summary.stat().st_size > _SMALL:
         return None
@@ -82,7 +87,7 @@ def validation_summary(path: Path) -> dict[str, Any] | None:
         data = json.loads(summary.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and data.get("kind") == "validate" else None
+    return data if isinstance(data, dict) and data.get("kind") in kinds else None
 
 
 def last_activity(path: Path) -> float:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from batchgs.sandbox.server import SandboxThread
-from tests.cli.cli_helpers import cli_env, run_cli
+from tests.cli.cli_helpers import cli_env, run_cli, spawn, wait_until, writes_seen
 from tests.engine.imports.import_helpers import USER_HEADERS, UserFile, write_users
 
 FIELDS = ("email", "firstName", "lastName", "signUpDate", "customAttributes")
@@ -54,3 +57,20 @@ def seeded_tenant(sandbox: SandboxThread, tmp_path: Path, n: int) -> tuple[dict[
     first = run_cli(["import", "users", str(seed.path), "--run-dir", str(tmp_path / "seed-run"), "-q"], env)
     assert first.exit_code == 0, first.output
     return env, seed
+
+
+def kill_9_after_writes(
+    sandbox: SandboxThread, args: list[str], env: dict[str, str], cwd: Path, writes: int
+) -> None:
+    """`batchgs ARGS` as its own process, killed with SIGKILL once the sandbox has seen `writes` writes
+    (the test fails if the process ends first); the process is always reaped."""
+    process = spawn(args, env, cwd)
+    try:
+        if not wait_until(lambda: len(writes_seen(sandbox)) >= writes, process):
+            pytest.fail(f"batchgs {args[0]} ended before it could be killed: {process.communicate()}")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)

@@ -79,7 +79,10 @@ def test_plan_run_and_second_run(sandbox: SandboxThread, tmp_path: Path) -> None
     creates = [line for line in planned if line[1] == "create"]
     assert {line[0] for line in creates} == {"U999999"}
     assert ("U999999", "create", "email", "", "new@example.com") in creates
-    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["changes.csv"]  # no journal, no images
+    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == [
+        "changes.csv",
+        "summary.json",
+    ]  # no journal
 
     run = run_cli(
         ["import", "users", str(source.path), "--changed-only", "--run-dir", str(tmp_path / "r2"), "--json"],

@@ -5,16 +5,21 @@ any import. Every count is taken at the sandbox."""
 from __future__ import annotations
 
 import csv
-import signal
 from collections import Counter
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 from batchgs.sandbox.server import SandboxThread
-from tests.cli.changes_helpers import edited_file, read_changes, rewrite, seeded_tenant, visible
-from tests.cli.cli_helpers import api_put_user, cli_env, run_cli, spawn, summary_of, wait_until, writes_seen
+from tests.cli.changes_helpers import (
+    edited_file,
+    kill_9_after_writes,
+    read_changes,
+    rewrite,
+    seeded_tenant,
+    visible,
+)
+from tests.cli.cli_helpers import api_put_user, cli_env, run_cli, summary_of, writes_seen
 from tests.engine.imports.import_helpers import USER_HEADERS, max_in_sliding_second
 
 
@@ -128,19 +133,8 @@ def test_kill_9_then_resume_writes_each_change_once(sandbox_factory, tmp_path: P
     expected = expected_state(edit, visible(sandbox.store))
     writes = len(writes_seen(sandbox))
     run_dir = tmp_path / "run"
-    process = spawn(
-        ["import", "users", str(edit), "--changed-only", "--workers", "4", "--run-dir", str(run_dir), "-q"],
-        env,
-        tmp_path,
-    )
-    try:
-        if not wait_until(lambda: len(writes_seen(sandbox)) >= writes + 40, process):
-            pytest.fail(f"the import ended before it could be killed: {process.communicate()}")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    args = ["import", "users", str(edit), "--changed-only", "--workers", "4", "--run-dir", str(run_dir), "-q"]
+    kill_9_after_writes(sandbox, args, env, tmp_path, writes + 40)
     assert held(sandbox) != expected  # stopped half way
     resumed = run_cli(["resume", str(run_dir), "-q"], env)
     assert resumed.exit_code == 0, resumed.output

@@ -4,14 +4,11 @@ left alone, refusals (exit 2), and kill -9 during an undo then `resume` ends in 
 from __future__ import annotations
 
 import csv
-import signal
 from pathlib import Path
 
-import pytest
-
 from batchgs.sandbox.server import SandboxThread
-from tests.cli.changes_helpers import edited_file, rewrite, visible
-from tests.cli.cli_helpers import api_put_user, cli_env, run_cli, spawn, summary_of, wait_until, writes_seen
+from tests.cli.changes_helpers import edited_file, kill_9_after_writes, rewrite, visible
+from tests.cli.cli_helpers import api_put_user, cli_env, run_cli, summary_of, writes_seen
 from tests.engine.imports.import_helpers import write_events, write_users
 
 
@@ -44,7 +41,7 @@ def test_undo_restores_removes_and_reports_conflicts(sandbox: SandboxThread, tmp
     assert ["U000000", "update", "firstName", "Edited0", before["U000000"]["firstName"]] in lines
     assert ["U000004", "update", "lastName", "Filled", ""] in lines
     assert {r[0] for r in lines[1:] if r[1] == "delete"} == {"N00000", "N00001", "N00002"}
-    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["changes.csv"]
+    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["changes.csv", "summary.json"]
 
     undo = run_cli(["undo", str(tmp_path / "r1"), "--yes", "--run-dir", str(tmp_path / "u1")], env)
     assert undo.exit_code == 1, undo.output  # the conflict
@@ -136,20 +133,8 @@ def test_kill_9_during_undo_then_resume_ends_in_the_same_state(sandbox_factory, 
     )
     assert visible(sandbox.store) != before
     writes = len(writes_seen(sandbox))
-    process = spawn(
-        ["undo", str(tmp_path / "r1"), "--yes", "--workers", "4", "--run-dir", str(tmp_path / "u"), "-q"],
-        env,
-        tmp_path,
-    )
-    try:
-        reached = wait_until(lambda: len(writes_seen(sandbox)) >= writes + 40, process)
-        if not reached:
-            pytest.fail(f"the undo ended before it could be killed: {process.communicate()}")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    args = ["undo", str(tmp_path / "r1"), "--yes", "--workers", "4", "--run-dir", str(tmp_path / "u"), "-q"]
+    kill_9_after_writes(sandbox, args, env, tmp_path, writes + 40)
     assert visible(sandbox.store) != before  # stopped half way
     resumed = run_cli(["resume", str(tmp_path / "u"), "-q"], env)
     assert resumed.exit_code == 0, resumed.output
@@ -174,29 +159,18 @@ def test_an_import_killed_and_resumed_is_still_undone_exactly(sandbox_factory, t
     before = visible(sandbox.store)
     edit = edited_file(tmp_path, n, changed=n, new=20)
     writes = len(writes_seen(sandbox))
-    process = spawn(
-        [
-            "import",
-            "users",
-            str(edit),
-            "--workers",
-            "4",
-            "--strategy",
-            "put-first",
-            "--run-dir",
-            str(tmp_path / "r1"),
-        ],
-        env,
-        tmp_path,
-    )
-    try:
-        if not wait_until(lambda: len(writes_seen(sandbox)) >= writes + 60, process):
-            pytest.fail(f"the import ended before it could be killed: {process.communicate()}")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    args = [
+        "import",
+        "users",
+        str(edit),
+        "--workers",
+        "4",
+        "--strategy",
+        "put-first",
+        "--run-dir",
+        str(tmp_path / "r1"),
+    ]
+    kill_9_after_writes(sandbox, args, env, tmp_path, writes + 60)
     resumed = run_cli(["resume", str(tmp_path / "r1"), "-q"], env)
     assert resumed.exit_code == 0, resumed.output
     assert sandbox.store.users["U000299"]["firstName"] == "Edited299"

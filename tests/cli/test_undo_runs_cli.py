@@ -15,6 +15,7 @@ from batchgs.cli import runner
 from batchgs.sandbox.server import SandboxThread
 from tests.cli.changes_helpers import edited_file, read_changes, seeded_tenant, visible
 from tests.cli.cli_helpers import TtySys, cli_env, run_cli, summary_of, writes_seen
+from tests.cli.test_cs_cli import EVENT_FLAGS
 from tests.engine.cs import cs_helpers
 from tests.engine.optout.optout_helpers import write_list
 
@@ -146,19 +147,9 @@ def test_undo_asks_for_the_typed_count_and_respects_production_profiles(
 def test_runs_that_cannot_be_undone_are_refused_with_exit_2(sandbox: SandboxThread, tmp_path: Path) -> None:
     env, _seed = seeded_tenant(sandbox, tmp_path, 5)
     cs_env = cs_helpers.cli_env(sandbox, tmp_path / "state")
-    flags = [
-        "--topic",
-        "Usage",
-        "--event-name",
-        "Login",
-        "--event-version",
-        "v01",
-        "--tenant-id",
-        "sandbox-tenant",
-    ]
     events = cs_helpers.write_events(tmp_path / "cs.csv", 3)
     cs = run_cli(
-        ["import", "cs-events", str(events), *flags, "--run-dir", str(tmp_path / "cs"), "-q"], cs_env
+        ["import", "cs-events", str(events), *EVENT_FLAGS, "--run-dir", str(tmp_path / "cs"), "-q"], cs_env
     )
     assert cs.exit_code == 0, cs.output
     people = write_list(tmp_path / "people.csv", [("U000001", "")])

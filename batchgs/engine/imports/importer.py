@@ -35,7 +35,7 @@ from batchgs.entities.spec import EntitySpec
 from batchgs.io.rows import ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
 from batchgs.io.validate.file import ValidateOptions, Validation, prepare
-from batchgs.reports.changes import write_changes
+from batchgs.reports.changes import write_changes, write_plan_summary
 from batchgs.run.before_images import BeforeImages
 from batchgs.run.journal import Journal
 from batchgs.run.outcomes import RowOutcome
@@ -304,7 +304,9 @@ class Importer:
         self._estimate_with_state(state)
         assert self.plan_dir is not None
         tally = self._write_changes(self.plan_dir, state.store)
-        return {"plan": {**plan.as_dict(), **tally}, "run_dir": str(self.plan_dir)}
+        planned = {**plan.as_dict(), **tally}
+        write_plan_summary(self.plan_dir, command="import", entity=self.spec.name, plan=planned)
+        return {"plan": planned, "run_dir": str(self.plan_dir)}
 
     def _count_invalid(self, validation: Validation, skip: RowSet) -> int:
         return sum(1 for row in validation.invalid_rows() if row.row not in skip)

@@ -26,7 +26,7 @@ from batchgs.engine.progress import Progress
 from batchgs.entities.spec import EntitySpec
 from batchgs.errors import UsageError
 from batchgs.io.rows import ValidatedRow
-from batchgs.reports.changes import write_changes
+from batchgs.reports.changes import write_changes, write_plan_summary
 from batchgs.reports.row_reports import rebuild_reports
 from batchgs.reports.summary import build_summary, write_summary
 from batchgs.run.before_images import BeforeImages
@@ -159,11 +159,9 @@ class Undo:
             for _, judgement in judged:
                 self.counts[judgement.verdict] += 1
             if self.journal is None:
-                tally = self._write_changes()
-                return {
-                    "plan": {"records": len(units), **self.counts, **tally},
-                    "run_dir": str(self.plan_dir),
-                }
+                planned = {"records": len(units), **self.counts, **self._write_changes()}
+                write_plan_summary(self.plan_dir, command="undo", entity=self.spec.name, plan=planned)
+                return {"plan": planned, "run_dir": str(self.plan_dir)}
             if confirm is not None:
                 confirm(self.counts["send"])
             self._settle_without_requests(judged)
