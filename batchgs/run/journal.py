@@ -233,15 +233,6 @@ class Journal:
             except OSError as exc:
                 raise UsageError(f"{input_path}: cannot read input file: {exc.strerror or exc}") from None
             input_text = str(input_abs)
-        make_private_dir(run_dir)
-        lock_fd = acquire_run_lock(run_dir)
-        try:
-            create_private_file(run_dir / JOURNAL_FILE, exclusive=True)
-            db = _connect(run_dir / JOURNAL_FILE)
-        except BaseException:
-            release_run_lock(lock_fd)
-            raise
-        journal = cls(run_dir, db, lock_fd)
         now = _now()
         row = RunRow(
             kind=kind,
@@ -260,9 +251,14 @@ class Journal:
             status_reason=None,
             finished_at=None,
         )
-        with journal._transaction() as cur:
-            cur.execute("INSERT INTO meta(name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            _insert_run(cur, row)
+        make_private_dir(run_dir)
+        lock_fd = acquire_run_lock(run_dir)
+        try:
+            db = _create_complete(run_dir, row)
+        except BaseException:
+            release_run_lock(lock_fd)
+            raise
+        journal = cls(run_dir, db, lock_fd)
         journal._secure_files()
         return journal
 
@@ -616,6 +612,24 @@ def _outcome_params(o: RowOutcome) -> tuple[Any, ...]:
 def _to_outcome(found: tuple[Any, ...]) -> RowOutcome:
     row, status, op, key, code, message, http_status, transient = found
     return RowOutcome(row, status, op, key, code, message, http_status, bool(transient))
+
+
+def _create_complete(run_dir: Path, row: RunRow) -> sqlite3.Connection:
+    """The journal file appears complete or not at all: it is built under a temporary name (schema
+    and run row in one transaction), closed, then renamed. `batchgs status` on a run that is just
+    starting never meets a database without its tables."""
+    final, building = run_dir / JOURNAL_FILE, run_dir / f"{JOURNAL_FILE}.new"
+    create_private_file(building, exclusive=True)
+    db = _connect(building)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO meta(name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        _insert_run(db.cursor(), row)
+        db.execute("COMMIT")
+    finally:
+        db.close()  # the last connection: SQLite folds the WAL into the file and removes it
+    os.replace(building, final)
+    return _connect(final, create_schema=False)
 
 
 def _insert_run(cur: sqlite3.Cursor, row: RunRow) -> None:

@@ -344,7 +344,12 @@ def list_ledger_entries(state_dir: Path, *, now: float | None = None) -> list[Le
     now = time.time() if now is None else now
     conn = open_state_db(path, create=False)
     try:
-        limits = conn.execute("SELECT key, scope, daily_limit FROM limits ORDER BY scope, key").fetchall()
+        try:
+            limits = conn.execute("SELECT key, scope, daily_limit FROM limits ORDER BY scope, key").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a first job is creating the ledger: nothing counted yet
+                return []
+            raise
         entries = []
         for key, scope, limit in limits:
             used, oldest = conn.execute(

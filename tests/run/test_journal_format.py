@@ -88,3 +88,22 @@ def test_a_format_1_journal_is_read_as_is_then_upgraded_on_resume(tmp_path: Path
         assert journal.status == "completed" and journal.finished_at is not None
     db = sqlite3.connect(run_dir / JOURNAL_FILE)
     assert db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() == ("2",)
+
+
+def test_the_journal_file_appears_only_complete(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """While the run row is written the journal is still under its temporary name, so `status` on a
+    run that is starting never opens a database without its tables."""
+    import batchgs.run.journal as journal_module
+
+    seen: list[bool] = []
+    real_insert = journal_module._insert_run
+
+    def spy(cur, row):  # type: ignore[no-untyped-def]
+        seen.append((tmp_path / "r" / JOURNAL_FILE).exists())
+        real_insert(cur, row)
+
+    monkeypatch.setattr(journal_module, "_insert_run", spy)
+    with Journal.create(tmp_path / "r", kind="export", entity="users", input_path=None, options={}) as j:
+        assert j.status == "running"
+    assert seen == [False]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir() if "sqlite3" in p.name) == [JOURNAL_FILE]

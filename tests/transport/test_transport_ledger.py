@@ -184,3 +184,14 @@ def test_lease_waits_without_blocking_the_loop(tmp_path: Path, monkeypatch: pyte
     assert len(slept) == 1 and slept[0] > DAY - BUCKET
     with pytest.raises(QuotaExhausted):
         asyncio.run(lease.take_async(wait=False))
+
+
+def test_a_ledger_still_being_created_lists_nothing(tmp_path: Path) -> None:
+    """`batchgs quota` (and `status`) while a first job creates the ledger: the file exists, its tables
+    not yet. That is "nothing counted yet", not an internal error."""
+    import sqlite3
+
+    path = ledger_path(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(path).close()  # an empty database: what a reader sees between open and CREATE TABLE
+    assert list_ledger_entries(tmp_path) == []
