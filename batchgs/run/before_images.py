@@ -26,6 +26,7 @@ import orjson
 
 from batchgs import fastjson
 from batchgs.run.folder import FILE_MODE, create_private_file, make_private_dir
+from batchgs.run.transactions import immediate
 
 BEFORE_IMAGES_FILE = "before_images.sqlite3"
 _SCHEMA = """
@@ -233,24 +234,8 @@ class BeforeImages:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def _transaction(self, *, synced: bool = True) -> Iterator[sqlite3.Cursor]:
-        with self._mutex:
-            cur = self._db.cursor()
-            if not synced:
-                cur.execute("PRAGMA synchronous=NORMAL")
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cur
-                    cur.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        cur.execute("ROLLBACK")
-                    raise
-            finally:
-                if not synced:
-                    cur.execute("PRAGMA synchronous=FULL")
+    def _transaction(self, *, synced: bool = True) -> contextlib.AbstractContextManager[sqlite3.Cursor]:
+        return immediate(self._db, self._mutex, synced=synced)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -47,6 +47,7 @@ from batchgs.run.folder import (
 )
 from batchgs.run.outcomes import ROW_STATUSES, RowCounts, RowOutcome, RowStatus
 from batchgs.run.rowset import RowSet
+from batchgs.run.transactions import immediate
 
 __all__ = [
     "JOURNAL_FILE",
@@ -562,20 +563,10 @@ class Journal:
         self.close()
 
     # ----------------------------------------------------------------- internals
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Cursor]:
         if self._closed:
             raise ValueError("journal is closed")
-        with self._mutex:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    cur.execute("ROLLBACK")
-                raise
+        return immediate(self._db, self._mutex)
 
     def _run(self) -> RunRow | None:
         with self._mutex:

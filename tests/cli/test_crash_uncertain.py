@@ -24,21 +24,13 @@ from pathlib import Path
 
 from batchgs.sandbox.server import SandboxThread
 from tests.cli.cli_helpers import cli_env, requests_seen, run_cli, spawn, summary_of, wait_until
+from tests.engine.cs.cs_helpers import CLI_EVENT_FLAGS
 from tests.engine.cs.cs_helpers import cli_env as cs_cli_env
 from tests.engine.cs.cs_helpers import write_events as write_cs_events
 from tests.engine.imports.import_helpers import error_rows, stored_event_copies, write_events
 
 LATENCY_S = 0.060
-CS_EVENT_FLAGS = [
-    "--topic",
-    "Usage",
-    "--event-name",
-    "Login",
-    "--event-version",
-    "v01",
-    "--tenant-id",
-    "sandbox-tenant",
-]
+CS_EVENT_FLAGS = CLI_EVENT_FLAGS
 
 
 def in_flight_bound(rate: float) -> int:

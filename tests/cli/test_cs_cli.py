@@ -10,18 +10,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.engine.cs.cs_helpers import cli_env, read_rows, run_cli, write_csv, write_ctas, write_events
+from tests.engine.cs.cs_helpers import (
+    CLI_EVENT_FLAGS,
+    cli_env,
+    read_rows,
+    run_cli,
+    write_csv,
+    write_ctas,
+    write_events,
+)
 
-EVENT_FLAGS = [
-    "--topic",
-    "Usage",
-    "--event-name",
-    "Login",
-    "--event-version",
-    "v01",
-    "--tenant-id",
-    "sandbox-tenant",
-]
+EVENT_FLAGS = CLI_EVENT_FLAGS
 WAIT_LIMIT_S = 120.0
 
 

@@ -52,6 +52,18 @@ class _Rows(Protocol):
     def close(self) -> None: ...
 
 
+def frame_batches(
+    frame: pl.DataFrame, size: int, columns: Sequence[str] | None = None
+) -> Iterator[pl.DataFrame]:
+    """Zero-copy slices of `size` rows of an in-memory table; only `columns` (in the frame's order)
+    when given."""
+    if columns is not None:
+        wanted = set(columns)
+        frame = frame.select([c for c in frame.columns if c in wanted])
+    for offset in range(0, frame.height, size):
+        yield frame.slice(offset, size)
+
+
 class _FrameRows:
     """An XLSX sheet is loaded whole (Excel caps it at 1,048,576 rows); batches are zero-copy slices."""
 
@@ -59,13 +71,7 @@ class _FrameRows:
         self.frame = frame
 
     def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
-        frame = (
-            self.frame
-            if columns is None
-            else self.frame.select([c for c in self.frame.columns if c in set(columns)])
-        )
-        for offset in range(0, frame.height, size):
-            yield frame.slice(offset, size)
+        return frame_batches(self.frame, size, columns)
 
     def row_count(self) -> int | None:
         return self.frame.height

@@ -9,6 +9,7 @@ from typing import Protocol
 
 import polars as pl
 
+from batchgs.io.read.tables import frame_batches
 from batchgs.io.validate.attributes import AttributeCatalog
 
 
@@ -44,13 +45,7 @@ class FrameSource:
         self.headers = headers if headers is not None else list(frame.columns)
 
     def batches(self, size: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
-        frame = (
-            self.frame
-            if columns is None
-            else self.frame.select([c for c in self.frame.columns if c in set(columns)])
-        )
-        for start in range(0, frame.height, size):
-            yield frame.slice(start, size)
+        return frame_batches(self.frame, size, columns)
 
     def row_count(self) -> int:
         return self.frame.height

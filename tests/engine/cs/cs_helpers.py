@@ -271,3 +271,16 @@ def max_in_window(times_ms: Iterable[int], window_ms: int) -> int:
             left += 1
         best = max(best, right - left + 1)
     return best
+
+
+# the options `batchgs import cs-events` needs besides the file (the sandbox's tenant)
+CLI_EVENT_FLAGS = [
+    "--topic",
+    "Usage",
+    "--event-name",
+    "Login",
+    "--event-version",
+    "v01",
+    "--tenant-id",
+    "sandbox-tenant",
+]
