@@ -171,13 +171,16 @@ def build_options(entity: ExportEntity, opts: Mapping[str, Any], settings: Setti
     )
 
 
-def checked_fields(entity: ExportEntity, options: ExportOptions, settings: Settings) -> ExportOptions:
+def checked_fields(
+    entity: ExportEntity, options: ExportOptions, settings: Settings
+) -> tuple[ExportOptions, list[dict[str, Any]] | None]:
     """--filter/--sort/--columns fields checked against the attribute list before a run folder exists
-    (exit 2, did-you-mean). When the list cannot be read (a refused key, the quota), the run itself
-    meets the same answer and reports it as a paused run; it checks the fields again then."""
+    (exit 2, did-you-mean), and that list (the run uses it rather than asking again; None: not read).
+    When the list cannot be read (a refused key, the quota), the run itself meets the same answer and
+    reports it as a paused run; it checks the fields again then."""
     model = fields_model(entity, options)
     if model is None:
-        return check_fields(entity, options, None)
+        return check_fields(entity, options, None), None
 
     async def read() -> list[dict[str, Any]]:
         async with px_client(settings) as client:
@@ -186,13 +189,13 @@ def checked_fields(entity: ExportEntity, options: ExportOptions, settings: Setti
     try:
         attributes = asyncio.run(read())
     except ResumableStop:
-        return options
-    return check_fields(entity, options, custom_types_of(attributes, deleted=True))
+        return options, None
+    return check_fields(entity, options, custom_types_of(attributes, deleted=True)), attributes
 
 
 def run_px_export(ctx: click.Context, entity: ExportEntity, opts: dict[str, Any]) -> int:
     settings = px_settings(ctx, opts)
-    options = checked_fields(entity, build_options(entity, opts, settings), settings)
+    options, attributes = checked_fields(entity, build_options(entity, opts, settings), settings)
     quiet, as_json = bool(opts.get("quiet")), bool(opts.get("as_json"))
     run_dir = Path(opts.get("run_dir") or default_run_dir(f"{entity.name}-export"))
     journal = Journal.create(
@@ -216,6 +219,7 @@ def run_px_export(ctx: click.Context, entity: ExportEntity, opts: dict[str, Any]
             quiet=quiet,
             verbose=bool(opts.get("verbose")),
             as_json=as_json,
+            attributes=attributes,
         )
     finally:
         journal.close()
@@ -309,6 +313,7 @@ def _execute(
     quiet: bool,
     verbose: bool,
     as_json: bool,
+    attributes: list[dict[str, Any]] | None = None,
 ) -> int:
     stats = TransportStats()
     counted = {"requests": 0, "responses_429": 0, "retries": 0}
@@ -331,7 +336,15 @@ def _execute(
     async def go(stop: asyncio.Event) -> ExportResult:
         label = run_label(journal)
         async with px_client(settings, stats=stats, wait_for_quota=wait_for_quota, label=label) as client:
-            exporter = Exporter(client, entity, options, journal, stop_event=stop, on_progress=on_progress)
+            exporter = Exporter(
+                client,
+                entity,
+                options,
+                journal,
+                stop_event=stop,
+                on_progress=on_progress,
+                attributes=attributes,
+            )
             return await exporter.run()
 
     journal.set_status("running")

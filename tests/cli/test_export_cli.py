@@ -319,3 +319,16 @@ def test_export_edit_import_round_trip(users_sandbox, tmp_path: Path) -> None:
             was.pop(name, None)
             now.pop(name, None)
         assert now == was, key
+
+
+def test_the_attribute_list_is_read_once_per_export(users_sandbox, tmp_path: Path) -> None:
+    """The CLI reads the attribute list to check --filter/--columns before the run folder exists; the
+    run uses that list instead of asking again (one request less, one round trip less to the first
+    page). A resume, with nothing checked before, reads it itself."""
+    env = cli_env(users_sandbox, tmp_path / "state")
+    args = ["export", "users", "-o", str(tmp_path / "u.csv"), "--filter", "customAttributes.plan==team"]
+    result = run_cli([*args, "--run-dir", str(tmp_path / "r"), "-q"], env)
+    assert result.exit_code == 0, result.output
+    paths = [entry[2] for entry in users_sandbox.stats(log=True)["log"]]
+    assert paths.count("/v1/admin/model/user/attributes") == 1, paths[:5]
+    assert paths.count("/v1/users") >= 1

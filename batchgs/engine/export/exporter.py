@@ -93,8 +93,12 @@ class Exporter:
         *,
         stop_event: asyncio.Event | None = None,
         on_progress: Callable[[ExportProgress], None] | None = None,
+        attributes: list[dict[str, Any]] | None = None,
     ) -> None:
+        """`attributes`: the entity's attribute list when the caller has just read it (the CLI checks
+        the fields with it before the run folder exists); the plan then does not ask again."""
         self.client = client
+        self._attributes = attributes
         self.entity = entity
         self.journal = journal
         self.run_dir = journal.run_dir
@@ -219,7 +223,9 @@ class Exporter:
         parts: list[Part]
         model = fields_model(entity, options)
         if model:
-            attributes = await fetch_attributes(self.client, model)
+            attributes = self._attributes
+            if attributes is None:
+                attributes = await fetch_attributes(self.client, model)
             if entity.metadata_model:
                 info["custom_types"] = custom_types_of(attributes)
             # the CLI checked them already when it could read the attribute list; a library caller
