@@ -29,6 +29,7 @@ from batchgs.reports.redact import name_like_columns, redact_cell, redact_messag
 from batchgs.reports.summary import ERRORS_CSV, build_summary, human_summary, write_summary
 from batchgs.run.folder import commit_replace, open_private_text, temp_sibling
 from batchgs.run.journal import Journal, RowOutcome
+from batchgs.run.outcomes import PROBLEM_STATUSES
 
 __all__ = [
     "ERROR_COLUMNS",
@@ -47,7 +48,6 @@ ERRORS_XLSX = "errors.xlsx"
 SUCCESS_CSV = "success.csv"
 ERROR_COLUMNS = ("_row", "_code", "_message", "_http_status")
 SUCCESS_OPERATION = "_operation"
-_DEFAULT_CODES = {"uncertain": "uncertain", "invalid": "invalid", "failed": "failed"}
 
 
 class _CsvReport:
@@ -145,7 +145,7 @@ class ErrorReport(_CsvReport):
         self.rows_written += 1
 
     def add_outcome(self, outcome: RowOutcome, original: Mapping[str, str | None]) -> None:
-        code = outcome.code or _DEFAULT_CODES.get(outcome.status, outcome.status)
+        code = outcome.code or outcome.status
         self.add(outcome.row, original, code, outcome.message, outcome.http_status)
 
     def to_xlsx(self, path: Path | str | None = None, *, sheet_name: str = "errors") -> Path:
@@ -222,7 +222,7 @@ def rebuild_reports(
     """
     folder = Path(run_dir) if run_dir is not None else journal.run_dir
     with ErrorReport(folder / ERRORS_CSV, headers, raw=raw, redact=redact, atomic=True) as errors:
-        failures = journal.iter_outcomes(("failed", "invalid", "uncertain"))
+        failures = journal.iter_outcomes(PROBLEM_STATUSES)
         pending = next(failures, None)
         previous = -1
         for row, original in rows:

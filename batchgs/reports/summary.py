@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchgs.errors import ExitCode
 from batchgs.run.folder import atomic_text_writer
+from batchgs.run.outcomes import PROBLEM_STATUSES, ROW_STATUSES
 
 if TYPE_CHECKING:
     from batchgs.run.journal import Journal
@@ -98,7 +99,7 @@ def human_summary(summary: Mapping[str, Any]) -> str:
         lines.append(("Status", f"{summary['status']}{reason}"))
     if "rows_total" in summary:
         parts = [f"{_n(summary, 'rows_total')} total"]
-        for name in ("succeeded", "failed", "invalid", "uncertain", "pending", "warned"):
+        for name in (*ROW_STATUSES, "pending", "warned"):
             if f"rows_{name}" in summary and (name != "warned" or summary[f"rows_{name}"]):
                 parts.append(f"{_n(summary, f'rows_{name}')} {name}")
         lines.append(("Rows", ", ".join(parts)))
@@ -136,7 +137,7 @@ def human_summary(summary: Mapping[str, Any]) -> str:
 
 def _errors_file(summary: Mapping[str, Any]) -> Path | None:
     """The run folder's errors.csv when some row is in it (invalid, failed or uncertain)."""
-    bad = sum(int(summary.get(f"rows_{name}") or 0) for name in ("invalid", "failed", "uncertain"))
+    bad = sum(int(summary.get(f"rows_{name}") or 0) for name in PROBLEM_STATUSES)
     if not bad or not summary.get("run_dir"):
         return None
     path = Path(str(summary["run_dir"])) / ERRORS_CSV

@@ -11,6 +11,8 @@ from typing import Literal, get_args
 
 RowStatus = Literal["succeeded", "failed", "invalid", "uncertain"]
 ROW_STATUSES: tuple[RowStatus, ...] = get_args(RowStatus)
+# the statuses whose rows go to errors.csv (to be fixed and fed back)
+PROBLEM_STATUSES: tuple[RowStatus, ...] = ("failed", "invalid", "uncertain")
 
 
 @dataclass(frozen=True, slots=True)

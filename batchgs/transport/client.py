@@ -424,29 +424,21 @@ def px_client(
     Its limiter shares the key's rate with every other job on the key (`share`, default: unless the
     caller brings its own limiter), through the state folder or the coordinator."""
     key = settings.require_px_key()
-    chosen = limiter or px_limiter(rate or settings.rate)
-    sharing = open_sharing(
+    return _shared_client(
         settings,
-        fingerprint=key.fingerprint(),
-        scope="px",
-        base_url=settings.px_base_url,
-        limiter=chosen,
-        daily_limit=settings.daily_limit,
-        use_ledger=use_ledger,
-        share=limiter is None if share is None else share,
-        label=label,
-    )
-    return ApiClient(
-        settings.px_base_url,
         api="px",
-        secret_headers={"X-APTRINSIC-API-KEY": key},
-        limiter=chosen,
-        sharing=sharing,
-        policy=policy,
+        base_url=settings.px_base_url,
+        header=("X-APTRINSIC-API-KEY", key),
+        own_limiter=limiter,
+        limiter=limiter or px_limiter(rate or settings.rate),
+        daily_limit=settings.daily_limit,
         stats=stats,
-        timeout=timeout,
-        ca_bundle=settings.ca_bundle,
+        policy=policy,
         wait_for_quota=wait_for_quota,
+        use_ledger=use_ledger,
+        share=share,
+        label=label,
+        timeout=timeout,
     )
 
 
@@ -479,23 +471,60 @@ def cs_client(
         raise ConfigError(
             f"no Gainsight CS {'shared secret' if events else 'access key'}", hint=f"export {var}=..."
         )
-    chosen = limiter or cs_limiter(per_minute or settings.cs_per_minute)
+    return _shared_client(
+        settings,
+        api="cs",
+        base_url=settings.cs_base_url,
+        header=(name, secret),
+        own_limiter=limiter,
+        limiter=limiter or cs_limiter(per_minute or settings.cs_per_minute),
+        daily_limit=settings.cs_daily_limit,
+        stats=stats,
+        policy=policy,
+        wait_for_quota=wait_for_quota,
+        use_ledger=use_ledger,
+        share=share,
+        label=label,
+        timeout=timeout,
+    )
+
+
+def _shared_client(
+    settings: Settings,
+    *,
+    api: Api,
+    base_url: str,
+    header: tuple[str, Secret],
+    own_limiter: SlidingWindowLimiter | None,
+    limiter: SlidingWindowLimiter,
+    daily_limit: int,
+    stats: TransportStats | None,
+    policy: RetryPolicy | None,
+    wait_for_quota: bool,
+    use_ledger: bool,
+    share: bool | None,
+    label: str,
+    timeout: aiohttp.ClientTimeout | None,
+) -> ApiClient:
+    """The one way a factory's client is put together: its key's sharing (with every other job on the
+    key unless `share` says otherwise; by default only when the caller brought no limiter of its own)."""
+    name, secret = header
     sharing = open_sharing(
         settings,
         fingerprint=secret.fingerprint(),
-        scope="cs",
-        base_url=settings.cs_base_url,
-        limiter=chosen,
-        daily_limit=settings.cs_daily_limit,
+        scope=api,
+        base_url=base_url,
+        limiter=limiter,
+        daily_limit=daily_limit,
         use_ledger=use_ledger,
-        share=limiter is None if share is None else share,
+        share=own_limiter is None if share is None else share,
         label=label,
     )
     return ApiClient(
-        settings.cs_base_url,
-        api="cs",
+        base_url,
+        api=api,
         secret_headers={name: secret},
-        limiter=chosen,
+        limiter=limiter,
         sharing=sharing,
         policy=policy,
         stats=stats,

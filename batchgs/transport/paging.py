@@ -11,14 +11,23 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from batchgs.errors import ResumableStop
-from batchgs.transport.client import ApiClient, Params, raise_for_result
+from batchgs.transport.client import Params, raise_for_result
+from batchgs.transport.result import ApiResult
 
 DAY_MS = 86_400_000
 MAX_PAGE_SIZE = 1000
 Record = dict[str, Any]
+
+
+class Reader(Protocol):
+    """What paging needs of a client (an ApiClient, or the engine's Client): a GET or a search POST."""
+
+    async def request(
+        self, method: str, path: str, *, params: Params | None = None, json: Any = None
+    ) -> ApiResult: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ def page_list_ends(count: int, page_size: int, flag: Any, total: int | None, fet
 
 
 async def scroll(
-    client: ApiClient,
+    client: Reader,
     path: str,
     records_key: str,
     params: Params | None = None,
@@ -118,7 +127,7 @@ async def scroll(
 
 
 async def page_numbers(
-    client: ApiClient,
+    client: Reader,
     path: str,
     records_key: str,
     page_size: int,
@@ -163,7 +172,7 @@ def _cs_records(data: Any) -> list[Record]:
 
 
 async def cs_pages(
-    client: ApiClient,
+    client: Reader,
     path: str,
     query: Mapping[str, Any],
     page_size: int = MAX_PAGE_SIZE,

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchgs.engine.px_requests import Client
 from batchgs.errors import FatalApiError
 from batchgs.io.rows import RowIssue
-from batchgs.transport.client import ApiClient, raise_for_result
+from batchgs.transport.client import raise_for_result
 from batchgs.transport.result import Outcome
 
 PICKLIST_PATH = "/v2/cockpit/admin/picklist/lite"
@@ -101,7 +102,7 @@ class CtaPicklist:
         return fixed, issues
 
 
-async def fetch_picklist(client: ApiClient) -> CtaPicklist:
+async def fetch_picklist(client: Client) -> CtaPicklist:
     """Read the tenant's picklist; a refused access key stops the run before anything is written."""
     result = await client.request("GET", PICKLIST_PATH)
     if result.outcome is Outcome.FATAL:

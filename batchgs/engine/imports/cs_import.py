@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ class CsImporter:
         input_path: Path,
         options: CsImportOptions,
         journal: Journal | None,
-        client_factory: Callable[[], Any],
+        client_factory: Callable[[], AbstractAsyncContextManager[Client]],
         control: CsRunControl | None = None,
         stop_event: asyncio.Event | None = None,
     ) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from batchgs.engine import px_requests as rq
-from batchgs.engine.px_requests import key_boundary
+from batchgs.engine.px_requests import Client, key_boundary
 from batchgs.transport.client import raise_for_result
 from batchgs.transport.paging import scroll
 from batchgs.transport.result import Outcome
@@ -103,7 +103,7 @@ class ReadPlan:
         )
 
 
-async def plan_reads(client: Any, collection: Collection, key_count: int) -> ReadPlan:
+async def plan_reads(client: Client, collection: Collection, key_count: int) -> ReadPlan:
     """Probe the collection's size (one request) and choose the cheaper way to read `key_count` keys."""
     first = await client.request("GET", collection.path, params={"pageSize": "1"})
     raise_for_result(first, what=f"GET {collection.path}")
@@ -137,7 +137,7 @@ def _range_filter(key_field: str, low: str | None, high: str | None) -> list[tup
 
 
 async def read_all(
-    client: Any,
+    client: Client,
     collection: Collection,
     wanted: set[str],
     sink: Sink,
@@ -191,7 +191,7 @@ def _matching(records: Iterable[Record], key_field: str, wanted: set[str]) -> li
 
 
 async def lookup(
-    client: Any, collection: Collection, keys: Iterable[str]
+    client: Client, collection: Collection, keys: Iterable[str]
 ) -> tuple[dict[str, Record | None], int]:
     """The current record of each key (None: no such record), asked in parallel chunks.
     Returns (records by key, requests used)."""
@@ -208,7 +208,7 @@ async def lookup(
     return result, len(chunks)
 
 
-async def _lookup_chunk(client: Any, collection: Collection, keys: list[str]) -> dict[str, Record | None]:
+async def _lookup_chunk(client: Client, collection: Collection, keys: list[str]) -> dict[str, Record | None]:
     params = [("pageSize", str(PAGE))] + [("filter", f"{collection.key_field}=={k}") for k in keys]
     result = await client.request("GET", collection.path, params=params)
     raise_for_result(result, what=f"GET {collection.path}")
@@ -218,7 +218,7 @@ async def _lookup_chunk(client: Any, collection: Collection, keys: list[str]) ->
     return found
 
 
-async def _get_one(client: Any, collection: Collection, key: str) -> dict[str, Record | None]:
+async def _get_one(client: Client, collection: Collection, key: str) -> dict[str, Record | None]:
     call = collection.calls.get(key)
     result = await client.request(call.method, call.path)
     if result.status == 404:
@@ -229,14 +229,14 @@ async def _get_one(client: Any, collection: Collection, key: str) -> dict[str, R
     return {key: None}
 
 
-async def read_preferences(client: Any, keys: Iterable[str]) -> tuple[dict[str, Record | None], int]:
+async def read_preferences(client: Client, keys: Iterable[str]) -> tuple[dict[str, Record | None], int]:
     """Each user's v2 preferences (None: no such user): one request per user, side by side."""
     distinct = list(dict.fromkeys(keys))
     answers = await asyncio.gather(*(_get_preferences(client, key) for key in distinct))
     return dict(zip(distinct, answers, strict=True)), len(distinct)
 
 
-async def _get_preferences(client: Any, key: str) -> Record | None:
+async def _get_preferences(client: Client, key: str) -> Record | None:
     call = rq.preferences_get(key)
     result = await client.request(call.method, call.path, json=call.json)
     if result.status == 404:

@@ -15,6 +15,7 @@ import asyncio
 import math
 import shutil
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,7 @@ class Importer:
         input_path: Path,
         options: ImportOptions,
         journal: Journal | None,
-        client_factory: Callable[[], Any],
+        client_factory: Callable[[], AbstractAsyncContextManager[Client]],
         control: RunControl | None = None,
         attributes: AttributeCatalog | None = None,
         stop_event: asyncio.Event | None = None,
@@ -230,7 +231,7 @@ class Importer:
             read=self.options.mode in BACKUP_MODES,
         )
 
-    async def _note_backup_reads(self, client: Any) -> None:
+    async def _note_backup_reads(self, client: Client) -> None:
         """A plain dry run that a real run would back up: what the before-images cost, read the cheaper
         way (the probe the run itself would make)."""
         mode, strategy = self.options.mode, self.options.strategy
@@ -249,7 +250,12 @@ class Importer:
         )
 
     async def _run_with_state(
-        self, client: Any, validation: Validation, skip: RowSet, state: BeforeState, confirm: Confirm | None
+        self,
+        client: Client,
+        validation: Validation,
+        skip: RowSet,
+        state: BeforeState,
+        confirm: Confirm | None,
     ) -> dict[str, Any]:
         try:
             read_plan = await state.prepare(client, self.plan.rows_to_send)
@@ -292,7 +298,7 @@ class Importer:
         return [key for row, key in validation.valid_keys() if row not in skip]
 
     async def _plan_changes(
-        self, client: Any, validation: Validation, skip: RowSet, state: BeforeState
+        self, client: Client, validation: Validation, skip: RowSet, state: BeforeState
     ) -> dict[str, Any]:
         """`--changed-only --dry-run`: read and diff every row, write changes.csv, send nothing."""
         plan = self.plan
@@ -408,7 +414,7 @@ class Importer:
     # ------------------------------------------------------------------------------------- sending
     async def _send_all(
         self,
-        client: Any,
+        client: Client,
         validation: Validation,
         skip: RowSet,
         existing: ExistingKeys | None,
@@ -439,7 +445,7 @@ class Importer:
         self,
         validation: Validation,
         skip: RowSet,
-        client: Any,
+        client: Client,
         existing: ExistingKeys | None,
         state: BeforeState | None,
     ) -> AsyncIterator[list[ValidatedRow]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from batchgs.engine.imports.run_loop import Drive, RunEnd
 from batchgs.engine.imports.undo_plan import Judgement, UndoUnit, change_lines, judge, plan_units
 from batchgs.engine.preflight import preflight
 from batchgs.engine.progress import Progress
+from batchgs.engine.px_requests import Client
 from batchgs.entities.spec import EntitySpec
 from batchgs.errors import UsageError
 from batchgs.io.rows import ValidatedRow
@@ -90,7 +92,7 @@ class Undo:
         options: UndoOptions,
         store: BeforeImages,
         journal: Journal | None,
-        client_factory: Callable[[], Any],
+        client_factory: Callable[[], AbstractAsyncContextManager[Client]],
         plan_dir: Path,
         date_fields: frozenset[str] = frozenset(),
         progress: bool = True,
@@ -129,7 +131,7 @@ class Undo:
             if row not in skip:
                 yield UndoUnit.from_json(row, key, data)
 
-    async def read_now(self, client: Any, keys: list[str]) -> dict[str, Record | None]:
+    async def read_now(self, client: Client, keys: list[str]) -> dict[str, Record | None]:
         """The records as they are now, by the cheaper of a list pass and filtered lookups."""
         plan = await plan_reads(client, self.collection, len(keys))
         if plan.method == "lookup":
@@ -203,7 +205,7 @@ class Undo:
                 )
         journal.record(outcomes)
 
-    async def _send(self, client: Any, to_send: list[tuple[UndoUnit, Judgement]]) -> RunEnd:
+    async def _send(self, client: Client, to_send: list[tuple[UndoUnit, Judgement]]) -> RunEnd:
         journal = self._journal()
         journal.set_status("running")
         senders = {
