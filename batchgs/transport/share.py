@@ -219,6 +219,10 @@ class ShareKeeper:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._failing_since: float | None = None
+        # the board call in progress: a tick slower than TICK_TIMEOUT is not abandoned (an abandoned
+        # SQLite tick keeps its thread; re-sending one every tick piled them up in the default executor,
+        # behind which the run's own to_thread work waited) and its answer is applied when it comes
+        self._pending: asyncio.Task[JobRecord] | None = None
 
     def _input(self, *, ending: bool = False) -> TickInput:
         return TickInput(
@@ -252,14 +256,23 @@ class ShareKeeper:
                     await self._stopping.wait()
             if self._stopping.is_set():
                 return
+            if self._pending is None:  # one board call at a time: a slow one is waited for, not re-sent
+                self._pending = asyncio.create_task(self.board.tick(self._input()), name="batchgs-share-tick")
             try:
                 async with asyncio.timeout(TICK_TIMEOUT):  # not wait_for: 3.11's can lose a cancel
-                    record = await self.board.tick(self._input())
-            except Exception as exc:  # the board is unreachable, slow or broken: hold every grant
+                    record = await asyncio.shield(self._pending)
+            except TimeoutError as exc:  # slow: hold every grant, keep waiting for the same call
+                if self._pending.done():  # the call itself timed out: the next tick asks again
+                    self._pending = None
                 self._on_failure(exc)
                 continue
+            except Exception as exc:  # the board is unreachable or broken: hold every grant
+                self._pending = None
+                self._on_failure(exc)
+                continue
+            self._pending = None
             self._failing_since = None
-            self._apply(record)
+            self._apply(record)  # a late answer is the board's record of this job: applying it is safe
 
     def _on_failure(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -288,6 +301,12 @@ class ShareKeeper:
             _done, pending = await asyncio.wait({task}, timeout=TICK_TIMEOUT * 3)
             for late in pending:
                 late.cancel()
+        if self._pending is not None:  # a tick still on the board must not land after the leave
+            with contextlib.suppress(BaseException):
+                async with asyncio.timeout(TICK_TIMEOUT * 2):
+                    await self._pending
+            self._pending.cancel()
+            self._pending = None
         with contextlib.suppress(Exception):  # a lost board forgets the job when its record expires
             async with asyncio.timeout(TICK_TIMEOUT * 2):
                 await self.board.leave(self._input(ending=True))

@@ -1,0 +1,86 @@
+"""The share keeper under a slow board: a slow tick may hold the job's grants, never stop it or pile
+up board calls (an abandoned SQLite tick keeps its thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from batchgs.transport import share
+from batchgs.transport.limiter import px_limiter
+from batchgs.transport.share import JobRecord, ShareKeeper, TickInput
+
+
+class SlowThreadBoard:
+    """A board whose ticks run in a thread, as the state-folder board's do; the second tick blocks
+    until the test lets it go (a cancelled caller does not stop the thread)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.running = 0
+        self.most_at_once = 0
+        self.go = threading.Event()
+        self._count = threading.Lock()
+
+    def _tick_now(self, me: TickInput) -> JobRecord:
+        with self._count:
+            self.calls += 1
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            call = self.calls
+        try:
+            if call >= 2:
+                assert self.go.wait(30), "the test never released the board"
+            return JobRecord(
+                me.job, me.want, me.want, me.live, 0.0, 1e12, me.ending, me.host, me.pid, me.label
+            )
+        finally:
+            with self._count:
+                self.running -= 1
+
+    async def tick(self, me: TickInput) -> JobRecord:
+        return await asyncio.to_thread(self._tick_now, me)
+
+    async def leave(self, me: TickInput) -> None:
+        self.go.set()
+        await asyncio.to_thread(self._tick_now, me)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_slow_tick_holds_the_grants_without_piling_up_calls_and_its_late_answer_lets_the_job_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(share, "TICK_TIMEOUT", 0.02)  # ticks "time out" at once; LOST_AFTER is far
+
+    async def scenario() -> None:
+        limiter = px_limiter(50)
+        board = SlowThreadBoard()
+        keeper = ShareKeeper(board, limiter, tick=0.001, lost_after=3600.0)
+        await keeper.start()
+        assert limiter.share == 50
+        held = asyncio.Event()
+        original = limiter.set_share
+
+        def watch(slots: int | None) -> None:
+            original(slots)
+            if slots == 0:
+                held.set()
+
+        monkeypatch.setattr(limiter, "set_share", watch)
+        async with asyncio.timeout(30):
+            await held.wait()  # the second tick is slow: every grant is held
+            for _ in range(20):  # many tick periods pass while it is slow
+                await asyncio.sleep(0.005)
+            assert board.calls == 2 and board.most_at_once == 1  # no second call while one is on the board
+            board.go.set()
+            grant = await limiter.acquire()  # the late answer is applied: a job alone goes on
+            limiter.release(grant)
+        assert limiter.share == 50
+        await keeper.stop()
+        assert board.most_at_once == 1
+
+    asyncio.run(scenario())
