@@ -14,6 +14,7 @@ import click
 
 from batchgs import config
 from batchgs.config import Settings
+from batchgs.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +121,19 @@ def settings_from(ctx: click.Context, **options: Any) -> Settings:
         strict_warnings=options.get("strict_warnings"),
         file_defaults=options.get("file_defaults"),
     )
+
+
+MAX_PX_RATE = 200.0
+
+
+def px_settings(ctx: click.Context, opts: dict[str, Any]) -> Settings:
+    """Settings for a PX run; the key must exist and --rate may not exceed Gainsight's 200/s.
+    (Here, not with the import run, so that export, opt-out and undo start without the importer.)"""
+    settings = settings_from(ctx, **opts)
+    settings.require_px_key()
+    if not 0 < settings.rate <= MAX_PX_RATE:
+        raise UsageError(f"--rate must be between 0 and {MAX_PX_RATE:g} requests per second for PX")
+    return settings
 
 
 def map_file_defaults(map_file: str | Path | None) -> tuple[config.FileDefaults | None, str | None]:

@@ -27,9 +27,9 @@ from batchgs.cli.common import (
     emit_json,
     info,
     output_options,
+    px_settings,
     rate_options,
 )
-from batchgs.cli.px_import_run import px_settings
 from batchgs.cli.runner import ResumeFlags, remember_settings, resumable_hint, run_with_signals
 from batchgs.config import Settings
 from batchgs.engine.export.assemble import custom_types_of

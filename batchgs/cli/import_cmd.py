@@ -22,10 +22,11 @@ from batchgs.cli.common import (
     info,
     map_file_defaults,
     output_options,
+    px_settings,
     rate_options,
 )
 from batchgs.cli.import_warnings import show_warnings
-from batchgs.cli.px_import_run import PxRun, describe_plan, px_settings
+from batchgs.cli.px_import_run import PxRun, describe_plan
 from batchgs.cli.runner import ResumeFlags, open_for_resume, remember_settings
 from batchgs.engine.imports.before_state import CHANGED_ONLY_MODES
 from batchgs.engine.imports.importer import PX_IMPORT_ENTITIES, ImportOptions, RunControl
@@ -38,7 +39,6 @@ from batchgs.run.folder import make_private_dir
 from batchgs.run.journal import Journal
 
 CS_ENTITIES = ("ctas", "cs-events")
-MAX_PX_RATE = 200.0
 
 
 @click.command("import")

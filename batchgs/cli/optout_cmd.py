@@ -20,9 +20,9 @@ from batchgs.cli.common import (
     emit_json,
     info,
     output_options,
+    px_settings,
     rate_options,
 )
-from batchgs.cli.px_import_run import px_settings
 from batchgs.cli.runner import (
     ResumeFlags,
     confirm_count,

@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from batchgs.cli.common import settings_from
 from batchgs.cli.runner import confirm_count, run_segment
 from batchgs.cli.validate_cmd import resolve_catalog
 from batchgs.config import Settings
@@ -28,17 +27,7 @@ from batchgs.transport.coordination import quota_left, run_label
 
 LARGE_DELETE = 1_000
 LARGE_OPT_IN = 1_000  # preference imports past this size ask on a production profile
-MAX_PX_RATE = 200.0
 PRODUCTION_ENV = "BATCHGS_CONFIRM_PRODUCTION"
-
-
-def px_settings(ctx: click.Context, opts: dict[str, Any]) -> Settings:
-    """Settings for a PX run; the key must exist and --rate may not exceed Gainsight's 200/s."""
-    settings = settings_from(ctx, **opts)
-    settings.require_px_key()
-    if not 0 < settings.rate <= MAX_PX_RATE:
-        raise UsageError(f"--rate must be between 0 and {MAX_PX_RATE:g} requests per second for PX")
-    return settings
 
 
 class PxRun:

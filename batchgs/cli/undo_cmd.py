@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from batchgs.cli.common import default_run_dir, emit_json, info, output_options, rate_options
+from batchgs.cli.common import default_run_dir, emit_json, info, output_options, px_settings, rate_options
 from batchgs.cli.import_cmd import make_plan_dir
-from batchgs.cli.px_import_run import production_yes, px_settings
+from batchgs.cli.px_import_run import production_yes
 from batchgs.cli.runner import ResumeFlags, confirm_count, run_segment
 from batchgs.cli.validate_cmd import resolve_catalog
 from batchgs.config import Settings

@@ -247,13 +247,11 @@ def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int, int, in
     keys = booleans = lists = 0
     filled: set[str] = set()
     while True:
+        schema = frame.schema  # (built anew by every `frame.schema`: read once per level)
         counts = [frame.get_column(name).null_count() for name in new]  # (kept by each column: no pass)
         keys += sum(height - n for n in counts)
-        booleans += sum(
-            height - n for name, n in zip(new, counts, strict=True) if frame.schema[name] == pl.Boolean
-        )
+        booleans += sum(height - n for name, n in zip(new, counts, strict=True) if schema[name] == pl.Boolean)
         filled.update(name for name, n in zip(new, counts, strict=True) if n < height)
-        schema = frame.schema
         structs = [c for c in new if isinstance(schema[c], pl.Struct)]
         nested_lists = [
             c
@@ -272,7 +270,7 @@ def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int, int, in
         before = set(frame.columns) - set(structs)
         frame = frame.unnest(structs, separator=".")
         new = [c for c in frame.columns if c not in before]
-    nulls = [c for c, t in frame.schema.items() if t == pl.Null]
+    nulls = [c for c, t in schema.items() if t == pl.Null]
     return (frame.drop(nulls) if nulls else frame), filled, keys, booleans, lists
 
 

@@ -11,10 +11,10 @@ a stop in between (Ctrl-C) throws the temporary file away and the spools stay fo
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchgs.engine.export.entities import ExportEntity, date_and_id_columns, documented_columns
 from batchgs.engine.export.slices import Part
@@ -22,7 +22,11 @@ from batchgs.engine.export.spool import Spool
 from batchgs.errors import Interrupted, NotResumableError
 from batchgs.io.flatten import ColumnPlan
 from batchgs.io.pages import PageError, frame_of
+from batchgs.io.write.batching import batched
 from batchgs.io.write.formats import open_writer
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass
@@ -88,23 +92,28 @@ def assemble(
         column_types=shape.types,
     )
     try:
-        for part in parts:
-            spool = Spool.of(run_dir, f"part-{part.id}")
-            for table in spool.tables(part.spool_bytes):
-                if stop.is_set():
-                    raise Interrupted("interrupted while writing the file: nothing was written")
-                try:
-                    frame = frame_of(table)
-                except PageError as exc:
-                    raise NotResumableError(f"{spool.path}: page spool is corrupt ({exc})") from None
-                writer.write_frame(frame)
-                if on_rows is not None:
-                    on_rows(frame.height)
+        for frame in batched(_page_frames(run_dir, parts, stop)):
+            writer.write_frame(frame)
+            if on_rows is not None:
+                on_rows(frame.height)
         writer.close()
     except BaseException:
         writer.abort()
         raise
     return writer.rows_written
+
+
+def _page_frames(run_dir: Path, parts: list[Part], stop: threading.Event) -> Iterator[pl.DataFrame]:
+    """Every spooled page's frame, in part order."""
+    for part in parts:
+        spool = Spool.of(run_dir, f"part-{part.id}")
+        for table in spool.tables(part.spool_bytes):
+            if stop.is_set():
+                raise Interrupted("interrupted while writing the file: nothing was written")
+            try:
+                yield frame_of(table)
+            except PageError as exc:
+                raise NotResumableError(f"{spool.path}: page spool is corrupt ({exc})") from None
 
 
 def custom_types_of(attributes: Iterable[Mapping[str, Any]], *, deleted: bool = False) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """Fetch one part of an export into its spool: a scroll cursor, a page-number list, or a chunk of
 per-user GETs. Every page is spooled, then checkpointed, before the next one is asked for.
 
-A page's bytes are spooled as received, and so is its flat frame (batchgs.io.pages parses it with
-Polars, in a worker thread while the other cursors wait for their answers): the file is later
-written from those frames, so no page is parsed twice and no record becomes a Python dict.
+A page's bytes are parsed once, by Polars (batchgs.io.pages, in a worker thread while the other cursors
+wait for their answers), and its flat frame is spooled: the file is later written from those frames,
+so no page is parsed twice and no record becomes a Python dict.
 
 Scroll parts resume from the recorded `scrollId`. A cursor the API no longer knows (expired: 400)
 restarts the part cleanly from its first page, and so does a resumed part that ends with fewer
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from batchgs.engine.export.entities import ExportEntity
 from batchgs.engine.export.slices import Part
-from batchgs.engine.export.spool import PAGE, TABLE, Spool
+from batchgs.engine.export.spool import TABLE, Spool
 from batchgs.engine.pool import Pool
 from batchgs.entities.preferences import PREFERENCES
 from batchgs.errors import ResumableStop, UsageError
@@ -186,12 +186,12 @@ class PartFetcher:
         return page
 
     def _spooled(self, page: Page, *, next_cursor: str | int | None, last: bool) -> None:
-        """The page into the spool (its bytes, then its frame), then the part's new place."""
+        """The page's frame into the spool, then the part's new place."""
         part = self.part
         if self.ids_only:
             part.spool_bytes = self.spool.append(page.values(self.entity.key or "identifyId"))
         else:
-            part.spool_bytes = self.spool.append_frames((PAGE, page.raw), (TABLE, frame_bytes(page.frame)))
+            part.spool_bytes = self.spool.append_frames((TABLE, frame_bytes(page.frame)))
             self.keys.update(page.frame.columns)
             part.keys = sorted(self.keys)
         part.pages += 1

@@ -1,9 +1,11 @@
 """Pages of an export kept in the run folder until the output file is written.
 
 Each part (cursor) appends its pages to its own spool file: frames of `length (4 bytes) + kind (1
-byte) + data`. A page is two frames: the answer's bytes exactly as received (`PAGE`), then its records
-as a flat frame in Arrow IPC (`TABLE`, made by batchgs.io.pages while fetching), which the file is
-written from. The journal records the spool's size after every page, so a resumed export truncates a
+byte) + data`. A page is one frame: its records as a flat frame in Arrow IPC (`TABLE`, parsed from the
+answer's bytes by batchgs.io.pages while fetching), which the file is written from. (Spools written
+before this version also hold each answer's bytes as a `PAGE` frame; they are skipped, unread: keeping
+them cost an export as many bytes written and read again as it received, for nothing.)
+The journal records the spool's size after every page, so a resumed export truncates a
 spool to the last recorded page (dropping a page written just before a crash) and continues the cursor
 from there. Small JSON values (the ids of a per-user export) are `JSON` frames.
 
@@ -85,19 +87,17 @@ class Spool:
 
     def frames(self, size: int) -> Iterator[Any]:
         """The JSON frames within the first `size` bytes, decoded one at a time (flat memory)."""
-        for kind, data in self.raw_frames(size):
-            if kind == JSON:
-                yield _json(self.path, data)
+        for _, data in self.raw_frames(size, kinds=(JSON,)):
+            yield _json(self.path, data)
 
     def tables(self, size: int) -> Iterator[bytes]:
         """The TABLE frames (Arrow IPC bytes) within the first `size` bytes, in order."""
-        for kind, data in self.raw_frames(size):
-            if kind == TABLE:
-                yield data
+        for _, data in self.raw_frames(size, kinds=(TABLE,)):
+            yield data
 
-    def raw_frames(self, size: int) -> Iterator[tuple[bytes, bytes]]:
-        """(kind, data) of every frame within the first `size` bytes; a frame of an unknown kind or
-        cut short is a corrupt spool."""
+    def raw_frames(self, size: int, kinds: tuple[bytes, ...] = KINDS) -> Iterator[tuple[bytes, bytes]]:
+        """(kind, data) of every frame of one of `kinds` within the first `size` bytes (the others are
+        skipped unread); a frame of an unknown kind or cut short is a corrupt spool."""
         if size == 0:
             return
         try:
@@ -107,15 +107,23 @@ class Spool:
         with handle:
             read = 0
             while read < size:
-                head = handle.read(_HEADER.size)
-                if len(head) < _HEADER.size:
+                head = handle.read(_HEADER.size + 1)
+                if len(head) < _HEADER.size + 1:
                     raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
-                (length,) = _HEADER.unpack(head)
-                data = handle.read(length)
-                if len(data) < length:
-                    raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
+                (length,) = _HEADER.unpack_from(head)
+                if length < 1:
+                    raise NotResumableError(f"{self.path}: page spool is corrupt (an empty frame)")
+                kind = _kind(self.path, head[_HEADER.size :])
                 read += _HEADER.size + length
-                yield _kind(self.path, data[:1]), data[1:]
+                if read > size:
+                    raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
+                if kind not in kinds:
+                    handle.seek(length - 1, os.SEEK_CUR)
+                    continue
+                data = handle.read(length - 1)
+                if len(data) < length - 1:
+                    raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
+                yield kind, data
 
     def read_at(self, offset: int) -> Any:
         """The one JSON frame that starts at byte `offset`."""

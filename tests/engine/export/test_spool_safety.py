@@ -54,3 +54,20 @@ def test_a_run_folder_of_the_old_spool_format_is_not_resumed(tmp_path: Path) -> 
         assert ExportState.load(journal).planned
     finally:
         journal.close()
+
+
+def test_page_frames_of_an_older_spool_are_skipped_and_cut_frames_refused(tmp_path: Path) -> None:
+    """Spools of the previous version hold each answer's bytes (PAGE) before its table: the tables are
+    read, the bytes skipped; a spool shorter than the journal says is refused."""
+    from batchgs.engine.export.spool import PAGE, TABLE
+
+    spool = Spool.of(tmp_path, "part-0")
+    spool.open_at(0)
+    spool.append_frames((PAGE, b'{"users":[]}'), (TABLE, b"first"))
+    spool.append_frames((PAGE, b'{"users":[1]}'), (TABLE, b"second"))
+    size = spool.append([1, 2])
+    spool.close()
+    assert list(spool.tables(size)) == [b"first", b"second"]
+    assert list(spool.frames(size)) == [[1, 2]]
+    with pytest.raises(NotResumableError, match="shorter than recorded"):
+        list(spool.tables(size + 10))
