@@ -14,7 +14,8 @@ varies). The schema comes from the first page and widens whenever a page does no
 - numbers are read as Float64 and become Int64 when every value is whole (JSON has one number type):
   so 5.5 in a field that held integers is never cut to 5; a whole number beyond 2^53, which a float
   cannot hold exactly, fails the fast path;
-- the slow path (the first page, and any page that failed) parses with the JSON reader batchgs uses
+- the first page's schema is inferred by Polars, then the page is read the fast way (checked);
+- the slow path (a first page that failed, and any page that failed) parses with the JSON reader batchgs uses
   everywhere (fastjson: exact integers of any size), flattens in Python (`batchgs.io.flatten`), and
   widens the schema with every field and type the page had, so the next page is fast again.
 
@@ -90,6 +91,8 @@ class PageReader:
             with self._lock:  # another page may have widened the schema meanwhile: try it first
                 if self.schema and self.schema is not schema:
                     page = self._fast(data, self.schema)
+                if page is None and not self.schema:
+                    page = self._first(data)
                 if page is None:
                     self.slow_pages += 1
                     page = self._slow(data)
@@ -97,6 +100,24 @@ class PageReader:
         return page
 
     # -- the fast path ---------------------------------------------------------------------------
+    def _first(self, data: bytes) -> Page | None:
+        """The first page: its schema inferred by Polars (numbers as Float64, as the slow path learns
+        them), then read the fast way, whose checks catch what inference gets wrong (a field of
+        numbers and booleans read as numbers, a scalar among lists read as a list). None: the slow
+        path reads it. A Python parse of the first page cost as much as 20 fast pages."""
+        try:
+            inferred = pl.read_json(io.BytesIO(data), infer_schema_length=None).schema
+        except Exception:  # not JSON, not an object, a field of objects and scalars: the slow path says
+            return None
+        records = inferred.get(self.records_key)
+        if not isinstance(records, pl.List) or not isinstance(_instance(records.inner), pl.Struct):
+            return None  # no records, or not objects: the slow path says which
+        schema = {name: _numbers_as_floats(_instance(dtype)) for name, dtype in inferred.items()}
+        page = self._fast(data, schema)
+        if page is not None:
+            self.schema = schema
+        return page
+
     def _fast(self, data: bytes, schema: dict[str, pl.DataType]) -> Page | None:
         try:
             whole = pl.read_json(io.BytesIO(data), schema=schema)
@@ -393,6 +414,18 @@ def _dtype(value: Any) -> pl.DataType:
             inner = _merge(inner, _dtype(item))
         return pl.List(inner)
     return pl.String()
+
+
+def _numbers_as_floats(dtype: pl.DataType) -> pl.DataType:
+    """An inferred type with every number as Float64 (JSON has one number type; `_flat` makes whole
+    columns Int64 page by page)."""
+    if dtype.is_numeric():
+        return pl.Float64()
+    if isinstance(dtype, pl.List):
+        return pl.List(_numbers_as_floats(_instance(dtype.inner)))
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: _numbers_as_floats(_instance(f.dtype)) for f in dtype.fields})
+    return dtype
 
 
 def _merge(a: pl.DataType, b: pl.DataType) -> pl.DataType:

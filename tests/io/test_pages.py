@@ -41,7 +41,8 @@ def test_the_flat_frame_is_flatten_of_each_record() -> None:
     records = [_user(i) for i in range(50)]
     first = reader.read(_page(records, scrollId="r", totalHits=50))
     second = reader.read(_page(records, scrollId="s", totalHits=50))
-    assert not first.fast and second.fast  # the first page teaches the schema
+    assert first.fast and second.fast  # the first page's schema is inferred by Polars, then checked
+    assert reader.slow_pages == 0
     expected = [flatten(r) for r in records]
     assert _rows(first.frame) == expected and _rows(second.frame) == expected
     assert second.envelope == {"scrollId": "s", "totalHits": 50}  # an integer, as JSON had it
@@ -55,7 +56,7 @@ def test_a_field_first_seen_on_page_57_gets_its_column() -> None:
     pages[56][7]["customAttributes"]["renewalDate"] = 1_800_000_000_000  # one record, deep inside
     pages[56][3]["newTopLevel"] = "x"
     frames = [reader.read(_page(page)) for page in pages]
-    assert [f.fast for f in frames].count(False) == 2  # the first page, and page 57 (which widened)
+    assert [f.fast for f in frames].count(False) == 1  # page 57 (which widened the schema)
     late = frames[56].frame
     assert (
         late.filter(pl.col("identifyId") == "u567")["customAttributes.renewalDate"].item()
@@ -90,6 +91,31 @@ def test_a_value_the_schema_cannot_hold_exactly_is_read_the_slow_way(
     name = next(k for k in flat if k.split(".")[0] in later)
     got = page.frame.filter(pl.col("identifyId") == "u9")[name].item()
     assert got == expected or str(got) == str(expected)
+
+
+@pytest.mark.parametrize(
+    ("odd", "expected"),
+    [
+        ({"visits": True}, "true"),  # numbers and a boolean: Polars' inference alone reads 1
+        ({"propertyKeys": "AP-9"}, "AP-9"),  # a scalar among lists: inference alone reads ["AP-9"]
+        ({"location": "Paris"}, "Paris"),  # a scalar among objects: inference fails
+    ],
+)
+def test_a_first_page_inference_gets_wrong_is_read_the_slow_way(odd: dict[str, Any], expected: Any) -> None:
+    reader = PageReader("users")
+    page = reader.read(_page([_user(7), {**_user(9), **odd}, _user(11)]))
+    assert not page.fast and reader.slow_pages == 1
+    name = next(k for k in flatten({**_user(9), **odd}) if k.split(".")[0] in odd)
+    got = page.frame.filter(pl.col("identifyId") == "u9")[name].item()
+    assert got == expected or str(got) == str(expected)
+
+
+def test_a_first_page_with_an_integer_beyond_64_bits_keeps_it_exact() -> None:
+    """Polars infers such a field as text: every value is kept as the JSON had it, as the slow path
+    would (a column of integers that do not fit 64 bits is a text column there too)."""
+    reader = PageReader("users")
+    page = reader.read(_page([_user(7), {**_user(9), "visits": 12345678901234567890}]))
+    assert page.frame["visits"].to_list() == ["7", "12345678901234567890"]
 
 
 def test_an_envelope_with_objects_reads_fast_and_keeps_its_integers() -> None:
