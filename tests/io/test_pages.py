@@ -118,6 +118,22 @@ def test_a_first_page_with_an_integer_beyond_64_bits_keeps_it_exact() -> None:
     assert page.frame["visits"].to_list() == ["7", "12345678901234567890"]
 
 
+def test_pages_written_with_spaces_read_fast_too() -> None:
+    """Python's json.dumps writes `"key": value` and `, `: such a server's pages (nulls included) must not
+    all go the slow way."""
+    reader = PageReader("users")
+    spaced = [
+        json.dumps({"users": [_user(i + 10 * p) for i in range(10)], "scrollId": "s"}).encode()
+        for p in range(3)
+    ]
+    assert b'"phone": null' in spaced[0]
+    pages = [reader.read(data) for data in spaced]
+    assert all(page.fast for page in pages) and reader.slow_pages == 0
+    assert _rows(pages[2].frame) == [flatten(_user(i + 20)) for i in range(10)]
+    late = json.dumps({"users": [_user(1, newField="x")]}).encode()  # a field the schema lacks is still seen
+    assert not reader.read(late).fast
+
+
 def test_an_envelope_with_objects_reads_fast_and_keeps_its_integers() -> None:
     reader = PageReader("users")
     total = {"value": 3, "relation": "eq"}
