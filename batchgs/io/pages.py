@@ -70,6 +70,82 @@ class Page:
 
 
 @dataclass
+class _Shape:
+    """What a schema says about every page read with it, and the Polars expressions that read them:
+    built once per schema instead of once per page (on 1,000-record pages, building expressions and
+    unnesting level by level cost as much as parsing)."""
+
+    schema: dict[str, pl.DataType]
+    envelope: list[str]  # the answer's other fields (scrollId, totalHits...)
+    levels: list[list[str]]  # flat names of the nested objects, level by level (unnested in turn)
+    leaves: list[tuple[str, pl.DataType]]  # flat names and types of every other field
+    deep_lists: set[str]  # list leaves holding lists, objects or booleans
+    types: dict[str, pl.DataType] = field(default_factory=dict)
+    _stats: dict[tuple[tuple[str, ...], tuple[str, ...]], list[pl.Expr]] = field(default_factory=dict)
+    _cells: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], list[pl.Expr]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def of(cls, schema: dict[str, pl.DataType], records_key: str) -> _Shape:
+        levels: list[list[str]] = []
+        leaves: list[tuple[str, pl.DataType]] = []
+
+        def walk(dtype: pl.Struct, prefix: str, depth: int) -> None:
+            for item in dtype.fields:
+                name, kind = prefix + item.name, _instance(item.dtype)
+                if isinstance(kind, pl.Struct):
+                    levels.extend([] for _ in range(depth + 1 - len(levels)))
+                    levels[depth].append(name)
+                    walk(kind, name + ".", depth + 1)
+                else:
+                    leaves.append((name, kind))
+
+        records = schema.get(records_key)
+        inner = _inner(records) if isinstance(records, pl.List) else None
+        if isinstance(inner, pl.Struct) and inner.fields:
+            walk(inner, "", 0)
+        deep = {name for name, kind in leaves if isinstance(kind, pl.List) and _deep(_inner(kind))}
+        return cls(schema, [n for n in schema if n != records_key], levels, leaves, deep, dict(leaves))
+
+    def stats(self, floats: list[str], lists: list[str]) -> list[pl.Expr]:
+        """Per float column its largest magnitude and whether it holds a fraction; per list column
+        whether a row needs JSON text (`_list_awkward`)."""
+        key = (tuple(floats), tuple(lists))
+        exprs = self._stats.get(key)
+        if exprs is None:
+            exprs = []
+            for i, name in enumerate(floats):
+                exprs += [
+                    pl.col(name).abs().max().alias(f"m{i}"),
+                    (pl.col(name) != pl.col(name).round()).any().alias(f"f{i}"),
+                ]
+            exprs += [
+                _list_awkward(pl.col(c), _inner(self.types[c])).any().alias(f"a{i}")
+                for i, c in enumerate(lists)
+            ]
+            self._stats[key] = exprs
+        return exprs
+
+    def cells(self, filled: tuple[str, ...], whole: frozenset[str], awkward: frozenset[str]) -> list[pl.Expr]:
+        """The flat columns of a page: whole-number columns as Int64, lists as one cell each."""
+        key = (filled, whole, awkward)
+        exprs = self._cells.get(key)
+        if exprs is None:
+            exprs = []
+            for name in filled:
+                kind = self.types[name]
+                if name in whole:
+                    exprs.append(pl.col(name).cast(pl.Int64))
+                elif isinstance(kind, pl.List):
+                    exprs.append(_list_cell(pl.col(name), _inner(kind), awkward=name in awkward).alias(name))
+                else:
+                    exprs.append(pl.col(name))
+            self._cells[key] = exprs
+        return exprs
+
+
+@dataclass
 class PageReader:
     """Reads the pages of one list (`records_key`: where the records are in the answer)."""
 
@@ -78,6 +154,7 @@ class PageReader:
     integers: set[str] = field(default_factory=set)  # flat paths whose every value so far was whole
     floats: set[str] = field(default_factory=set)  # flat paths that held a fractional number
     slow_pages: int = 0
+    _shapes: dict[int, _Shape] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def read(self, data: bytes) -> Page:
@@ -125,74 +202,84 @@ class PageReader:
             return None
         if whole.height != 1:
             return None
+        shape = self._shape(schema)
+        envelope: dict[str, Any] = {}
+        keys = booleans = 0
+        lists = 1  # the records' own list
+        for name in shape.envelope:
+            values = whole.get_column(name)
+            value = values.to_list()[0]
+            if value is not None:
+                envelope[name] = _whole(value)
+            keys += _keys(values)
+            booleans += _count(values, pl.Boolean)
+            lists += _count(values, pl.List)
         records = whole.get_column(self.records_key)
-        envelope = {
-            k: _whole(v) for k, v in whole.drop(self.records_key).row(0, named=True).items() if v is not None
-        }
-        keys = sum(_keys(whole.get_column(c)) for c in whole.columns if c != self.records_key)
         keys += records.null_count() == 0
-        length = records.list.len().item() or 0
-        inner = records.dtype.inner if isinstance(records.dtype, pl.List) else None
-        flat: pl.DataFrame | None = pl.DataFrame(height=length)
-        others = whole.drop(self.records_key)
-        booleans = sum(_count(others.get_column(c), pl.Boolean) for c in others.columns)
-        lists = 1 + sum(_count(others.get_column(c), pl.List) for c in others.columns)  # 1: the records'
-        if isinstance(inner, pl.Struct) and inner.fields and length:
-            leaves, filled, record_keys, record_booleans, record_lists = _unnest(
-                records.explode().struct.unnest()
-            )
-            keys += record_keys
-            booleans += record_booleans
-            lists += record_lists
+        if not shape.leaves:
+            length = records.list.len().item() or 0
             if not _all_read(data, keys, booleans, lists):
                 return None
-            flat = self._flat(leaves, filled)
-        elif not _all_read(data, keys, booleans, lists):
+            return Page(pl.DataFrame(height=length), envelope, fast=True)
+        frame = records.explode().struct.unnest()
+        length = frame.height if frame.height > 1 else records.list.len().item() or 0
+        if not length:
+            if not _all_read(data, keys, booleans, lists):
+                return None
+            return Page(pl.DataFrame(height=0), envelope, fast=True)
+        for level in shape.levels:  # each nested object's key, then its fields as dotted columns
+            keys += sum(length - frame.get_column(name).null_count() for name in level)
+            frame = frame.unnest(level, separator=".")
+        filled: list[str] = []
+        for name, dtype in shape.leaves:
+            values = frame.get_column(name)
+            present = length - values.null_count()
+            keys += present
+            if present and dtype != pl.Null:
+                filled.append(name)
+            if dtype == pl.Boolean:
+                booleans += present
+            elif isinstance(dtype, pl.List):
+                lists += present
+                if name in shape.deep_lists:  # lists, objects or booleans inside: counted one by one
+                    lists += _count(values.explode(), pl.List)
+                    booleans += _count(values.explode(), pl.Boolean)
+                    if _holds_objects(dtype):
+                        keys += _inner_keys(values.explode())
+        if not _all_read(data, keys, booleans, lists):
             return None
+        flat = self._flat(frame, filled, shape)
         return None if flat is None else Page(flat, envelope, fast=True)
 
-    def _flat(self, leaves: pl.DataFrame, filled: set[str]) -> pl.DataFrame | None:
+    def _shape(self, schema: dict[str, pl.DataType]) -> _Shape:
+        """The schema's `_Shape`, made once per schema (a reader's schema changes only when it widens)."""
+        shape = self._shapes.get(id(schema))
+        if shape is None or shape.schema is not schema:
+            shape = _Shape.of(schema, self.records_key)
+            with self._lock:
+                self._shapes = {id(schema): shape}  # (only the latest: an older schema is not read again)
+        return shape
+
+    def _flat(self, columns: pl.DataFrame, filled: list[str], shape: _Shape) -> pl.DataFrame | None:
         """The leaves that hold a value, lists as cells; numbers whole throughout as Int64 (None: a
         number may have lost digits in the float)."""
-        schema = leaves.schema
-        floats = [c for c in leaves.columns if c in filled and schema[c] == pl.Float64]
-        lists = [c for c in leaves.columns if c in filled and isinstance(schema[c], pl.List)]
-        stats = (
-            leaves.select(
-                *(pl.col(c).abs().max().alias(f"m{i}") for i, c in enumerate(floats)),
-                *((pl.col(c) != pl.col(c).round()).any().alias(f"f{i}") for i, c in enumerate(floats)),
-                *(
-                    _list_awkward(pl.col(c), _inner(schema[c])).any().alias(f"a{i}")
-                    for i, c in enumerate(lists)
-                ),
-            ).row(0, named=True)
-            if floats or lists
-            else {}
-        )
+        types = shape.types
+        floats = [c for c in filled if types[c] == pl.Float64]
+        lists = [c for c in filled if isinstance(types[c], pl.List)]
+        stats = columns.select(shape.stats(floats, lists)).row(0) if floats or lists else ()
         whole: set[str] = set()
         with self._lock:  # the columns seen fractional so far are shared by every page's thread
             for i, name in enumerate(floats):
-                if stats[f"f{i}"]:
+                if stats[2 * i + 1]:
                     self.floats.add(name)
                     self.integers.discard(name)
-                elif (stats[f"m{i}"] or 0) >= EXACT_FLOAT:
+                elif (stats[2 * i] or 0) >= EXACT_FLOAT:
                     return None
                 elif name in self.integers or name not in self.floats:
                     whole.add(name)
-        awkward = {name for i, name in enumerate(lists) if stats[f"a{i}"]}
-        exprs = []
-        for name in leaves.columns:
-            if name not in filled:
-                continue
-            if name in whole:
-                exprs.append(pl.col(name).cast(pl.Int64))
-            elif name in lists:
-                exprs.append(
-                    _list_cell(pl.col(name), _inner(schema[name]), awkward=name in awkward).alias(name)
-                )
-            else:
-                exprs.append(pl.col(name))
-        return leaves.select(exprs)
+        base = 2 * len(floats)
+        awkward = frozenset(name for i, name in enumerate(lists) if stats[base + i])
+        return columns.select(shape.cells(tuple(filled), frozenset(whole), awkward))
 
     # -- the slow path ---------------------------------------------------------------------------
     def _slow(self, data: bytes) -> Page:
@@ -252,49 +339,13 @@ def _all_read(data: bytes, keys: int, booleans: int, lists: int) -> bool:
     (it reads a scalar where a list was as a one-element list). Text holding `":`, `true`, `false` or
     `[` makes these differ too: such a page simply goes the slow way. A server that writes `"key": value`
     (Python's json.dumps) is read fast as well: the first `": ` tells which null to count."""
-    null = b'": null' if data.find(b'": ') >= 0 else b'":null'  # json.dumps' spacing, or compact JSON
+    first = data.find(b'":')  # the first key shows the server's style: json.dumps' `": ` or compact
+    null = b'": null' if data[first + 2 : first + 3] == b" " else b'":null'
     return (
         keys == data.count(b'":') - data.count(null)
         and booleans == data.count(b"true") + data.count(b"false")
         and lists == data.count(b"[")
     )
-
-
-def _unnest(records: pl.DataFrame) -> tuple[pl.DataFrame, set[str], int, int, int]:
-    """Every nested object unnested into dotted columns. Returns the leaf columns, the names of those
-    that hold a value (the others make no column), how many keys had a non-null value, how many values
-    are booleans and how many are lists (the fast path's checks; inside lists too)."""
-    height = records.height
-    frame = records
-    new = records.columns
-    keys = booleans = lists = 0
-    filled: set[str] = set()
-    while True:
-        schema = frame.schema  # (built anew by every `frame.schema`: read once per level)
-        counts = [frame.get_column(name).null_count() for name in new]  # (kept by each column: no pass)
-        keys += sum(height - n for n in counts)
-        booleans += sum(height - n for name, n in zip(new, counts, strict=True) if schema[name] == pl.Boolean)
-        filled.update(name for name, n in zip(new, counts, strict=True) if n < height)
-        structs = [c for c in new if isinstance(schema[c], pl.Struct)]
-        nested_lists = [
-            c
-            for c in new
-            if isinstance(schema[c], pl.List) and _holds_objects(_inner(schema[c]) or pl.Null())
-        ]
-        keys += sum(_inner_keys(frame.get_column(c).explode()) for c in nested_lists)
-        for c in new:
-            if isinstance(schema[c], pl.List):
-                values = frame.get_column(c)
-                lists += _count(values, pl.List)
-                if _holds(schema[c], pl.Boolean()):
-                    booleans += _count(values, pl.Boolean)
-        if not structs:
-            break
-        before = set(frame.columns) - set(structs)
-        frame = frame.unnest(structs, separator=".")
-        new = [c for c in frame.columns if c not in before]
-    nulls = [c for c, t in schema.items() if t == pl.Null]
-    return (frame.drop(nulls) if nulls else frame), filled, keys, booleans, lists
 
 
 def _inner(dtype: pl.DataType) -> pl.DataType | None:
@@ -304,6 +355,11 @@ def _inner(dtype: pl.DataType) -> pl.DataType | None:
 def _instance(dtype: pl.DataType | DataTypeClass) -> pl.DataType:
     """Polars gives nested types as classes or instances; this code compares instances."""
     return dtype() if isinstance(dtype, DataTypeClass) else dtype
+
+
+def _deep(inner: pl.DataType | None) -> bool:
+    """Whether a list's elements need counting one by one: lists, objects or booleans."""
+    return isinstance(inner, pl.List | pl.Struct) or inner == pl.Boolean
 
 
 def _holds_objects(dtype: pl.DataType) -> bool:
