@@ -61,9 +61,10 @@ class JsonlWriter(RecordWriter):
 
     def _write_frame(self, frame: pl.DataFrame) -> None:
         """The values made column-wise (batchgs.io.write.cells) and written by Polars (compact JSON)."""
+        schema = frame.schema  # (built anew by every `frame.schema`)
         values = frame.select(
             [
-                json_value(pl.col(name), frame.schema[name], kind).alias(name)
+                json_value(pl.col(name), schema[name], kind).alias(name)
                 for name, kind in zip(frame.columns, self.kinds(), strict=True)
             ]
         )

@@ -99,14 +99,15 @@ class ParquetWriter(RecordWriter):
         does not fit the types so far (a column that must widen) goes the row way, which widens."""
         self._flush()
         kinds = dict(zip(self.columns, self.kinds(), strict=True))
+        schema = frame.schema  # (built anew by every `frame.schema`)
         for name in self.columns:
             if name not in self._types:
                 declared = self._declared(name, kinds[name])
-                self._types[name] = declared or _FRAME_TYPES.get(frame.schema[name], pa.string())
+                self._types[name] = declared or _FRAME_TYPES.get(schema[name], pa.string())
                 self._pending_schema = True
         exprs = []
         for name in self.columns:
-            expr = arrow_ready(pl.col(name), frame.schema[name], kinds[name], self._types[name])
+            expr = arrow_ready(pl.col(name), schema[name], kinds[name], self._types[name])
             if expr is None:
                 self._flush_tables()
                 self._write_rows([list(row) for row in frame.iter_rows()])

@@ -52,7 +52,8 @@ def sheet_rows(
 
     One pass first asks each text column whether any of its cells is special (escapes, spaces at an
     end, formula-like, too long): the usual column is not, and its cells are plain concatenations."""
-    texts = [n for n in frame.columns if frame.schema[n] == pl.String]
+    schema = frame.schema  # (built anew by every `frame.schema`)
+    texts = [n for n in frame.columns if schema[n] == pl.String]
     special = (
         frame.select(
             [
@@ -65,7 +66,7 @@ def sheet_rows(
         if texts
         else {}
     )
-    ints = [n for n in frame.columns if frame.schema[n] == pl.Int64]
+    ints = [n for n in frame.columns if schema[n] == pl.Int64]
     bounds = (
         frame.select(pl.col(ints).min().name.prefix("lo:"), pl.col(ints).max().name.prefix("hi:")).row(
             0, named=True
@@ -78,7 +79,7 @@ def sheet_rows(
     start = pl.lit("<c")  # cells without `r`: each row holds every column in order, `<c/>` when empty
     truncated: list[pl.Expr] = []
     for name, kind in zip(frame.columns, kinds, strict=False):
-        dtype = frame.schema[name]
+        dtype = schema[name]
         if dtype == pl.Null:
             parts.append(pl.lit(EMPTY))
             continue

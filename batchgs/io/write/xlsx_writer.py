@@ -44,7 +44,7 @@ COMPRESS_LEVEL = 1  # deflate level 1 is ~3x faster than 6 for ~25% larger files
 _NEEDS_ESCAPE = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
-_RENDER_ROWS = 2_000  # rows rendered into one string (bounds memory for huge batches)
+_RENDER_ROWS = 10_000  # rows rendered into one string (bounds memory for huge batches)
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss.000"
 
 
