@@ -164,6 +164,28 @@ def select_sorted(table: Mapping[str, Record], groups: Filter) -> list[Record]:
     return [table[k] for k in keys]
 
 
+def select_and_sort(
+    table: Mapping[str, Record], groups: Filter, keys: list[tuple[tuple[str, ...], bool]]
+) -> list[Record]:
+    """`sort_records(select_sorted(table, groups), keys)`, from the table's index when the whole list is
+    ordered by one indexed number (an exporter's `sort=createDate&pageSize=1` probes): the sort of
+    every record cost ~0.1 s of the sandbox's one thread per probe at 100,000 users."""
+    if not groups and len(keys) == 1 and isinstance(table, Table):
+        ((path, descending),) = keys
+        if len(path) == 1 and path[0] in INDEXED_FIELDS:
+            index = table.index(path[0])
+            if not index.others:
+                ordered = index.keys  # by value, ties in key order: the stable sort's order
+                if descending:
+                    ordered = sorted(ordered, key=lambda k: index.value_of[k], reverse=True)
+                records = [table[k] for k in ordered]
+                if len(ordered) < len(table):  # records without the field: last, in key order
+                    records += [table[k] for k in sorted(table) if table[k].get(path[0]) is None]
+                return records
+    records = select_sorted(table, groups)
+    return sort_records(records, keys) if keys else records
+
+
 def _indexed_candidates(table: Mapping[str, Record], groups: Filter) -> set[str] | None:
     """Keys that may match, from the table's index when every OR-group bounds one indexed field by
     a number (a slice's `createDate>=a;createDate<b`); None: scan everything. A superset: the

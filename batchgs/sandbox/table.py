@@ -90,6 +90,7 @@ class RangeIndex:
         numbered.sort()
         self.values = [value for value, _ in numbered]
         self.keys = [key for _, key in numbered]
+        self.value_of = {key: value for value, key in numbered}
 
     def between(self, low: float | None, high: float | None) -> list[str]:
         """Keys whose value v has low <= v <= high (None: unbounded), plus the non-numbers."""

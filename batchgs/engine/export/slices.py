@@ -177,11 +177,13 @@ def window_plan(since_ms: int, until_ms: int, slices: int, max_days: int = 190) 
 
 
 def split_target(total: int | None, slices: int, page_size: int) -> int:
-    """Records a part may hold before it is split: about half a slice's share, at least 4 pages."""
-    floor = 4 * page_size
+    """Records a part may hold before it is split: about half a slice's share, at least one page.
+    (A floor of 4 pages left a bulk-load hour cut into 4-page parts: with 32 cursors, 16 of them then
+    paged 4 times in a row while the others were done; a split costs one request, the parent's first
+    page, whatever the number of sub-parts.)"""
     if not total or slices <= 1:
-        return max(floor, 10 * page_size)
-    return max(floor, math.ceil(total / (2 * slices)))
+        return 10 * page_size
+    return max(page_size, math.ceil(total / (2 * slices)))
 
 
 # -- splitting a heavy part -------------------------------------------------------------------------
@@ -195,14 +197,13 @@ def split_part(
     next_id: int,
     bounds: tuple[int | None, int | None] = (None, None),
 ) -> list[Part] | None:
-    """Sub-parts of `part` when its `total_hits` is over twice `target`, cut at the quantiles of the
-    first page `sample` (dates, else keys): as many as it takes to bring each near `target` (at
-    most MAX_SPLIT), so that a cluster (a bulk-load hour) is cut in one step, not level by level.
-    None when it should not be split; [] when it should but cannot (one date and one key range)."""
+    """Sub-parts of `part` when its `total_hits` is over twice `target`, each near `target` records (at
+    most MAX_SPLIT): cut by date from the first page `sample` (`_split_by_date`), else by key. None when
+    it should not be split; [] when it should but cannot (one date and one key range)."""
     if total_hits <= 2 * target or len(sample) >= total_hits or part.kind != "scroll":
         return None
     count = min(MAX_SPLIT, math.ceil(total_hits / target))
-    children = _split_by_date(entity, part, sample, count, bounds)
+    children = _split_by_date(entity, part, sample, total_hits, target, bounds)
     children = children or _split_by_key(entity, part, sample, count)
     if not children:
         return []
@@ -215,20 +216,36 @@ def _split_by_date(
     entity: ExportEntity,
     part: Part,
     sample: Sequence[Mapping[str, Any]],
-    count: int,
+    total_hits: int,
+    target: int,
     bounds: tuple[int | None, int | None],
 ) -> list[Part]:
+    """Cuts from the first page's dates, read in the order the API gave them:
+
+    - in no date order (the API's own), the page is a sample of the whole part: cut at its quantiles
+      into about `total_hits / target` pieces, plus one piece for each end beyond the sample;
+    - in date order (a `--sort` on the date, or an API that lists by date), the page holds the part's
+      earliest (latest) records: the range it spans is one piece, and the rest of the part, where the
+      other records lie, is cut into pieces as wide as `target` records at the density of the page's
+      half nearest to that rest (a bulk-load hour is dense from its first minute: cut in one step, not
+      split after split), or into equal widths when those would run past the part's end."""
     name = entity.slice_field
     if not name:
         return []
-    values = sorted(v for r in sample if type(v := r.get(name)) is int)
+    given = [v for r in sample if type(v := r.get(name)) is int]
+    values = sorted(given)
     if len(set(values)) < 2:
         return []
     lo = part.lo if part.lo is not None else bounds[0]
     hi = part.hi if part.hi is not None else (bounds[1] + 1 if bounds[1] is not None else None)
-    cuts = {values[len(values) * j // count] for j in range(1, count)}
-    if hi is not None and hi - values[-1] > 1:  # the page may show only the start of the range
-        cuts.update(equal_width(values[-1] + 1, hi, max(2, count // 2) + 1))
+    n = len(values)
+    count = min(MAX_SPLIT, math.ceil(total_hits / target))
+    if given == values:
+        cuts = _beyond(values[-1] + 1, hi, values[n // 2 :], total_hits - n, target, count - 1, up=True)
+    elif given == values[::-1]:
+        cuts = _beyond(values[0], lo, values[: n - n // 2], total_hits - n, target, count - 1, up=False)
+    else:
+        cuts = {values[n * j // count] for j in range(1, count)} | {values[0], values[-1] + 1}
     inner = sorted(c for c in cuts if (part.lo is None or c > part.lo) and (part.hi is None or c < part.hi))
     if lo is not None:
         inner = [c for c in inner if c > lo]
@@ -238,6 +255,20 @@ def _split_by_date(
     for child in children:
         child.klo, child.khi = part.klo, part.khi
     return children
+
+
+def _beyond(
+    edge: int, end: int | None, near: Sequence[int], records: int, target: int, most: int, *, up: bool
+) -> set[int]:
+    """Cuts from `edge` (where a date-ordered page ends) towards `end` (the part's end, None: open) for
+    the `records` not on the page: pieces of `target` records at the density of `near`, at most `most`,
+    evenly spread up to `end` when that density would take them past it."""
+    pieces = max(1, min(most, math.ceil(max(0, records) / target)))
+    width = max(1, round((near[-1] - near[0]) / max(1, len(near) - 1) * target))
+    reach = [edge + width * k if up else edge - width * k for k in range(1, pieces + 1)]
+    if end is not None and (reach[-1] >= end if up else reach[-1] <= end):
+        return {edge, *equal_width(min(edge, end), max(edge, end), pieces + 1)}
+    return {edge, *reach}
 
 
 def _split_by_key(

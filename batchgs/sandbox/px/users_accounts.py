@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from batchgs.sandbox.errors import ApiError, invalid_field, not_found
-from batchgs.sandbox.filters import parse_filters, parse_sort, select_sorted, sort_records
+from batchgs.sandbox.filters import parse_filters, parse_sort, select_and_sort
 from batchgs.sandbox.paging import int_param
 from batchgs.sandbox.px.model import ACCOUNT_FIELDS, USER_FIELDS
 from batchgs.sandbox.state import SandboxState, add_px_route, json_body, json_response, state_of
@@ -97,9 +97,7 @@ def make_handlers(kind: Kind) -> dict[str, Any]:
         else:
             groups = parse_filters(query.getall("filter", []))
             order = parse_sort(query.get("sort"))
-            table = kind.records(state)
-            records = select_sorted(table, groups)
-            page = state.scrolls.start(sort_records(records, order) if order else records, page_size)
+            page = state.scrolls.start(select_and_sort(kind.records(state), groups, order), page_size)
         body = {kind.plural: _page_out(kind, state, page.records), "totalHits": page.total_hits}
         body["scrollId"] = page.scroll_id
         return json_response(body)
