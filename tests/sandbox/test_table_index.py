@@ -94,3 +94,17 @@ def test_a_list_sorted_by_the_index_is_the_sorted_scan(table: Table, descending:
     keys = [(("createDate",), descending)]
     want = sort_records(select_sorted(table, []), keys)
     assert [r["identifyId"] for r in select_and_sort(table, [], keys)] == [r["identifyId"] for r in want]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(dated_tables(), tables()),
+    st.lists(st.tuples(st.sampled_from(["<", "<=", ">", ">="]), st.integers(-4, 7)), min_size=1, max_size=3),
+)
+def test_a_slice_range_cut_from_the_index_is_what_a_scan_finds(
+    table: Table, limits: list[tuple[str, int]]
+) -> None:
+    """An export slice's `createDate>=a;createDate<b` is bisected out of the index, boundaries included
+    or not as the operators say, values that are not numbers judged by the filter."""
+    groups = parse_filters([";".join(f"createDate{op}{value}" for op, value in limits)])
+    assert select_sorted(table, groups) == select_sorted(dict(table), groups)
