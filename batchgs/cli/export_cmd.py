@@ -179,8 +179,8 @@ def checked_fields(
     When the list cannot be read (a refused key, the quota), the run itself meets the same answer and
     reports it as a paused run; it checks the fields again then."""
     model = fields_model(entity, options)
-    if model is None:
-        return check_fields(entity, options, None), None
+    if model is None or not (options.filters or options.sort or options.columns):
+        return check_fields(entity, options, None), None  # nothing to check: the run reads the list
 
     async def read() -> list[dict[str, Any]]:
         async with px_client(settings) as client:

@@ -220,9 +220,13 @@ class Exporter:
     # -- planning ----------------------------------------------------------------------------------
     async def _plan(self) -> None:
         entity, options, info = self.entity, self.options, self.state.info
-        parts: list[Part]
         model = fields_model(entity, options)
-        if model:
+        beside: asyncio.Task[list[dict[str, Any]]] | None = None
+        if model and self._attributes is None and not (options.filters or options.sort or options.columns):
+            # no field to check: only the layout needs the attribute list, read beside the probes
+            beside = asyncio.ensure_future(fetch_attributes(self.client, model))
+            self.options = options = check_fields(entity, options, None)
+        elif model:
             attributes = self._attributes
             if attributes is None:
                 attributes = await fetch_attributes(self.client, model)
@@ -233,6 +237,24 @@ class Exporter:
             self.options = options = check_fields(entity, options, custom_types_of(attributes, deleted=True))
         else:
             self.options = options = check_fields(entity, options, None)
+        try:
+            parts = await self._plan_parts(entity, options, info)
+            if beside is not None:
+                attributes = await beside
+                if entity.metadata_model:
+                    info["custom_types"] = custom_types_of(attributes)
+        finally:
+            if beside is not None and not beside.done():
+                beside.cancel()
+                await asyncio.gather(beside, return_exceptions=True)
+        info["planned"] = True
+        self.state.add(parts)
+
+    async def _plan_parts(
+        self, entity: ExportEntity, options: ExportOptions, info: dict[str, Any]
+    ) -> list[Part]:
+        """The first parts of the plan (probing the list's dates when it is sliced)."""
+        parts: list[Part]
         info["filters"] = options.filters  # as checked (ISO dates as epoch ms): what resume sends
         if entity.paging == "page-number":
             parts = [Part(id=0, order=[0], kind="pages")]
@@ -260,8 +282,7 @@ class Exporter:
                     part.stage = "ids"
         else:
             parts = await self._scroll_parts(entity, 0, sortable=True)
-        info["planned"] = True
-        self.state.add(parts)
+        return parts
 
     async def _scroll_parts(self, entity: ExportEntity, first_id: int, *, sortable: bool) -> list[Part]:
         options, info = self.options, self.state.info
