@@ -367,7 +367,9 @@ def export_cpu(r: dict[str, Any]) -> str:
     text = (
         f"### 6c. Exporter CPU per record: {r['users']:,} users, no added latency\n\n"
         f"Polars floor on the same pages (read_json with the schema known, unnest, write_csv): "
-        f"**{floor['cpu_us_per_record']} CPU-µs/record**; the exporter's start-up (a one-user export): "
+        f"**{floor['cpu_us_per_record']} CPU-µs/record** (the median of "
+        f"{len(floor.get('runs_cpu_seconds') or [1])} runs beside the exports); the exporter's start-up "
+        "(a one-user export): "
         f"{r['startup_cpu_seconds']} CPU-s.\n\n" + _table(head, rows) + "\n"
     )
     published = {m["format"]: m for m in r.get("million_published", [])}
