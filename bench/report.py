@@ -329,8 +329,15 @@ def shared_limit(r: dict[str, Any]) -> str:
         f"{d['rows_needed']:,} requests: {d['requests_before_pause']:,} sent, exit codes {d['exit_codes']}; "
         f"after the window frees (the counts moved a day back), `resume` exits {d['resume_exit_codes']} with "
         f"{d['rows_done_after_resume']:,} rows done. The share keeper costs {k['local_cpu_ms_per_tick']} ms "
-        f"(state folder) / {k['redis_cpu_ms_per_tick']} ms (Redis) of CPU per tick, one tick every "
-        f"{k['tick_seconds']:g} s.\n"
+        f"(state folder) / {k['redis_cpu_ms_per_tick']} ms (Redis) of CPU per board transaction, one tick "
+        f"every {k['tick_seconds']:g} s"
+        + (
+            f"; a job alone on its key pays {k['alone_cpu_ms_per_second']} ms of CPU per second for its "
+            "keeper (wake-ups and thread hops included)"
+            if "alone_cpu_ms_per_second" in k
+            else ""
+        )
+        + ".\n"
     )
 
 

@@ -225,6 +225,33 @@ def _keeper_cost(ticks: int) -> dict[str, Any]:
     return out
 
 
+def _keeper_alone(seconds: float) -> dict[str, float]:
+    """CPU per second of a real ShareKeeper ticking alone on a state-folder board (its wake-ups,
+    thread hops and transactions: what the sharing costs a running job), against the same wait
+    without it. Divided by the single process's request rate it is the CPU sharing adds per request."""
+    from batchgs.transport.limiter import px_limiter
+    from batchgs.transport.share import ShareKeeper
+    from batchgs.transport.share_local import LocalShareBoard
+
+    async def spend(keep: bool) -> float:
+        with tempfile.TemporaryDirectory(prefix="bench-keeper-") as tmp:
+            board = LocalShareBoard(
+                Path(tmp), "pool", scope="px", fingerprint="f", base_url="u", capacity=200,
+                window=1.0, stale_after=4.0,
+            )  # fmt: skip
+            keeper = ShareKeeper(board, px_limiter(200))
+            if keep:
+                await keeper.start()
+            begun = time.process_time()
+            await asyncio.sleep(seconds)
+            spent = time.process_time() - begun
+            await keeper.stop() if keep else await board.close()
+            return spent
+
+    idle, kept = asyncio.run(spend(False)), asyncio.run(spend(True))
+    return {"alone_cpu_ms_per_second": round(max(0.0, kept - idle) * 1000 / seconds, 2)}
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     rows = 1_500 if quick else 4_000
     results = {
@@ -235,7 +262,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "single": [_single(rows, shared=shared) for shared in (False, True) * (1 if quick else 2)],
         "three": [_three(rows, redis=False), _three(rows, redis=True)],
         "daily": _daily_limit(800 if quick else 2_000, 1_500 if quick else 5_000),
-        "keeper": _keeper_cost(200 if quick else 1_000),
+        "keeper": {**_keeper_cost(200 if quick else 1_000), **_keeper_alone(3.0 if quick else 10.0)},
     }
     h.save("shared_limit", results, quick=quick)
     return results
@@ -263,3 +290,5 @@ def print_table(results: dict[str, Any]) -> None:
     k = results["keeper"]
     local, remote = k["local_cpu_ms_per_tick"], k["redis_cpu_ms_per_tick"]
     print(f"share keeper: {local} ms (state folder) / {remote} ms (Redis) CPU per tick")
+    if "alone_cpu_ms_per_second" in k:
+        print(f"share keeper alone on its key: {k['alone_cpu_ms_per_second']} ms CPU per second")

@@ -9,7 +9,8 @@ an upper bound of what the server can see from it in any window ending from now 
 limiter grants only while fewer than `limit` slots are live. The board holds one invariant, checked
 atomically (SQLite `BEGIN IMMEDIATE`, Redis WATCH/MULTI): the claims add up to at most the key's rate.
 
-Every `TICK` seconds a job re-plans in one atomic step (`plan_tick`): the fair shares are max-min fair
+Every `TICK` seconds (every `SATISFIED_SLOWDOWN` ticks while it has all it wants) a job re-plans in
+one atomic step (`plan_tick`): the fair shares are max-min fair
 (water-filling; nobody gets more than its `want`); a job above its fair share lowers its limit at
 once (always safe); a job below it raises only into what the others' claims leave free. A job that
 joins late therefore gets its share once the others' old slots have expired — about one window plus
@@ -41,6 +42,9 @@ from batchgs.errors import CoordinatorLost
 from batchgs.transport.limiter import SlidingWindowLimiter
 
 TICK = 0.1  # seconds between two re-plans of a job (a late joiner ramps up in these steps)
+# ...while it has all it wants (a job alone on its key, say), it re-plans this much less often: its
+# share can only go down, which a joiner waits for at most this long; ticks cost CPU per request
+SATISFIED_SLOWDOWN = 5
 TICK_TIMEOUT = 1.0  # a tick slower than this counts as failed: the job holds its grants at once
 LOST_AFTER = 5.0  # seconds of failed ticks before a run stops (exit 4); it sends nothing meanwhile
 log = logging.getLogger(__name__)
@@ -249,10 +253,18 @@ class ShareKeeper:
         self._apply(await self.board.tick(self._input()))
         self._task = asyncio.create_task(self._run(), name="batchgs-share-keeper")
 
+    def _interval(self) -> float:
+        """Seconds to the next tick: short while the share is below what the job wants (it may grow),
+        SATISFIED_SLOWDOWN times longer once it has all it wants (it can only shrink, when a job joins:
+        the joiner gets its share that much later, well within a second or two)."""
+        last = self.last
+        satisfied = last is not None and last.limit >= last.want
+        return self.tick_seconds * (SATISFIED_SLOWDOWN if satisfied else 1)
+
     async def _run(self) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tick_seconds):
+                async with asyncio.timeout(self._interval()):
                     await self._stopping.wait()
             if self._stopping.is_set():
                 return

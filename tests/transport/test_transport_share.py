@@ -121,3 +121,25 @@ def test_the_claims_never_add_up_past_the_key_and_settle_on_fair_shares(
     order = sorted(running, key=lambda job: (board[job].started, job))
     expected = fair_shares(capacity, {job: wants[int(job[1:])] for job in running}, order)
     assert {job: board[job].limit for job in running} == expected
+
+
+def test_a_job_with_all_it_wants_re_plans_less_often_and_a_short_one_at_once() -> None:
+    """The keeper's ticks cost CPU per request; a job whose share equals its want (alone on its key)
+    can only be asked to give some back, so it re-plans every SATISFIED_SLOWDOWN ticks; a job below
+    its want re-plans every tick (its share may grow)."""
+    from batchgs.transport.limiter import SlidingWindowLimiter
+    from batchgs.transport.share import SATISFIED_SLOWDOWN, TICK, ShareKeeper
+
+    keeper = ShareKeeper(board=None, limiter=SlidingWindowLimiter(190))  # type: ignore[arg-type]
+    assert keeper._interval() == TICK  # nothing heard from the board yet
+
+    def record(limit: int) -> JobRecord:
+        return JobRecord(
+            job=keeper.job, want=190, limit=limit, live=0, started=0.0, expires=9.0, ending=False,
+            host="h", pid=1, label="",
+        )  # fmt: skip
+
+    keeper.last = record(190)
+    assert keeper._interval() == TICK * SATISFIED_SLOWDOWN
+    keeper.last = record(95)  # a second job joined: half each, and this one may get more back later
+    assert keeper._interval() == TICK
