@@ -76,6 +76,7 @@ def test_a_field_first_seen_on_page_57_gets_its_column() -> None:
         ({"location": "Paris"}, "Paris"),  # a scalar where an object was
         ({"customAttributes": {"isBeta": "yes"}}, "yes"),
         ({"visits": True}, "true"),  # numbers and a boolean make a text column; Polars alone reads 1
+        ({"visits": False}, "false"),  # ... and 0
         ({"propertyKeys": "AP-9"}, "AP-9"),  # a scalar where a list was; Polars alone reads ["AP-9"]
     ],
 )
@@ -245,3 +246,31 @@ def test_pages_read_from_many_threads_at_once_lose_no_value() -> None:
             flat = flatten(record)
             assert set(row) == set(flat)
             assert all(_same(row[key], value) for key, value in flat.items()), (row, flat)
+
+
+@pytest.mark.parametrize(
+    ("first", "later"),
+    [
+        ([1.5, 2.5], [True, 2.5]),  # a list of numbers: Polars alone reads [1.0, 2.5]
+        (["a,b", "c"], [True, "a,b"]),  # a list written as JSON text: Polars alone reads ["true", ...]
+    ],
+)
+def test_a_boolean_hidden_in_a_list_is_never_read_as_something_else(
+    first: list[Any], later: list[Any]
+) -> None:
+    """Booleans are counted in the bytes only where one could have been read as something else (a 0 or
+    a 1 among numbers, a list of numbers, a list written as JSON text): these must all be caught."""
+    reader = PageReader("users")
+    reader.read(_page([{"identifyId": "u1", "tags": first, "n": 7}]))
+    page = reader.read(_page([{"identifyId": "u2", "tags": later, "n": 8}]))
+    assert page.frame["tags"].item() == flatten({"tags": later})["tags"]
+
+
+def test_a_boolean_in_a_field_that_held_text_stays_a_boolean() -> None:
+    """Polars alone would read it as the text `true`: the boolean count sends the page the slow way,
+    which keeps the value's type."""
+    reader = PageReader("users")
+    reader.read(_page([{"identifyId": "u1", "plan": "pro", "seats": 5, "on": False}]))
+    page = reader.read(_page([{"identifyId": "u2", "plan": True, "seats": 7, "on": True}]))
+    assert not page.fast
+    assert page.frame.row(0, named=True) == {"identifyId": "u2", "plan": True, "seats": 7, "on": True}
