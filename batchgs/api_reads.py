@@ -91,12 +91,15 @@ def run_status(run_dir: Path, settings: Callable[[], Settings]) -> dict[str, Any
     run, to find its share of the key on the shared limiter's board (state folder or coordinator)."""
     from batchgs.cli.runner import STOP_MESSAGE  # the journal key the CLI's stop handler writes
     from batchgs.reports.summary import build_summary
-    from batchgs.run.cleanup import validation_summary
+    from batchgs.run.cleanup import plan_summary, validation_summary
     from batchgs.run.journal import Journal
 
     checked = validation_summary(run_dir)
     if checked is not None:  # a `batchgs validate` folder: nothing was sent, there is nothing to resume
         return checked
+    planned = plan_summary(run_dir)
+    if planned is not None:  # a dry run's plan: nothing was sent either
+        return planned
     with Journal.open(run_dir, lock=False) as journal:
         recorded_total = journal.get_progress("rows_total")
         summary = build_summary(

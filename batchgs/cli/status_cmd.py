@@ -5,7 +5,9 @@ while it runs its share of the key's rate; or the report of a `batchgs validate`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,6 +39,8 @@ def command(ctx: click.Context, run_dir: str, as_json: bool, state_dir: str | No
     elif result.status == "validated":
         click.echo(human_summary(result.summary))
         click.echo("Validated  nothing was sent; the reports are in this folder")
+    elif result.status == "planned":
+        _print_plan(result.summary)
     else:
         _print(result, run_dir)
 
@@ -58,3 +62,16 @@ def _print(result: RunResult, run_dir: str) -> None:
         )
     if result.status in ("paused", "running") and result.summary.get("rows_pending", 0) >= 0:
         click.echo(f"Resume     {resume_hint(run_dir)}")
+
+
+def _print_plan(summary: Mapping[str, Any]) -> None:
+    """A dry run's plan folder: what was planned, nothing sent, where the changes are listed."""
+    click.echo(f"Run folder  {summary.get('run_dir')}")
+    click.echo(f"Planned     batchgs {summary.get('command')} of {summary.get('entity')} (a dry run)")
+    plan = summary.get("plan")
+    if isinstance(plan, Mapping):
+        counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in plan.items() if isinstance(v, int))
+        if counts:
+            click.echo(f"Plan        {counts}")
+    click.echo(f"Changes     {summary.get('changes_csv')}")
+    click.echo("Sent        nothing: run the command again without --dry-run to send the plan")

@@ -79,6 +79,12 @@ def validation_summary(path: Path) -> dict[str, Any] | None:
     return _journal_less_summary(path, ("validate",))
 
 
+def plan_summary(path: Path) -> dict[str, Any] | None:
+    """The summary.json of a dry run's plan folder (kind "plan": `import --changed-only --dry-run`,
+    `undo --dry-run`; no journal), else None."""
+    return _journal_less_summary(path, ("plan",))
+
+
 def _journal_less_summary(path: Path, kinds: tuple[str, ...]) -> dict[str, Any] | None:
     summary = path / SUMMARY_JSON
     if (path / JOURNAL_FILE).exists() or not summary.is_file() or summary.stat().st_size > _SMALL:

@@ -78,6 +78,15 @@ def test_plan_run_and_second_run(sandbox: SandboxThread, tmp_path: Path) -> None
     assert updates == expected
     creates = [line for line in planned if line[1] == "create"]
     assert {line[0] for line in creates} == {"U999999"}
+    # `batchgs status` of the plan folder says what it is (it said "not a run folder", exit 5)
+    status = run_cli(["status", str(tmp_path / "plan")], env)
+    assert status.exit_code == 0, status.output
+    assert (
+        "Planned" in status.output and "a dry run" in status.output and "Sent        nothing" in status.output
+    )
+    assert "changes.csv" in status.output
+    as_json = run_cli(["status", str(tmp_path / "plan"), "--json"], env)
+    assert as_json.exit_code == 0 and '"kind": "plan"' in as_json.output
     assert ("U999999", "create", "email", "", "new@example.com") in creates
     assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == [
         "changes.csv",
