@@ -302,6 +302,10 @@ def _parsers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max(1, min(4, cores - 1)), thread_name_prefix="batchgs-pages")
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of the pool's threads: it makes its own
+    os.register_at_fork(after_in_child=_parsers.cache_clear)
+
+
 def _ignore(results: list[int]) -> None:
     """Pool's collector for work whose results are kept by the workers themselves."""
 
