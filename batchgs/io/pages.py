@@ -56,7 +56,6 @@ class Page:
     frame: pl.DataFrame
     envelope: dict[str, Any]
     fast: bool  # read by the schema parse (False: the slow path)
-    raw: bytes = b""  # the answer as received (the caller spools it)
 
     @property
     def count(self) -> int:
@@ -173,7 +172,6 @@ class PageReader:
                 if page is None:
                     self.slow_pages += 1
                     page = self._slow(data)
-        page.raw = data
         return page
 
     # -- the fast path ---------------------------------------------------------------------------
