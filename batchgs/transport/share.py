@@ -241,6 +241,12 @@ class ShareKeeper:
 
     def _apply(self, record: JobRecord) -> None:
         changed = self.last is None or self.last.limit != record.limit
+        waiting = record.limit == 0 and not record.ending
+        if waiting and (self.last is None or self.last.limit > 0):  # once per wait, saying why
+            log.warning(
+                "shared limiter: the other jobs on this key use its whole rate for now; this job waits "
+                "for its share (they give it within a second or two; `batchgs quota` lists them)"
+            )
         self.last = record
         self.limiter.set_share(record.limit)
         if changed and self.on_change is not None:

@@ -84,3 +84,19 @@ def test_a_slow_tick_holds_the_grants_without_piling_up_calls_and_its_late_answe
         assert board.most_at_once == 1
 
     asyncio.run(scenario())
+
+
+def test_a_job_that_must_wait_for_its_share_says_why_once_per_wait(caplog: pytest.LogCaptureFixture) -> None:
+    keeper = ShareKeeper(SlowThreadBoard(), px_limiter(50))  # type: ignore[arg-type]
+
+    def record(limit: int, *, ending: bool = False) -> JobRecord:
+        return JobRecord(keeper.job, 50, limit, 0, 0.0, 1e12, ending, "h", 1, "")
+
+    with caplog.at_level("WARNING", logger="batchgs"):
+        for limit in (0, 0, 20, 50, 0, 0):  # waits at its start, gets a share, waits again
+            keeper._apply(record(limit))
+        keeper._apply(record(0, ending=True))  # leaving: limit 0 is not a wait
+    said = [r.getMessage() for r in caplog.records if "waits for its share" in r.getMessage()]
+    assert len(said) == 2
+    assert "other jobs on this key use its whole rate" in said[0] and "batchgs quota" in said[0]
+    assert keeper.limiter.share == 0
