@@ -441,6 +441,8 @@ class Exporter:
     async def _write(self, shape: Layout) -> int:
         parts = self.state.leaves("main", descending=bool(self.state.info.get("descending")))
         halt = threading.Event()
+        if self.stop.is_set():  # a stop asked for while the last pages came: no file, the spools stay
+            halt.set()  # (the watcher below would set it too, but maybe only after a quick write ended)
         written = 0
 
         def on_rows(count: int) -> None:

@@ -203,3 +203,21 @@ def test_denylist_of_every_user_resumes_across_its_two_stages(sandbox_factory, t
     gets = [c for c in first.calls + second.calls + third.calls if c[1].startswith("/v1/users/denylist/")]
     assert len(gets) <= 1200 + 2 * 500  # a chunk cut short is asked again, nothing more
     assert not [c for c in third.calls if c[1] == "/v1/users"]  # the ids were not listed again
+
+
+def test_a_stop_asked_for_as_the_last_part_ended_writes_no_file_and_resumes(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    """A stop that arrives with the last part must still stop the run before the file is written: a
+    one-frame file (a per-user export of one chunk) was written before an asynchronous watcher saw it."""
+    store = seeded_store(users=90)
+    sandbox = sandbox_factory(store=store, rate_limit=0)
+    state, out = tmp_path / "state", tmp_path / "deny.csv"
+    options = options_for("denylist", out, slices=1, page_size=50)
+    every_part_done = lambda p: p.phase == "fetch" and p.parts > 0 and p.parts_done == p.parts  # noqa: E731
+    first = run_library(sandbox, state, tmp_path / "run", options, stop_when=every_part_done)
+    assert isinstance(first.error, Interrupted), first.progress[-1]
+    assert not out.exists() and no_temp_files(tmp_path)
+    second = run_library(sandbox, state, tmp_path / "run")
+    assert second.error is None and len(read_csv(out)) == 90
+    assert not [c for c in second.calls if c[1].startswith("/v1/users")]  # every answer was kept
