@@ -14,7 +14,8 @@ in the table (`Table.version`); a test that edits a stored record's createDate i
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 Record = dict[str, Any]
@@ -69,18 +70,25 @@ class Table(dict[str, Record]):
         """The index of `name` (one of INDEXED_FIELDS) as of this version of the table."""
         built = self._indexes.get(name)
         if built is None or built[0] != self.version:
-            built = (self.version, RangeIndex(name, self.items()))
+            built = (self.version, RangeIndex(name, self))
             self._indexes[name] = built
         return built[1]
 
 
 class RangeIndex:
-    """The keys of records whose `name` is a number, sorted by it; the others kept aside."""
+    """The keys of records whose `name` is a number, sorted by it; the others kept aside.
 
-    def __init__(self, name: str, items: Iterable[tuple[str, Record]]) -> None:
+    Also what a scroll start needs without sorting the table again: the records in key order (a list's
+    own order), each numbered key's rank in it (a slice's records are put back in key order by sorting
+    small integers, not strings), and the whole list ordered by `name` either way (an exporter's
+    one-record probes). These are built once per version of the table and never changed, so a scroll
+    may keep them as its snapshot."""
+
+    def __init__(self, name: str, table: Mapping[str, Record]) -> None:
         numbered: list[tuple[float, str]] = []
         self.others: list[str] = []  # a value that is not a number: left to the filter to judge
-        for key, record in items:
+        self.name = name
+        for key, record in table.items():
             value: Any = record.get(name)
             kind = type(value)
             if kind is int or kind is float:
@@ -91,9 +99,45 @@ class RangeIndex:
         self.values = [value for value, _ in numbered]
         self.keys = [key for _, key in numbered]
         self.value_of = {key: value for value, key in numbered}
+        self.key_order = sorted(table)
+        self.in_key_order = [table[k] for k in self.key_order]
+        self.rank_of = {key: rank for rank, key in enumerate(self.key_order)}
+        self.ranks = [self.rank_of[k] for k in self.keys]
 
     def between(self, low: float | None, high: float | None) -> list[str]:
         """Keys whose value v has low <= v <= high (None: unbounded), plus the non-numbers."""
         start = 0 if low is None else bisect.bisect_left(self.values, low)
         end = len(self.values) if high is None else bisect.bisect_right(self.values, high)
         return [*self.keys[start:end], *self.others]
+
+    def in_key_order_of(self, keys: list[str], start: int, end: int) -> list[Record]:
+        """The records of the numbered keys [start, end) and of `keys` (others), in key order."""
+        ranks = self.ranks[start:end]
+        if keys:
+            rank_of = self.rank_of
+            ranks += [rank_of[k] for k in keys]
+        ranks.sort()
+        records = self.in_key_order
+        return [records[r] for r in ranks]
+
+    @cached_property
+    def ascending(self) -> list[Record]:
+        """Every record by value (ties in key order), those without the field last in key order (only
+        meaningful when there are no `others`)."""
+        records, rank_of = self.in_key_order, self.rank_of
+        out = [records[rank_of[k]] for k in self.keys]
+        return out + self._missing()
+
+    @cached_property
+    def descending(self) -> list[Record]:
+        """Every record by value, largest first (ties still in key order: a stable sort's answer), those
+        without the field last in key order."""
+        numbered = self.ascending[: len(self.keys)]
+        order = sorted(range(len(numbered)), key=self.values.__getitem__, reverse=True)
+        return [numbered[i] for i in order] + self._missing()
+
+    def _missing(self) -> list[Record]:
+        if len(self.keys) == len(self.key_order):
+            return []
+        name = self.name
+        return [r for r in self.in_key_order if r.get(name) is None]
