@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from typing import Any, Literal
 
 from batchgs.engine.export.entities import ExportEntity
@@ -160,6 +161,30 @@ def scroll_plan(total: int, low: int | None, high: int | None, slices: int, page
     pages = math.ceil(total / page_size)
     count = min(2 * slices, pages)
     return range_parts(None, None, equal_width(low, high + 1, count), 0)
+
+
+def looks_sampled(dates: Sequence[int]) -> bool:
+    """Whether a page of dates, in the order the API listed them, is a sample of the whole list rather
+    than its start: neighbours rise about as often as they fall (an API that lists by key, keys that
+    say nothing of dates). A page in date order, or near it (insertion order), is the list's start."""
+    rises = sum(1 for a, b in pairwise(dates) if b > a)
+    falls = sum(1 for a, b in pairwise(dates) if b < a)
+    return rises + falls >= 16 and min(rises, falls) >= (rises + falls) // 4
+
+
+def sample_plan(dates: Sequence[int], total: int, slices: int, page_size: int) -> list[Part] | None:
+    """Parts cut at the quantiles of `dates`, a sample of the whole list (`looks_sampled`): each holds
+    about the same number of records, a bulk-load hour included, from the plan's first step, where
+    equal widths leave the hour in one part that is split only once its first page has come back (a
+    round trip, while the other cursors run out of work). The first and last parts are open-ended,
+    so nothing outside the sample's range is missed. None: fewer than two distinct dates to cut at."""
+    values = sorted(dates)
+    if not worth_slicing(total, slices, page_size) or len(values) < 2 or values[0] == values[-1]:
+        return None
+    count = min(2 * slices, math.ceil(total / page_size))
+    n = len(values)
+    cuts = sorted({values[n * j // count] for j in range(1, count)} - {values[0]})
+    return range_parts(None, None, cuts, 0) if cuts else None
 
 
 def window_plan(since_ms: int, until_ms: int, slices: int, max_days: int = 190) -> list[Part]:
