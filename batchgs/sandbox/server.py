@@ -195,6 +195,7 @@ async def serve(config: SandboxConfig, host: str, port: int, on_ready: Callable[
         # 100,000 users); only here, where nothing but HTTP changes the records (a test reaching into
         # a SandboxThread's store may edit a createDate in place before its first request)
         table.index("createDate")
+    store.users.keep_encodings()  # nothing but HTTP changes the records here (see Table)
     runner, actual_port = await start_site(app, host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

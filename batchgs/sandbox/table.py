@@ -18,50 +18,105 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 Record = dict[str, Any]
 INDEXED_FIELDS = frozenset({"createDate"})
 
 
 class Table(dict[str, Record]):
-    """A dict of records by key whose `version` moves on every change of its key → record map."""
+    """A dict of records by key whose `version` moves on every change of its key → record map.
+
+    It can also keep each record's JSON (`keep_encodings`), so that a list page is the stored bytes
+    joined rather than 1,000 records encoded again: only where nothing but the HTTP handlers changes
+    the records (the `batchgs sandbox` process), since an edit made in place by other code is not seen.
+    A handler that edits a stored record in place calls `changed(key)`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.version = 0
         self._indexes: dict[str, tuple[int, RangeIndex]] = {}
+        self._encoded: dict[int, tuple[Record, bytes]] | None = None  # id(record) -> (record, JSON)
 
     def touch(self) -> None:
         self.version += 1
+        self._forget_all()
+
+    def keep_encodings(self) -> None:
+        """From now on, remember each record's JSON once encoded (see the class docstring)."""
+        if self._encoded is None:
+            self._encoded = {}
+
+    def changed(self, key: str) -> None:
+        """The record under `key` was edited in place: its remembered JSON is stale."""
+        self._forget(self.get(key))
+
+    def encoded(self, records: list[Record]) -> list[bytes] | None:
+        """Each record's compact JSON (orjson's, as `fastjson.dumps` writes it), from memory when it is
+        a stored record encoded before. None: a record orjson cannot write (the caller then encodes the
+        whole page the slow way, so the bytes are exactly those)."""
+        memory = self._encoded
+        out: list[bytes] = []
+        try:
+            for record in records:
+                entry = memory.get(id(record)) if memory is not None else None
+                if entry is not None and entry[0] is record:
+                    out.append(entry[1])
+                    continue
+                data = orjson.dumps(record)
+                if memory is not None:
+                    memory[id(record)] = (record, data)
+                out.append(data)
+        except TypeError:
+            return None
+        return out
+
+    def _forget(self, record: Record | None) -> None:
+        if self._encoded is not None and record is not None:
+            self._encoded.pop(id(record), None)
+
+    def _forget_all(self) -> None:
+        if self._encoded:
+            self._encoded.clear()
 
     def __setitem__(self, key: str, value: Record) -> None:
+        self._forget(self.get(key))
+        self._forget(value)  # a revived record comes back edited
         super().__setitem__(key, value)
         self.version += 1
 
     def __delitem__(self, key: str) -> None:
+        self._forget(self.get(key))
         super().__delitem__(key)
         self.version += 1
 
     def pop(self, key: str, *default: Any) -> Any:
+        self._forget(self.get(key))
         self.version += 1
         return super().pop(key, *default)
 
     def popitem(self) -> tuple[str, Record]:
+        self._forget_all()
         self.version += 1
         return super().popitem()
 
     def clear(self) -> None:
+        self._forget_all()
         super().clear()
         self.version += 1
 
     def update(self, *args: Any, **kwargs: Any) -> None:
+        self._forget_all()
         super().update(*args, **kwargs)
         self.version += 1
 
     def setdefault(self, key: str, default: Record | None = None) -> Record:
+        self._forget(self.get(key))
         self.version += 1
         return super().setdefault(key, default if default is not None else {})
 
     def __ior__(self, other: Any) -> Table:  # type: ignore[override,misc]
+        self._forget_all()
         super().update(other)
         self.version += 1
         return self
