@@ -36,6 +36,7 @@ def test_a_page_joined_from_remembered_json_is_the_page_encoded_whole() -> None:
     empty = fastjson.dumps({"users": [], "totalHits": 0, "scrollId": "x"})
     assert _page_bytes(store.users, [], 0, "x") == empty
     assert store.users.encoded([ODD[1]]) is None  # the handler then encodes the page as before
+    assert Table(store.users).encoded(records) is None  # nothing remembered: the page is encoded whole
 
 
 def test_writes_through_the_api_show_on_the_next_page(sandbox_factory: Any) -> None:
