@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -62,7 +62,10 @@ class Part:
     keys: list[str] = field(default_factory=list)  # flat column names seen in this part
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """`dataclasses.asdict` without its recursion (saved after every page: ~0.35 ms a call)."""
+        data = dict(self.__dict__)
+        data["order"], data["keys"] = list(self.order), list(self.keys)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Part:
