@@ -4,7 +4,8 @@
     result = await exporter.run()      # the output file exists (renamed into place) when it returns
 
 1. Plan (once per run, saved in the journal): users/accounts are cut into disjoint createDate slices
-   (batchgs.engine.export.slices) after two one-record probes give the count and the date span;
+   (batchgs.engine.export.slices) after one round trip: two one-record probes give the count and the
+   date span, and the list's first page, when its order says nothing of dates, the quantiles to cut at;
    histories into ≤ 190-day windows, cut further for concurrency; page-number lists are one part;
    preferences/denylist are chunks of user ids (from --ids FILE, or a users scroll first).
 2. Fetch: `slices` workers take parts in order, under the client's shared limiter, quota ledger

@@ -14,8 +14,10 @@ Half-open ranges of one total order partition it whatever the values: a record w
 equals a boundary belongs to exactly one part. The user's `--filter` groups (OR) each get the part's
 conditions ANDed in, so the parts also partition the filtered list.
 
-Parts start as equal-width date ranges between the smallest and largest date (two one-record probes)
-and split adaptively: when a part's first page says it holds far more than its share (`totalHits`),
+Parts start cut at the date quantiles of the list's first page when the API's own order says nothing
+of dates (`looks_sampled`, `sample_plan`: a bulk-load hour is cut from the start), else as equal-width
+date ranges between the smallest and largest date (two one-record probes); either way they split
+adaptively: when a part's first page says it holds far more than its share (`totalHits`),
 its first page is thrown away and the part is replaced by sub-parts cut at the quantiles of that
 page's dates (or keys). The decision depends only on the data, so a resumed export makes the same
 parts as an uninterrupted one, and the parts' order (`order`) gives the file's record order.
