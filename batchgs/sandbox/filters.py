@@ -145,6 +145,8 @@ def select_sorted(table: Mapping[str, Record], groups: Filter) -> list[Record]:
     """`apply_filters` over the records in key order, filtering first: a narrow filter (one slice of
     a large list) then sorts only the keys it kept."""
     if not groups:
+        if isinstance(table, Table):  # the whole list in key order: kept by the index of this version
+            return table.index(next(iter(INDEXED_FIELDS))).in_key_order
         return [table[k] for k in sorted(table)]
     wanted = _equality_set(groups)
     if wanted is not None:  # `id==a` OR `id==b` ...: one set look-up per record, not one test per group
@@ -158,7 +160,7 @@ def select_sorted(table: Mapping[str, Record], groups: Filter) -> list[Record]:
     tests = compile_filters(groups)
     exact = _index_range(table, groups, tests)
     if exact is not None:
-        return [table[k] for k in sorted(exact)]
+        return exact
     candidates = _indexed_candidates(table, groups)
     pairs = table.items() if candidates is None else ((k, table[k]) for k in candidates)
     if len(tests) == 1:
@@ -179,24 +181,18 @@ def select_and_sort(
         ((path, descending),) = keys
         if len(path) == 1 and path[0] in INDEXED_FIELDS:
             index = table.index(path[0])
-            if not index.others:
-                ordered = index.keys  # by value, ties in key order: the stable sort's order
-                if descending:
-                    ordered = sorted(ordered, key=lambda k: index.value_of[k], reverse=True)
-                records = [table[k] for k in ordered]
-                if len(ordered) < len(table):  # records without the field: last, in key order
-                    records += [table[k] for k in sorted(table) if table[k].get(path[0]) is None]
-                return records
+            if not index.others:  # by value, ties in key order (the stable sort's order), no value last
+                return index.descending if descending else index.ascending
     records = select_sorted(table, groups)
     return sort_records(records, keys) if keys else records
 
 
 def _index_range(
     table: Mapping[str, Record], groups: Filter, tests: list[Callable[[Record], bool]]
-) -> list[str] | None:
-    """The keys matching a filter that is one range of an indexed number (an export slice's
-    `createDate>=a;createDate<b`), cut from the index by bisection: no record is tested but those whose
-    value is not a number (the filter judges them). None: not such a filter."""
+) -> list[Record] | None:
+    """The records (in key order) matching a filter that is one range of an indexed number (an export
+    slice's `createDate>=a;createDate<b`), cut from the index by bisection: no record is tested but
+    those whose value is not a number (the filter judges them). None: not such a filter."""
     if len(groups) != 1 or not groups[0] or not isinstance(table, Table):
         return None
     group = groups[0]
@@ -221,7 +217,8 @@ def _index_range(
             else:
                 end = min(end, bisect.bisect_right(index.values, value))
         (test,) = tests
-        return [*index.keys[start:end], *(k for k in index.others if test(table[k]))]
+        others = [k for k in index.others if test(table[k])]
+        return index.in_key_order_of(others, start, max(start, end))
     return None
 
 

@@ -4,7 +4,8 @@
     result = await exporter.run()      # the output file exists (renamed into place) when it returns
 
 1. Plan (once per run, saved in the journal): users/accounts are cut into disjoint createDate slices
-   (batchgs.engine.export.slices) after two one-record probes give the count and the date span;
+   (batchgs.engine.export.slices) after one round trip: two one-record probes give the count and the
+   date span, and the list's first page, when its order says nothing of dates, the quantiles to cut at;
    histories into ≤ 190-day windows, cut further for concurrency; page-number lists are one part;
    preferences/denylist are chunks of user ids (from --ids FILE, or a users scroll first).
 2. Fetch: `slices` workers take parts in order, under the client's shared limiter, quota ledger
@@ -35,7 +36,9 @@ from batchgs.engine.export.ids import read_chunk, read_ids, write_chunks
 from batchgs.engine.export.options import ExportOptions, sort_direction
 from batchgs.engine.export.slices import (
     Part,
+    looks_sampled,
     part_params,
+    sample_plan,
     scroll_plan,
     split_part,
     split_target,
@@ -293,9 +296,10 @@ class Exporter:
                 self.note(f"--sort {options.sort}: one cursor (slices would not keep that order)")
             info["slicing"] = False
             return [Part(id=first_id, order=[0])]
-        total, low, high = await self._probe(entity, field_name)
         page_size = self.page_size(entity)
-        parts = scroll_plan(total, low, high, options.slices, page_size)
+        total, low, high, sample = await self._probe(entity, field_name, page_size)
+        parts = (looks_sampled(sample) and sample_plan(sample, total, options.slices, page_size)) or None
+        parts = parts or scroll_plan(total, low, high, options.slices, page_size)
         slicing = worth_slicing(total, options.slices, page_size)
         if not slicing:
             self.note(f"{total:,} records fit in two pages: one cursor (--slices {options.slices} unused)")
@@ -309,25 +313,30 @@ class Exporter:
         )
         return parts
 
-    async def _probe(self, entity: ExportEntity, field_name: str) -> tuple[int, int | None, int | None]:
-        """The filtered count and the smallest and largest `field_name`: two one-record requests."""
+    async def _probe(
+        self, entity: ExportEntity, field_name: str, page_size: int
+    ) -> tuple[int, int | None, int | None, list[int]]:
+        """The filtered count, the smallest and largest `field_name` (two one-record requests) and the
+        `field_name`s of the list's first page in the API's own order (a sample to cut at when that
+        order says nothing of dates: `slices.looks_sampled`), all three asked at once."""
         base: list[tuple[str, str | int]] = [("filter", f) for f in self.options.filters]
 
-        async def first(sort: str) -> tuple[int, int | None]:
-            params: list[tuple[str, str | int]] = [*base, ("pageSize", 1), ("sort", sort)]
-            result = await self.client.request("GET", entity.path, params=params)
+        async def first(size: int, sort: str | None) -> tuple[int, list[int]]:
+            params: list[tuple[str, str | int]] = [*base, ("pageSize", size)]
+            result = await self.client.request(
+                "GET", entity.path, params=[*params, ("sort", sort)] if sort else params
+            )
             raise_for_result(result, what=f"GET {entity.path}")
             body: Mapping[str, Any] = result.body if isinstance(result.body, Mapping) else {}
             records = body.get(entity.records_key) or []
             total = body.get("totalHits")
-            value = records[0].get(field_name) if records and isinstance(records[0], Mapping) else None
-            return (
-                int(total) if isinstance(total, int) else len(records),
-                value if type(value) is int else None,
-            )
+            values = [v for r in records if isinstance(r, Mapping) and type(v := r.get(field_name)) is int]
+            return int(total) if isinstance(total, int) else len(records), values
 
-        (total, low), (_, high) = await asyncio.gather(first(field_name), first(f"-{field_name}"))
-        return total, low, high
+        (total, low), (_, high), (_, sample) = await asyncio.gather(
+            first(1, field_name), first(1, f"-{field_name}"), first(page_size, None)
+        )
+        return total, low[0] if low else None, high[0] if high else None, sample
 
     def _chunk_parts(self, first_id: int) -> list[Part]:
         count = len(self.state.info.get("id_chunks") or [])

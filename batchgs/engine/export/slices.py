@@ -14,8 +14,10 @@ Half-open ranges of one total order partition it whatever the values: a record w
 equals a boundary belongs to exactly one part. The user's `--filter` groups (OR) each get the part's
 conditions ANDed in, so the parts also partition the filtered list.
 
-Parts start as equal-width date ranges between the smallest and largest date (two one-record probes)
-and split adaptively: when a part's first page says it holds far more than its share (`totalHits`),
+Parts start cut at the date quantiles of the list's first page when the API's own order says nothing
+of dates (`looks_sampled`, `sample_plan`: a bulk-load hour is cut from the start), else as equal-width
+date ranges between the smallest and largest date (two one-record probes); either way they split
+adaptively: when a part's first page says it holds far more than its share (`totalHits`),
 its first page is thrown away and the part is replaced by sub-parts cut at the quantiles of that
 page's dates (or keys). The decision depends only on the data, so a resumed export makes the same
 parts as an uninterrupted one, and the parts' order (`order`) gives the file's record order.
@@ -25,7 +27,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Literal
 
 from batchgs.engine.export.entities import ExportEntity
@@ -61,7 +64,10 @@ class Part:
     keys: list[str] = field(default_factory=list)  # flat column names seen in this part
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """`dataclasses.asdict` without its recursion (saved after every page: ~0.35 ms a call)."""
+        data = dict(self.__dict__)
+        data["order"], data["keys"] = list(self.order), list(self.keys)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Part:
@@ -160,6 +166,30 @@ def scroll_plan(total: int, low: int | None, high: int | None, slices: int, page
     pages = math.ceil(total / page_size)
     count = min(2 * slices, pages)
     return range_parts(None, None, equal_width(low, high + 1, count), 0)
+
+
+def looks_sampled(dates: Sequence[int]) -> bool:
+    """Whether a page of dates, in the order the API listed them, is a sample of the whole list rather
+    than its start: neighbours rise about as often as they fall (an API that lists by key, keys that
+    say nothing of dates). A page in date order, or near it (insertion order), is the list's start."""
+    rises = sum(1 for a, b in pairwise(dates) if b > a)
+    falls = sum(1 for a, b in pairwise(dates) if b < a)
+    return rises + falls >= 16 and min(rises, falls) >= (rises + falls) // 4
+
+
+def sample_plan(dates: Sequence[int], total: int, slices: int, page_size: int) -> list[Part] | None:
+    """Parts cut at the quantiles of `dates`, a sample of the whole list (`looks_sampled`): each holds
+    about the same number of records, a bulk-load hour included, from the plan's first step, where
+    equal widths leave the hour in one part that is split only once its first page has come back (a
+    round trip, while the other cursors run out of work). The first and last parts are open-ended,
+    so nothing outside the sample's range is missed. None: fewer than two distinct dates to cut at."""
+    values = sorted(dates)
+    if not worth_slicing(total, slices, page_size) or len(values) < 2 or values[0] == values[-1]:
+        return None
+    count = min(2 * slices, math.ceil(total / page_size))
+    n = len(values)
+    cuts = sorted({values[n * j // count] for j in range(1, count)} - {values[0]})
+    return range_parts(None, None, cuts, 0) if cuts else None
 
 
 def window_plan(since_ms: int, until_ms: int, slices: int, max_days: int = 190) -> list[Part]:
