@@ -420,17 +420,6 @@ def _keys(values: pl.Series) -> int:
     return count
 
 
-def _holds(dtype: pl.DataType, kind: pl.DataType) -> bool:
-    """Whether `kind` is somewhere inside `dtype`."""
-    if dtype == kind:
-        return True
-    if isinstance(dtype, pl.List):
-        return _holds(_instance(dtype.inner), kind)
-    if isinstance(dtype, pl.Struct):
-        return any(_holds(_instance(f.dtype), kind) for f in dtype.fields)
-    return False
-
-
 def _count(values: pl.Series, kind: type[pl.DataType]) -> int:
     """Non-null values of type `kind` among `values` and inside them (lists and structs)."""
     dtype = values.dtype

@@ -165,7 +165,6 @@ class RangeIndex:
         numbered.sort()
         self.values = [value for value, _ in numbered]
         self.keys = [key for _, key in numbered]
-        self.value_of = {key: value for value, key in numbered}
         self.key_order = sorted(table)
         self.in_key_order = [table[k] for k in self.key_order]
         self.rank_of = {key: rank for rank, key in enumerate(self.key_order)}
