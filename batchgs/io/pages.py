@@ -9,8 +9,8 @@ varies). The schema comes from the first page and widens whenever a page does no
   the bytes (`":`) must be a non-null value of the frame or a `":null` (a field the schema lacks is
   silently dropped by Polars), every `true`/`false` a boolean (Polars reads a boolean where numbers
   were as 1 or 0) and every `[` a list (it reads a scalar where a list was as a one-element list). A
-  parse error (a text where a number was) fails it too. The five byte counts cost ~2.8 ms per
-  1,000-user page, a third of the page's parse;
+  parse error (a text where a number was) fails it too (`batchgs.io.page_bytes` counts the bytes:
+  ~1.3 ms per 1,000-user page);
 - numbers are read as Float64 and become Int64 when every value is whole (JSON has one number type):
   so 5.5 in a field that held integers is never cut to 5; a whole number beyond 2^53, which a float
   cannot hold exactly, fails the fast path;
@@ -108,21 +108,19 @@ class _Shape:
         return cls(schema, [n for n in schema if n != records_key], levels, leaves, deep, dict(leaves))
 
     def stats(self, floats: list[str], lists: list[str]) -> list[pl.Expr]:
-        """Per float column its largest magnitude and whether it holds a fraction; per list column
-        whether a row needs JSON text (`_list_awkward`)."""
+        """Per column of numbers (`floats`: scalar or list) its largest magnitude (`m:` name) and
+        whether it holds a fraction (`f:`); per list column whether a row needs JSON text (`a:`)."""
         key = (tuple(floats), tuple(lists))
         exprs = self._stats.get(key)
         if exprs is None:
             exprs = []
-            for i, name in enumerate(floats):
+            for name in floats:
+                numbers = _numbers(pl.col(name), self.types[name])
                 exprs += [
-                    pl.col(name).abs().max().alias(f"m{i}"),
-                    (pl.col(name) != pl.col(name).round()).any().alias(f"f{i}"),
+                    numbers.abs().max().alias(f"m:{name}"),
+                    (numbers != numbers.round()).any().alias(f"f:{name}"),
                 ]
-            exprs += [
-                _list_awkward(pl.col(c), _inner(self.types[c])).any().alias(f"a{i}")
-                for i, c in enumerate(lists)
-            ]
+            exprs += [_awkward_anywhere(pl.col(c), _inner(self.types[c])).alias(f"a:{c}") for c in lists]
             self._stats[key] = exprs
         return exprs
 
@@ -134,10 +132,13 @@ class _Shape:
             exprs = []
             for name in filled:
                 kind = self.types[name]
-                if name in whole:
+                if isinstance(kind, pl.List):
+                    column, inner = pl.col(name), _inner(kind)
+                    if name in whole:  # its numbers as the integers they were
+                        column, inner = column.cast(pl.List(pl.Int64)), pl.Int64()
+                    exprs.append(_list_cell(column, inner, awkward=name in awkward).alias(name))
+                elif name in whole:
                     exprs.append(pl.col(name).cast(pl.Int64))
-                elif isinstance(kind, pl.List):
-                    exprs.append(_list_cell(pl.col(name), _inner(kind), awkward=name in awkward).alias(name))
                 else:
                     exprs.append(pl.col(name))
             self._cells[key] = exprs
@@ -262,21 +263,21 @@ class PageReader:
         """The leaves that hold a value, lists as cells; numbers whole throughout as Int64 (None: a
         number may have lost digits in the float)."""
         types = shape.types
-        floats = [c for c in filled if types[c] == pl.Float64]
+        floats = [c for c in filled if _numbers_type(types[c]) == pl.Float64]
         lists = [c for c in filled if isinstance(types[c], pl.List)]
-        stats = columns.select(shape.stats(floats, lists)).row(0) if floats or lists else ()
+        stats = columns.select(shape.stats(floats, lists)).row(0, named=True) if floats or lists else {}
         whole: set[str] = set()
         with self._lock:  # the columns seen fractional so far are shared by every page's thread
-            for i, name in enumerate(floats):
-                if stats[2 * i + 1]:
-                    self.floats.add(name)
-                    self.integers.discard(name)
-                elif (stats[2 * i] or 0) >= EXACT_FLOAT:
+            for name in floats:
+                if stats[f"f:{name}"]:
+                    if not isinstance(types[name], pl.List):  # (a list's cells are per page)
+                        self.floats.add(name)
+                        self.integers.discard(name)
+                elif (stats[f"m:{name}"] or 0) >= EXACT_FLOAT:
                     return None
-                elif name in self.integers or name not in self.floats:
+                elif isinstance(types[name], pl.List) or name in self.integers or name not in self.floats:
                     whole.add(name)
-        base = 2 * len(floats)
-        awkward = frozenset(name for i, name in enumerate(lists) if stats[base + i])
+        awkward = frozenset(name for name in lists if stats[f"a:{name}"])
         return columns.select(shape.cells(tuple(filled), frozenset(whole), awkward))
 
     # -- the slow path ---------------------------------------------------------------------------
@@ -335,15 +336,11 @@ def _all_read(data: bytes, keys: int, booleans: int, lists: int) -> bool:
     """Whether the frame holds every value of the bytes as what it was: as many keys with a value
     (`":` not followed by null), booleans (Polars reads a `true` where numbers were as 1) and lists
     (it reads a scalar where a list was as a one-element list). Text holding `":`, `true`, `false` or
-    `[` makes these differ too: such a page simply goes the slow way. A server that writes `"key": value`
-    (Python's json.dumps) is read fast as well: the first `": ` tells which null to count."""
-    first = data.find(b'":')  # the first key shows the server's style: json.dumps' `": ` or compact
-    null = b'": null' if data[first + 2 : first + 3] == b" " else b'":null'
-    return (
-        keys == data.count(b'":') - data.count(null)
-        and booleans == data.count(b"true") + data.count(b"false")
-        and lists == data.count(b"[")
-    )
+    `[` makes these differ too: such a page simply goes the slow way."""
+    from batchgs.io import page_bytes  # numpy (~70 ms to import) only once a page is read
+
+    counted = page_bytes.count(data)
+    return keys == counted.keys and booleans == counted.booleans and lists == counted.lists
 
 
 def _inner(dtype: pl.DataType) -> pl.DataType | None:
@@ -366,20 +363,41 @@ def _holds_objects(dtype: pl.DataType) -> bool:
     return isinstance(dtype, pl.List) and _holds_objects(_instance(dtype.inner))
 
 
+def _numbers_type(dtype: pl.DataType) -> pl.DataType:
+    """The type of a column's numbers: its own, or its elements' for a list of scalars."""
+    inner = _inner(dtype)
+    return inner if inner is not None else dtype
+
+
+def _numbers(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A column's numbers: its values, or a list column's elements."""
+    return expr.explode(empty_as_null=False, keep_nulls=False) if isinstance(dtype, pl.List) else expr
+
+
 def _joined(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr | None:
-    """The comma-joined text of a list of scalars (null when an element is null), else None."""
+    """The comma-joined text of a list of scalars, else None; null where a row needs JSON text
+    instead: a null element, or (a list of floats: the page holds fractions) an element that is not
+    a whole number below 2^53 (a whole one is JSON's integer; a fraction's text is JSON's own)."""
     if inner == pl.String:
         return expr.list.join(",", ignore_nulls=False)
-    if inner == pl.Boolean:
-        return expr.cast(pl.List(pl.String)).list.join(",", ignore_nulls=False)
-    if inner is not None and inner.is_numeric():
+    if inner is not None and inner.is_float():
+        exact = expr.list.eval(
+            ((pl.element() == pl.element().round()) & (pl.element().abs() < EXACT_FLOAT)).all()
+        )
+        whole = (
+            expr.cast(pl.List(pl.Int64), strict=False)
+            .cast(pl.List(pl.String))
+            .list.join(",", ignore_nulls=False)
+        )
+        return pl.when(exact.list.first()).then(whole)
+    if inner == pl.Boolean or (inner is not None and inner.is_numeric()):
         return expr.cast(pl.List(pl.String)).list.join(",", ignore_nulls=False)
     return None
 
 
 def _list_awkward(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr:
-    """Rows whose list needs JSON text: a null element, objects, or texts that commas cannot carry
-    (empty, or holding a comma), or numbers with a fraction (their text is not the JSON one)."""
+    """Rows whose list needs JSON text: a null element, objects, texts that commas cannot carry
+    (empty, or holding a comma), numbers that are not whole (`_joined`)."""
     filled = expr.list.len() > 0
     joined = _joined(expr, inner)
     if joined is None:
@@ -389,17 +407,27 @@ def _list_awkward(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr:
         commas = joined.str.count_matches(",", literal=True) != expr.list.len() - 1
         empties = (joined.str.len_bytes() == 0) | joined.str.contains(r"^,|,,|,$")
         awkward = awkward | commas | empties
-    elif inner is not None and inner.is_float():
-        awkward = awkward | (expr.list.eval((pl.element() != pl.element().round()).any()).list.first())
     return filled & awkward
+
+
+def _awkward_anywhere(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr:
+    """Whether some row's list needs JSON text (`_list_awkward(...).any()`), decided on the elements:
+    joining every row's list to look at it cost ~1 ms per 1,000-row page, a third of its parse."""
+    items = expr.explode(empty_as_null=False, keep_nulls=False)  # the elements (an empty list: none)
+    if _joined(expr, inner) is None:
+        return items.len() > 0  # objects or lists inside: any element at all
+    awkward = items.is_null()
+    if inner == pl.String:
+        awkward = awkward | (items.str.len_bytes() == 0) | items.str.contains(",", literal=True)
+    elif inner is not None and inner.is_float():
+        awkward = awkward | (items != items.round()) | (items.abs() >= EXACT_FLOAT)
+    return awkward.any()
 
 
 def _list_cell(expr: pl.Expr, inner: pl.DataType | None, *, awkward: bool) -> pl.Expr:
     """`batchgs.io.flatten.list_cell` as an expression: comma-joined scalars, else compact JSON text,
     an empty list an empty cell. `awkward`: some row of this page needs the JSON text."""
     empty = expr.list.len() == 0
-    if inner is not None and inner.is_float():
-        expr = expr.cast(pl.List(pl.Int64)) if not awkward else expr
     joined = _joined(expr, inner)
     if not awkward and joined is not None:
         return pl.when(empty).then(None).otherwise(joined)

@@ -9,9 +9,19 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batchgs.io.flatten import flatten
-from batchgs.io.pages import PageError, PageReader, frame_bytes, frame_from_rows, frame_of
+from batchgs.io.pages import (
+    PageError,
+    PageReader,
+    _awkward_anywhere,
+    _list_awkward,
+    frame_bytes,
+    frame_from_rows,
+    frame_of,
+)
 
 
 def _page(records: list[dict[str, Any]], **envelope: Any) -> bytes:
@@ -274,3 +284,37 @@ def test_a_boolean_in_a_field_that_held_text_stays_a_boolean() -> None:
     page = reader.read(_page([{"identifyId": "u2", "plan": True, "seats": 7, "on": True}]))
     assert not page.fast
     assert page.frame.row(0, named=True) == {"identifyId": "u2", "plan": True, "seats": 7, "on": True}
+
+
+_ITEMS = {
+    "text": st.one_of(st.none(), st.sampled_from(["", "a", "b,c", "x y", ","])),
+    "int": st.one_of(st.none(), st.integers(-5, 5)),
+    "float": st.one_of(st.none(), st.sampled_from([1.0, 2.5, -3.0, 0.25])),
+}
+_LISTS = st.sampled_from(sorted(_ITEMS)).flatmap(
+    lambda kind: st.lists(st.lists(_ITEMS[kind], max_size=3), min_size=1, max_size=6)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_LISTS.filter(lambda lists: not any(type(v) is float for row in lists for v in row)))
+def test_list_cells_are_flattens_whichever_rows_need_json(lists: list[list[Any]]) -> None:
+    """A page decides once whether some row's list needs JSON text; each cell is still flatten's.
+    (Lists of fractions differ: comma-joined by flatten, JSON text here, whose float text is exact.)"""
+    records = [{"identifyId": f"u{i}", "tags": v} for i, v in enumerate(lists)]
+    reader = PageReader("users")
+    reader.read(_page(records))  # the first page teaches the schema; the second is read the fast way
+    page = reader.read(_page(records))
+    assert page.fast
+    for cell, value in zip(page.values("tags"), lists, strict=True):
+        assert cell == flatten({"tags": value}).get("tags"), (lists, cell)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_LISTS)
+def test_the_pages_json_decision_is_any_rows(lists: list[list[Any]]) -> None:
+    """The page-level decision on the elements equals asking every row (`_list_awkward`)."""
+    frame = pl.DataFrame({"tags": lists}, strict=False)
+    inner = frame.schema["tags"].inner  # type: ignore[attr-defined]
+    per_row = frame.select(_list_awkward(pl.col("tags"), inner).any()).item()
+    assert frame.select(_awkward_anywhere(pl.col("tags"), inner)).item() == per_row

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,7 +57,7 @@ class ExportRun(Protocol):
     def params_for(self, part: Part) -> list[tuple[str, str | int]]: ...
     def reader_for(self, entity: ExportEntity) -> PageReader: ...
     def split(
-        self, part: Part, sample: list[dict[str, Any]], total_hits: int | None
+        self, part: Part, sample: Callable[[], list[dict[str, Any]]], sample_size: int, total_hits: int | None
     ) -> list[Part] | None: ...
     def checkpoint(self, part: Part, new_records: int) -> None: ...
     def check_stop(self) -> None: ...
@@ -138,7 +138,7 @@ class PartFetcher:
             last = scroll_ends(page.count, page_size, next_id, scroll_id, total, fetched)
             if part.pages == 0:
                 part.total_hits = total
-                children = run.split(part, _sample(page, entity), total)
+                children = run.split(part, functools.partial(_sample, page, entity), page.count, total)
                 if children:
                     return children  # the page is dropped: the sub-parts fetch it again
             self._spooled(page, next_cursor=None if last else str(next_id), last=last)

@@ -217,6 +217,12 @@ def split_target(total: int | None, slices: int, page_size: int) -> int:
 
 
 # -- splitting a heavy part -------------------------------------------------------------------------
+def wants_split(part: Part, sample_size: int, total_hits: int, target: int) -> bool:
+    """Whether a scroll part whose first page held `sample_size` of its `total_hits` records is to be
+    split: it holds over twice `target`."""
+    return total_hits > 2 * target and sample_size < total_hits and part.kind == "scroll"
+
+
 def split_part(
     entity: ExportEntity,
     part: Part,
@@ -230,7 +236,7 @@ def split_part(
     """Sub-parts of `part` when its `total_hits` is over twice `target`, each near `target` records (at
     most MAX_SPLIT): cut by date from the first page `sample` (`_split_by_date`), else by key. None when
     it should not be split; [] when it should but cannot (one date and one key range)."""
-    if total_hits <= 2 * target or len(sample) >= total_hits or part.kind != "scroll":
+    if not wants_split(part, len(sample), total_hits, target):
         return None
     count = min(MAX_SPLIT, math.ceil(total_hits / target))
     children = _split_by_date(entity, part, sample, total_hits, target, bounds)
