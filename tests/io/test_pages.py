@@ -318,3 +318,10 @@ def test_the_pages_json_decision_is_any_rows(lists: list[list[Any]]) -> None:
     inner = frame.schema["tags"].inner  # type: ignore[attr-defined]
     per_row = frame.select(_list_awkward(pl.col("tags"), inner).any()).item()
     assert frame.select(_awkward_anywhere(pl.col("tags"), inner)).item() == per_row
+
+
+def test_a_whole_number_beyond_2_53_in_a_list_keeps_every_digit() -> None:
+    records = [{"identifyId": "u1", "ids": [1, 2]}, {"identifyId": "u2", "ids": [2**53 + 1]}]
+    reader = PageReader("users")
+    reader.read(_page(records[:1]))
+    assert reader.read(_page(records)).values("ids") == ["1,2", str(2**53 + 1)]
