@@ -524,10 +524,11 @@ class Journal:
             found = self._db.execute("SELECT name, value FROM counters ORDER BY name").fetchall()
         return {name: value for name, value in found}
 
-    def set_progress(self, name: str, value: Any) -> None:
-        """Store JSON-serialisable progress (exports: pages written per slice, cursors, ...)."""
+    def set_progress(self, name: str, value: Any, *, synced: bool = True) -> None:
+        """Store JSON-serialisable progress (exports: pages written per slice, cursors, ...).
+        `synced=False`: progress whose loss only costs reading again (`batchgs.run.transactions`)."""
         text = json.dumps(value, sort_keys=True, ensure_ascii=False)
-        with self._transaction() as cur:
+        with self._transaction(synced=synced) as cur:
             cur.execute("INSERT OR REPLACE INTO progress(name, value) VALUES (?, ?)", (name, text))
 
     def get_progress(self, name: str, default: Any = None) -> Any:
@@ -563,10 +564,10 @@ class Journal:
         self.close()
 
     # ----------------------------------------------------------------- internals
-    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Cursor]:
+    def _transaction(self, *, synced: bool = True) -> contextlib.AbstractContextManager[sqlite3.Cursor]:
         if self._closed:
             raise ValueError("journal is closed")
-        return immediate(self._db, self._mutex)
+        return immediate(self._db, self._mutex, synced=synced)
 
     def _run(self) -> RunRow | None:
         with self._mutex:
