@@ -69,7 +69,7 @@ def layout(
 
 def assemble(
     run_dir: Path,
-    parts: list[Part],
+    parts: Iterable[Part],
     output: Path,
     shape: Layout,
     *,
@@ -103,7 +103,7 @@ def assemble(
     return writer.rows_written
 
 
-def _page_frames(run_dir: Path, parts: list[Part], stop: threading.Event) -> Iterator[pl.DataFrame]:
+def _page_frames(run_dir: Path, parts: Iterable[Part], stop: threading.Event) -> Iterator[pl.DataFrame]:
     """Every spooled page's frame, in part order."""
     for part in parts:
         spool = Spool.of(run_dir, f"part-{part.id}")

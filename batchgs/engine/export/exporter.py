@@ -23,7 +23,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from batchgs.engine.export.slices import (
 )
 from batchgs.engine.export.spool import Spool, remove_spools
 from batchgs.engine.export.state import ExportState
+from batchgs.engine.export.streamed import StreamedWrite, remove_stale_temporaries
 from batchgs.engine.pool import Pool
 from batchgs.errors import Interrupted
 from batchgs.io.pages import PageReader
@@ -56,6 +57,7 @@ from batchgs.transport.client import ApiClient, raise_for_result
 from batchgs.transport.metadata import fetch_attributes
 
 ID_CHUNK_WORKERS = 4
+STREAM_WRITE = True  # write the file while fetching (`streamed`; tests compare with it off)
 
 
 @dataclass
@@ -83,6 +85,7 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
     fetch_seconds: float = 0.0
     write_seconds: float = 0.0
+    streamed: bool = False  # written while fetching (batchgs.engine.export.streamed)
 
 
 class Exporter:
@@ -118,6 +121,9 @@ class Exporter:
         self.notes: list[str] = []
         self._records = self.state.totals()["records"]
         self._pages = self.state.totals()["pages"]
+        self._stream: StreamedWrite | None = None  # the output written while fetching
+        self._streamed_rows = 0
+        self.streamed = False  # the file was written while fetching
 
     # -- what the part fetchers ask ----------------------------------------------------------------
     def entity_for(self, part: Part) -> ExportEntity:
@@ -198,16 +204,25 @@ class Exporter:
     # -- the run -----------------------------------------------------------------------------------
     async def run(self) -> ExportResult:
         started = time.monotonic()
-        if not self.state.planned:
+        if self.state.planned:
+            remove_stale_temporaries(Path(self.options.output))
+        else:
             await self._plan()
         if self.entity.paging == "per-user" and not self.state.info.get("id_chunks_built"):
             await self._run_stage("ids", self._workers("ids"))
             self._build_chunks_from_users()
-        await self._run_stage("main", self._workers("main"))
+        try:
+            await self._run_stage("main", self._workers("main"))
+        except BaseException:
+            if self._stream is not None:
+                await self._stream.abandon()
+            raise
         self._check_total()
         fetched = time.monotonic()
         shape = self._layout()
-        rows = await self._write(shape)
+        rows = await self._finish_stream(shape)
+        if rows is None:
+            rows = await self._write(shape)
         totals = self.state.totals()
         return ExportResult(
             output=self.options.output,
@@ -222,6 +237,7 @@ class Exporter:
             notes=list(self.notes),
             fetch_seconds=round(fetched - started, 3),
             write_seconds=round(time.monotonic() - fetched, 3),
+            streamed=self.streamed,
         )
 
     def discard_spools(self) -> None:
@@ -412,6 +428,8 @@ class Exporter:
                     if children:
                         waiting.extendleft(reversed(children))
                     changed.notify_all()
+            if stage == "main":
+                self._stream_parts()
             return part.id  # (not None: None ends Pool's collector)
 
         pool: Pool[Part, int] = Pool(fetch, _ignore, workers=max(1, workers), queue_size=1)
@@ -442,6 +460,60 @@ class Exporter:
             )
 
     # -- writing -----------------------------------------------------------------------------------
+    def _stream_parts(self) -> None:
+        """Hand the parts done at the head of the output to the streamed write (`streamed`), started
+        once the first part is in, with the columns of the parts in so far."""
+        if not STREAM_WRITE or self.entity.paging == "per-user" or self._halt or self.stop.is_set():
+            return
+        leaves = self.state.leaves("main", descending=bool(self.state.info.get("descending")))
+        if self._stream is None:
+            if not leaves or leaves[0].status != "done":
+                return
+            try:
+                shape = self._layout()
+            except Exception:  # (--columns naming what no part has shown yet: the write at the end says)
+                return
+            self._stream = StreamedWrite(shape, self._assembler())
+        self._stream.offer(leaves)
+
+    def _assembler(self) -> Callable[[Iterable[Part], threading.Event], int]:
+        def write(parts: Iterable[Part], stop: threading.Event) -> int:
+            return assemble(
+                self.run_dir,
+                parts,
+                Path(self.options.output),
+                self._stream.shape if self._stream is not None else self._layout(),
+                raw=self.options.raw,
+                bom=self.options.bom,
+                force=self.options.force,
+                stop=stop,
+                on_rows=self._count_streamed,
+            )
+
+        return write
+
+    def _count_streamed(self, rows: int) -> None:
+        self._streamed_rows += rows
+
+    async def _finish_stream(self, shape: Layout) -> int | None:
+        """The rows of the streamed write once its last parts are in, or None: write the file whole."""
+        stream = self._stream
+        if stream is None:
+            return None
+        leaves = self.state.leaves("main", descending=bool(self.state.info.get("descending")))
+        watcher = asyncio.create_task(self.stop.wait())
+        watcher.add_done_callback(lambda _: stream.stop.set())
+        if self.stop.is_set():
+            stream.stop.set()
+        try:
+            rows = await stream.finish(leaves, shape)
+        finally:
+            watcher.cancel()
+        if rows is not None:
+            self._report("write", rows)
+            self.streamed = True
+        return rows
+
     def _layout(self) -> Layout:
         seen: set[str] = set()
         for part in self.state.leaves("main"):
