@@ -122,7 +122,6 @@ class Exporter:
         self._records = self.state.totals()["records"]
         self._pages = self.state.totals()["pages"]
         self._stream: StreamedWrite | None = None  # the output written while fetching
-        self._streamed_rows = 0
         self.streamed = False  # the file was written while fetching
 
     # -- what the part fetchers ask ----------------------------------------------------------------
@@ -476,24 +475,13 @@ class Exporter:
             self._stream = StreamedWrite(shape, self._assembler())
         self._stream.offer(leaves)
 
-    def _assembler(self) -> Callable[[Iterable[Part], threading.Event], int]:
-        def write(parts: Iterable[Part], stop: threading.Event) -> int:
-            return assemble(
-                self.run_dir,
-                parts,
-                Path(self.options.output),
-                self._stream.shape if self._stream is not None else self._layout(),
-                raw=self.options.raw,
-                bom=self.options.bom,
-                force=self.options.force,
-                stop=stop,
-                on_rows=self._count_streamed,
-            )
+    def _assembler(self) -> Callable[[Iterable[Part], threading.Event, Layout], int]:
+        def write(parts: Iterable[Part], stop: threading.Event, shape: Layout) -> int:
+            options, output = self.options, Path(self.options.output)
+            raw, bom, force = options.raw, options.bom, options.force
+            return assemble(self.run_dir, parts, output, shape, raw=raw, bom=bom, force=force, stop=stop)
 
         return write
-
-    def _count_streamed(self, rows: int) -> None:
-        self._streamed_rows += rows
 
     async def _finish_stream(self, shape: Layout) -> int | None:
         """The rows of the streamed write once its last parts are in, or None: write the file whole."""

@@ -28,6 +28,7 @@ from pathlib import Path
 from batchgs.engine.export.assemble import Layout
 from batchgs.engine.export.slices import Part
 
+Writer = Callable[[Iterable[Part], threading.Event, Layout], int]
 _END = object()  # every part is queued: finish the file
 _ABANDON = object()  # throw the streamed file away
 
@@ -39,13 +40,14 @@ class Abandoned(Exception):
 class StreamedWrite:
     """One output file written on a thread from parts handed over in output order."""
 
-    def __init__(self, shape: Layout, write: Callable[[Iterable[Part], threading.Event], int]) -> None:
-        """`write(parts, stop)`: writes every part `parts` yields and commits the file (`assemble`)."""
+    def __init__(self, shape: Layout, write: Writer) -> None:
+        """`write(parts, stop, shape)`: writes every part `parts` yields with the columns of `shape`, and
+        commits the file (`assemble`)."""
         self.shape = shape
         self.stop = threading.Event()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._queued: set[int] = set()
-        self._task = asyncio.ensure_future(asyncio.to_thread(write, self._parts(), self.stop))
+        self._task = asyncio.ensure_future(asyncio.to_thread(write, self._parts(), self.stop, shape))
 
     def offer(self, leaves: list[Part]) -> None:
         """Hand over the done parts at the head of `leaves` (output order) not handed over yet."""

@@ -69,7 +69,7 @@ def test_other_columns_at_the_end_throw_the_streamed_file_away() -> None:
     seen: list[int] = []
     outcome: list[str] = []
 
-    def write(parts: Iterable[Part], stop: threading.Event) -> int:
+    def write(parts: Iterable[Part], stop: threading.Event, shape: Layout) -> int:
         try:
             for part in parts:
                 seen.append(part.id)
@@ -96,7 +96,7 @@ def test_other_columns_at_the_end_throw_the_streamed_file_away() -> None:
 def test_a_part_not_done_is_not_handed_over_nor_those_after_it() -> None:
     taken: list[int] = []
 
-    def write(parts: Iterable[Part], stop: threading.Event) -> int:
+    def write(parts: Iterable[Part], stop: threading.Event, shape: Layout) -> int:
         taken.extend(p.id for p in parts)
         return len(taken)
 
