@@ -15,28 +15,34 @@ import numpy as np
 import numpy.typing as npt
 
 _QUOTE, _COLON, _SPACE, _BRACKET = ord('"'), ord(":"), ord(" "), ord("[")
-_NULL = np.frombuffer(b"null", dtype=np.uint8)
+_NULL, _TRUE, _FALSE = (np.frombuffer(word, dtype=np.uint8) for word in (b"null", b"true", b"false"))
 
 
 @dataclass(frozen=True)
 class ByteCounts:
-    """A page's keys with a value (`":` not followed by null), booleans (`true`, `false`, wherever
-    they are: in a text too) and `[`."""
+    """A page's keys with a value (`":` not followed by null), booleans (`true`, `false`: wherever
+    they are, in a text too; or only the values of keys) and `[`."""
 
     keys: int
     booleans: int
     lists: int
 
 
-def count(data: bytes) -> ByteCounts:
+def count(data: bytes, *, booleans_anywhere: bool = True) -> ByteCounts:
     """The counts of `data`. A server that writes `"key": value` (Python's json.dumps) is counted as
-    well: the first key tells whether a space follows the colon."""
+    well: the first key tells whether a space follows the colon. `booleans_anywhere=False` counts the
+    booleans that are a key's value only (~0.5 ms less per page): enough when no list can hold one
+    that matters (`batchgs.io.pages`)."""
     page = np.frombuffer(data, dtype=np.uint8)
     colons = np.flatnonzero(page[1:] == _COLON) + 1
     colons = colons[page[colons - 1] == _QUOTE]  # `":`: a key (or those two bytes inside a text)
     spaced = colons.size > 0 and colons[0] + 1 < page.size and page[colons[0] + 1] == _SPACE
-    nulls = _matches_at(page, colons + (2 if spaced else 1), _NULL)
-    booleans = _occurrences(page, b"true") + _occurrences(page, b"false")
+    values = colons + (2 if spaced else 1)
+    nulls = _matches_at(page, values, _NULL)
+    if booleans_anywhere:
+        booleans = _occurrences(page, b"true") + _occurrences(page, b"false")
+    else:
+        booleans = _matches_at(page, values, _TRUE) + _matches_at(page, values, _FALSE)
     return ByteCounts(int(colons.size) - nulls, booleans, int(np.count_nonzero(page == _BRACKET)))
 
 

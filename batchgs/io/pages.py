@@ -79,6 +79,7 @@ class _Shape:
     levels: list[list[str]]  # flat names of the nested objects, level by level (unnested in turn)
     leaves: list[tuple[str, pl.DataType]]  # flat names and types of every other field
     deep_lists: set[str]  # list leaves holding lists, objects or booleans
+    booleans_anywhere: bool  # some list (a record's or the answer's) holds other than texts
     types: dict[str, pl.DataType] = field(default_factory=dict)
     _stats: dict[tuple[tuple[str, ...], tuple[str, ...]], list[pl.Expr]] = field(default_factory=dict)
     _cells: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], list[pl.Expr]] = field(
@@ -105,7 +106,11 @@ class _Shape:
         if isinstance(inner, pl.Struct) and inner.fields:
             walk(inner, "", 0)
         deep = {name for name, kind in leaves if isinstance(kind, pl.List) and _deep(_inner(kind))}
-        return cls(schema, [n for n in schema if n != records_key], levels, leaves, deep, dict(leaves))
+        envelope = [n for n in schema if n != records_key]
+        anywhere = any(_list_of_non_texts(schema[n]) for n in envelope) or any(
+            _list_of_non_texts(kind) for _, kind in leaves
+        )
+        return cls(schema, envelope, levels, leaves, deep, anywhere, dict(leaves))
 
     def stats(self, floats: list[str], lists: list[str]) -> list[pl.Expr]:
         """Per column of numbers (`floats`: scalar or list) its largest magnitude (`m:` name) and
@@ -217,13 +222,13 @@ class PageReader:
         keys += records.null_count() == 0
         if not shape.leaves:
             length = records.list.len().item() or 0
-            if not _all_read(data, keys, booleans, lists):
+            if not _all_read(data, keys, booleans, lists, booleans_anywhere=shape.booleans_anywhere):
                 return None
             return Page(pl.DataFrame(height=length), envelope, fast=True)
         frame = records.explode().struct.unnest()
         length = frame.height if frame.height > 1 else records.list.len().item() or 0
         if not length:
-            if not _all_read(data, keys, booleans, lists):
+            if not _all_read(data, keys, booleans, lists, booleans_anywhere=shape.booleans_anywhere):
                 return None
             return Page(pl.DataFrame(height=0), envelope, fast=True)
         for level in shape.levels:  # each nested object's key, then its fields as dotted columns
@@ -246,10 +251,13 @@ class PageReader:
                     booleans += _count(items, pl.Boolean)
                     if _holds_objects(dtype):
                         keys += _inner_keys(items)
-        if not _all_read(data, keys, booleans, lists):
-            return None
         flat = self._flat(frame, filled, shape)
-        return None if flat is None else Page(flat, envelope, fast=True)
+        if flat is None:
+            return None
+        cells, as_json = flat  # a list written as JSON text shows what a `true` in it was
+        if not _all_read(data, keys, booleans, lists, booleans_anywhere=shape.booleans_anywhere or as_json):
+            return None
+        return Page(cells, envelope, fast=True)
 
     def _shape(self, schema: dict[str, pl.DataType]) -> _Shape:
         """The schema's `_Shape`, made once per schema (a reader's schema changes only when it widens)."""
@@ -260,9 +268,11 @@ class PageReader:
                 self._shapes = {id(schema): shape}  # (only the latest: an older schema is not read again)
         return shape
 
-    def _flat(self, columns: pl.DataFrame, filled: list[str], shape: _Shape) -> pl.DataFrame | None:
+    def _flat(
+        self, columns: pl.DataFrame, filled: list[str], shape: _Shape
+    ) -> tuple[pl.DataFrame, bool] | None:
         """The leaves that hold a value, lists as cells; numbers whole throughout as Int64 (None: a
-        number may have lost digits in the float)."""
+        number may have lost digits in the float); and whether some list cell is JSON text."""
         types = shape.types
         floats = [c for c in filled if _numbers_type(types[c]) == pl.Float64]
         lists = [c for c in filled if isinstance(types[c], pl.List)]
@@ -279,7 +289,7 @@ class PageReader:
                 elif isinstance(types[name], pl.List) or name in self.integers or name not in self.floats:
                     whole.add(name)
         awkward = frozenset(name for name in lists if stats[f"a:{name}"])
-        return columns.select(shape.cells(tuple(filled), frozenset(whole), awkward))
+        return columns.select(shape.cells(tuple(filled), frozenset(whole), awkward)), bool(awkward)
 
     # -- the slow path ---------------------------------------------------------------------------
     def _slow(self, data: bytes) -> Page:
@@ -333,14 +343,16 @@ def _whole(value: Any) -> Any:
 
 
 # -- nested → flat -----------------------------------------------------------------------------------
-def _all_read(data: bytes, keys: int, booleans: int, lists: int) -> bool:
+def _all_read(data: bytes, keys: int, booleans: int, lists: int, *, booleans_anywhere: bool) -> bool:
     """Whether the frame holds every value of the bytes as what it was: as many keys with a value
     (`":` not followed by null), booleans (Polars reads a `true` where numbers were as 1) and lists
     (it reads a scalar where a list was as a one-element list). Text holding `":`, `true`, `false` or
-    `[` makes these differ too: such a page simply goes the slow way."""
+    `[` makes these differ too: such a page simply goes the slow way. Booleans are counted wherever
+    they are when a list could hold one that matters (`_Shape.booleans_anywhere`), else as keys'
+    values only (a `true` in a list of texts is read as the text "true": flatten's cell too)."""
     from batchgs.io import page_bytes  # numpy (~70 ms to import) only once a page is read
 
-    counted = page_bytes.count(data)
+    counted = page_bytes.count(data, booleans_anywhere=booleans_anywhere)
     return keys == counted.keys and booleans == counted.booleans and lists == counted.lists
 
 
@@ -356,6 +368,17 @@ def _instance(dtype: pl.DataType | DataTypeClass) -> pl.DataType:
 def _deep(inner: pl.DataType | None) -> bool:
     """Whether a list's elements need counting one by one: lists, objects or booleans."""
     return isinstance(inner, pl.List | pl.Struct) or inner == pl.Boolean
+
+
+def _list_of_non_texts(dtype: pl.DataType) -> bool:
+    """Whether `dtype` is or holds a list whose elements are not all texts: a boolean there may
+    have been read as a number (or be one of a list of booleans), so booleans are counted anywhere."""
+    if isinstance(dtype, pl.Struct):
+        return any(_list_of_non_texts(_instance(f.dtype)) for f in dtype.fields)
+    if isinstance(dtype, pl.List):
+        inner = _inner(dtype)
+        return not (inner == pl.String or inner == pl.Null)
+    return False
 
 
 def _holds_objects(dtype: pl.DataType) -> bool:

@@ -10,13 +10,14 @@ from hypothesis import strategies as st
 from batchgs.io import page_bytes
 
 
-def _by_bytes_count(data: bytes) -> page_bytes.ByteCounts:
+def _by_bytes_count(data: bytes, *, anywhere: bool = True) -> page_bytes.ByteCounts:
     first = data.find(b'":')
-    null = b'": null' if data[first + 2 : first + 3] == b" " else b'":null'
+    colon = b'": ' if data[first + 2 : first + 3] == b" " else b'":'
+    booleans = data.count(b"true") + data.count(b"false")
+    if not anywhere:
+        booleans = data.count(colon + b"true") + data.count(colon + b"false")
     return page_bytes.ByteCounts(
-        keys=data.count(b'":') - data.count(null),
-        booleans=data.count(b"true") + data.count(b"false"),
-        lists=data.count(b"["),
+        keys=data.count(b'":') - data.count(colon + b"null"), booleans=booleans, lists=data.count(b"[")
     )
 
 
@@ -32,12 +33,14 @@ _json = st.recursive(
 def test_counts_of_any_json_page_equal_bytes_count(value: object, spaced: bool) -> None:
     data = json.dumps({"users": [value]}, separators=(", ", ": ") if spaced else (",", ":")).encode()
     assert page_bytes.count(data) == _by_bytes_count(data)
+    assert page_bytes.count(data, booleans_anywhere=False) == _by_bytes_count(data, anywhere=False)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=64) | st.sampled_from([b"", b"n", b'":', b'":nul', b'"::null', b"tru", b"false["]))
 def test_counts_of_any_bytes_equal_bytes_count(data: bytes) -> None:
     assert page_bytes.count(data) == _by_bytes_count(data)
+    assert page_bytes.count(data, booleans_anywhere=False) == _by_bytes_count(data, anywhere=False)
 
 
 def test_a_null_at_the_very_end_and_texts_that_look_like_values_are_counted_as_bytes_count_does() -> None:

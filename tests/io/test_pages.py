@@ -325,3 +325,18 @@ def test_a_whole_number_beyond_2_53_in_a_list_keeps_every_digit() -> None:
     reader = PageReader("users")
     reader.read(_page(records[:1]))
     assert reader.read(_page(records)).values("ids") == ["1,2", str(2**53 + 1)]
+
+
+def test_a_text_holding_true_or_false_reads_fast_and_a_true_among_texts_is_flattens() -> None:
+    """Booleans are counted as keys' values when no list could hold one that matters: a text that
+    says "true" no longer sends the page the slow way."""
+    records = [
+        _user(1, title="trueView lead", notes="false alarm"),
+        _user(2, title="x", tags=["a", True]),
+    ]
+    reader = PageReader("users")
+    reader.read(_page(records))
+    page = reader.read(_page(records))
+    assert page.fast and reader.slow_pages == 0
+    assert page.values("title") == ["trueView lead", "x"]
+    assert page.values("tags") == [None, flatten({"tags": ["a", True]})["tags"]]
