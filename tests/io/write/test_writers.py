@@ -542,3 +542,29 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_suffix_is_case_insensitive(tmp_path: Path) -> None:
     write(tmp_path / "OUT.XLSX")
     assert openpyxl.load_workbook(tmp_path / "OUT.XLSX").active["A2"].value == "000123"
+
+
+def test_sheets_are_deflated_by_isal_into_a_standard_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ISA-L replaces zlib's compressor of the sheet entries: the zip's CRCs and streams stay
+    standard (zipfile's own check, openpyxl's read)."""
+    from isal import isal_zlib
+
+    compressors: list[str] = []
+    opened = XlsxWriter._open_entry
+
+    def spy(self: XlsxWriter, number: int, prefix: bytes) -> None:
+        opened(self, number, prefix)
+        compressors.append(type(self._sheet._compressor).__module__)  # type: ignore[union-attr]
+
+    monkeypatch.setattr(XlsxWriter, "_open_entry", spy)
+    path = tmp_path / "u.xlsx"
+    writer = open_writer(path, ["identifyId", "n"], rows_per_sheet=3_000)
+    writer.write_frame(pl.DataFrame({"identifyId": [f"u{i}" for i in range(5_000)], "n": list(range(5_000))}))
+    writer.close()
+    assert compressors == [isal_zlib.__name__.rpartition(".")[2]] * 2  # two sheets, both by ISA-L
+    with zipfile.ZipFile(path) as package:
+        assert package.testzip() is None
+    book = openpyxl.load_workbook(path, read_only=True)
+    assert [row for row in book.worksheets[1].iter_rows(min_row=2_002, values_only=True)] == [("u4999", 4999)]
