@@ -329,3 +329,22 @@ def test_rowset_behaves_like_a_set(operations: list[tuple[bool, int]]) -> None:
     assert list(rows) == sorted(model)
     assert all((v in rows) == (v in model) for v in range(-2, 3010, 7))
     assert rows == model
+
+
+def test_an_export_journal_commits_without_fsync_and_others_with(tmp_path: Path, input_file: Path) -> None:
+    from batchgs.engine.export.entities import get_export_entity
+    from batchgs.engine.export.exporter import Exporter
+    from batchgs.engine.export.options import ExportOptions
+
+    def synchronous(journal: Journal) -> int:
+        return int(journal._db.execute("PRAGMA synchronous").fetchone()[0])
+
+    imported = _create(tmp_path / "import", input_file)
+    exported = _create(tmp_path / "export", None)
+    options = ExportOptions(entity="users", output=str(tmp_path / "users.csv"))
+    Exporter(None, get_export_entity("users"), options, exported)  # type: ignore[arg-type]
+    assert (synchronous(imported), synchronous(exported)) == (2, 1)  # FULL, NORMAL
+    exported.set_progress("part/0", {"records": 1})  # a commit after it: still a readable journal
+    assert exported.get_progress("part/0") == {"records": 1}
+    imported.close()
+    exported.close()

@@ -108,6 +108,9 @@ class Exporter:
         self._attributes = attributes
         self.entity = entity
         self.journal = journal
+        # what an export journals can all be fetched again (a lost checkpoint costs pages read twice;
+        # the spool is not fsynced either, and a resume truncates it to the recorded size)
+        journal.relax_durability()
         self.run_dir = journal.run_dir
         self.state = ExportState.load(journal)
         planned_filters = self.state.info.get("filters")

@@ -66,11 +66,7 @@ class ExportState:
         )
 
     def checkpoint(self, part: Part) -> None:
-        """Not fsynced: a power cut that loses it only costs fetching its pages again (the spool is not
-        fsynced either, and a resume truncates it to the recorded size); waiting for the disk after
-        every page held the event loop ~2 ms a page. `save` (the plan) is synced, and with it every
-        checkpoint before."""
-        self.journal.set_progress(f"part/{part.id}", part.to_json(), synced=False)
+        self.journal.set_progress(f"part/{part.id}", part.to_json())
 
     def leaves(self, stage: str = "main", descending: bool = False) -> list[Part]:
         return ordered(self.parts.values(), stage, descending)
