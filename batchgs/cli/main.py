@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import traceback
@@ -195,4 +197,31 @@ COMMANDS: list[CommandEntry] = [
 
 
 def main() -> None:
-    cli.main()
+    """The console script (and `python -m batchgs`): the command, then an exit without the
+    interpreter's teardown, once every log and stream is flushed. The teardown (a last garbage
+    collection over every object, module cleanup) cost ~70 ms after each command, measured, and
+    waits for nothing of ours: by then the command has closed its files and joined its threads."""
+    try:
+        cli.main()
+        code: int = 0
+    except SystemExit as done:
+        code = _exit_code(done.code)
+    _leave(code)
+
+
+def _exit_code(code: object) -> int:
+    """What `sys.exit(code)` would exit with (a message goes to stderr, exit 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _leave(code: int) -> None:
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
