@@ -333,6 +333,21 @@ class PageReader:
                     self.integers.add(name)
 
 
+def peek_envelope(data: bytes) -> dict[str, Any] | None:
+    """The answer's other fields (scrollId, totalHits...) when they follow its records, read from the
+    bytes after the records' closing `]` without parsing the records (~20 µs, where a parse takes
+    ms); None when that tail is not a plain object's end (the fields come first, or a `]` in them)."""
+    end = data.rfind(b"]")
+    tail = data[end + 1 :].strip() if end >= 0 else b""
+    if not tail.startswith(b",") or not tail.endswith(b"}"):
+        return None
+    try:
+        fields = fastjson.loads(b"{" + tail[1:])
+    except ValueError:
+        return None
+    return fields if isinstance(fields, dict) else None
+
+
 def _whole(value: Any) -> Any:
     """An answer's own number (totalHits) as the integer JSON had, not the float it was read as."""
     if type(value) is float and value.is_integer() and abs(value) < EXACT_FLOAT:

@@ -147,6 +147,16 @@ class Exporter:
             reader = self._readers[entity.name] = PageReader(entity.records_key)
         return reader
 
+    def may_split(self, part: Part, total_hits: int) -> bool:
+        """Whether a part whose first page announces `total_hits` records may be split (`split`)."""
+        if not self.state.info.get("slicing"):
+            return False
+        return wants_split(part, self.page_size(self.entity_for(part)), total_hits, self._split_target(part))
+
+    def _split_target(self, part: Part) -> int:
+        planned = self.state.info.get("target")
+        return int(planned or split_target(None, self.options.slices, self.page_size(self.entity_for(part))))
+
     def split(
         self, part: Part, sample: Callable[[], list[dict[str, Any]]], sample_size: int, total_hits: int | None
     ) -> list[Part] | None:
@@ -156,7 +166,7 @@ class Exporter:
         if not info.get("slicing") or total_hits is None:
             return None
         entity = self.entity_for(part)
-        target = int(info.get("target") or split_target(None, self.options.slices, self.page_size(entity)))
+        target = self._split_target(part)
         if not wants_split(part, sample_size, total_hits, target):
             return None
         children = split_part(

@@ -14,6 +14,7 @@ not recorded before a crash).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -27,7 +28,7 @@ from batchgs.engine.export.spool import TABLE, Spool
 from batchgs.engine.pool import Pool
 from batchgs.entities.preferences import PREFERENCES
 from batchgs.errors import ResumableStop, UsageError
-from batchgs.io.pages import Page, PageError, PageReader, frame_bytes, frame_from_rows
+from batchgs.io.pages import Page, PageError, PageReader, frame_bytes, frame_from_rows, peek_envelope
 from batchgs.run.journal import Journal, RowOutcome
 from batchgs.transport.client import (
     ApiClient,
@@ -59,6 +60,7 @@ class ExportRun(Protocol):
     def split(
         self, part: Part, sample: Callable[[], list[dict[str, Any]]], sample_size: int, total_hits: int | None
     ) -> list[Part] | None: ...
+    def may_split(self, part: Part, total_hits: int) -> bool: ...
     def checkpoint(self, part: Part, new_records: int) -> None: ...
     def check_stop(self) -> None: ...
     def ids_chunk(self, chunk: int) -> list[tuple[int, str]]: ...
@@ -119,33 +121,66 @@ class PartFetcher:
             self.spool.close()
 
     async def _scroll_pages(self) -> list[Part] | None:
+        """The part's pages from where it stands. The next page is asked for as soon as an answer's
+        bytes show its scrollId and that more records remain (`_ahead`), while this page is parsed:
+        parsing waits its turn on the parsing thread (32 cursors' first pages come back together),
+        and the cursor's next request used to wait for it. What the parse then says is what counts:
+        a page asked for on a scrollId the parse does not confirm is dropped, unread."""
         part, run, entity = self.part, self.run, self.entity
         page_size = run.page_size(entity)
         base: list[tuple[str, str | int]] = [*run.params_for(part), ("pageSize", page_size)]
         scroll_id = str(part.next) if part.next is not None else None
         fetched, previous = part.records, None
-        while True:
-            query = [*base, ("scrollId", scroll_id)] if scroll_id else base
-            page, table = await self._get(query)
-            if page.count == 0:
-                return None
-            signature = _signature(page)
-            if signature == previous:
-                return None  # the service served the same page again: the scrollId was not honoured
-            total = int_or_none(page.envelope.get("totalHits"))
-            next_id = page.envelope.get("scrollId") or None
-            fetched += page.count
-            last = scroll_ends(page.count, page_size, next_id, scroll_id, total, fetched)
-            if part.pages == 0:
-                part.total_hits = total
-                children = run.split(part, functools.partial(_sample, page, entity), page.count, total)
-                if children:
-                    return children  # the page is dropped: the sub-parts fetch it again
-            self._spooled(page, table, next_cursor=None if last else str(next_id), last=last)
-            if last:
-                return None
-            run.check_stop()
-            scroll_id, previous = str(next_id), signature
+        ahead: tuple[str, asyncio.Future[bytes]] | None = None  # (its scrollId, the answer's bytes)
+        try:
+            while True:
+                if ahead is not None and ahead[0] == scroll_id:
+                    data = await ahead[1]
+                else:
+                    data = await self._receive([*base, ("scrollId", scroll_id)] if scroll_id else base)
+                ahead = None
+                parsing = self._parse(data)
+                guess = self._next_scroll_id(data, scroll_id, fetched, page_size)
+                if guess is not None:
+                    ahead = guess, asyncio.ensure_future(self._receive([*base, ("scrollId", guess)]))
+                page, table = await parsing
+                if page.count == 0:
+                    return None
+                signature = _signature(page)
+                if signature == previous:
+                    return None  # the service served the same page again: the scrollId was not honoured
+                total = int_or_none(page.envelope.get("totalHits"))
+                next_id = page.envelope.get("scrollId") or None
+                fetched += page.count
+                last = scroll_ends(page.count, page_size, next_id, scroll_id, total, fetched)
+                if part.pages == 0:
+                    part.total_hits = total
+                    children = run.split(part, functools.partial(_sample, page, entity), page.count, total)
+                    if children:
+                        return children  # the page is dropped: the sub-parts fetch it again
+                self._spooled(page, table, next_cursor=None if last else str(next_id), last=last)
+                if last:
+                    return None
+                run.check_stop()
+                scroll_id, previous = str(next_id), signature
+        finally:
+            if ahead is not None:
+                await _dropped(ahead[1])
+
+    def _next_scroll_id(self, data: bytes, scroll_id: str | None, fetched: int, page_size: int) -> str | None:
+        """The next page's scrollId as the answer's bytes show it, when more records remain after this
+        full page and the part is not about to be split (its first page then is dropped); else None."""
+        envelope = peek_envelope(data)
+        if envelope is None:
+            return None
+        next_id, total = envelope.get("scrollId"), int_or_none(envelope.get("totalHits"))
+        if not isinstance(next_id, str) or not next_id or next_id == scroll_id or total is None:
+            return None
+        if fetched + page_size >= total:
+            return None  # this page may be the last
+        if self.part.pages == 0 and self.run.may_split(self.part, total):
+            return None
+        return next_id
 
     # -- page-number lists --------------------------------------------------------------------------
     async def _page_list(self) -> None:
@@ -177,18 +212,25 @@ class PartFetcher:
 
     # -- one page -----------------------------------------------------------------------------------
     async def _get(self, query: list[tuple[str, str | int]]) -> tuple[Page, bytes]:
-        """The page of `query`, and its frame as the spool keeps it (Arrow IPC; empty for an ids
-        stage), both made on a parsing thread: encoding on the event loop held it ~0.2 s per
-        200,000 users, waiting for the GIL after Polars let it go."""
+        """The page of `query`, and its frame as the spool keeps it (`_parse`)."""
+        return await self._parse(await self._receive(query))
+
+    async def _receive(self, query: list[tuple[str, str | int]]) -> bytes:
+        """The answer's bytes to a GET of the list."""
         path = self.entity.path
         result = await self.run.client.request("GET", path, params=query, raw=True)
         raise_for_result(result, what=f"GET {path}")
-        data = result.raw if result.raw is not None else b""
+        return result.raw if result.raw is not None else b""
+
+    async def _parse(self, data: bytes) -> tuple[Page, bytes]:
+        """The page in `data`, and its frame as the spool keeps it (Arrow IPC; empty for an ids
+        stage), both made on a parsing thread: encoding on the event loop held it ~0.2 s per
+        200,000 users, waiting for the GIL after Polars let it go."""
         parse = functools.partial(_parse, self.run.reader_for(self.entity), data, table=not self.ids_only)
         try:
             return await asyncio.get_running_loop().run_in_executor(_parsers(), parse)
         except PageError as exc:
-            raise ResumableStop(f"GET {path}: unexpected answer ({exc})") from None
+            raise ResumableStop(f"GET {self.entity.path}: unexpected answer ({exc})") from None
 
     def _spooled(self, page: Page, table: bytes, *, next_cursor: str | int | None, last: bool) -> None:
         """The page's frame (`table`) into the spool, then the part's new place."""
@@ -309,6 +351,13 @@ if hasattr(os, "register_at_fork"):  # a forked child has none of the pool's thr
 
 def _ignore(results: list[int]) -> None:
     """Pool's collector for work whose results are kept by the workers themselves."""
+
+
+async def _dropped(answer: asyncio.Future[bytes]) -> None:
+    """A page asked for ahead and not needed: cancelled, or its answer (or failure) ignored."""
+    answer.cancel()
+    with contextlib.suppress(BaseException):
+        await answer
 
 
 def _parse(reader: PageReader, data: bytes, *, table: bool) -> tuple[Page, bytes]:

@@ -104,7 +104,8 @@ def test_a_short_page_ends_it_even_when_the_scroll_id_is_set(tmp_path: Path) -> 
 
 def test_a_server_ignoring_the_scroll_id_never_loops_and_the_count_is_flagged(tmp_path: Path) -> None:
     result, seen, out = export_from("ignores-scroll", 3 * PAGE, tmp_path)
-    assert len(seen) == 2  # the same page twice: stop
+    # the same page twice: stop (a third page, asked for ahead while the second was parsed, is dropped)
+    assert len(seen) in (2, 3) and all("scrollId" in q for q in seen[1:])
     assert result.records == PAGE and len(read_csv(out)) == PAGE  # never the same record twice
     assert any("announced 60" in w for w in result.warnings)
 
