@@ -9,7 +9,8 @@ Storage is one SQLite database, `journal.sqlite3`, in WAL mode with `synchronous
 * `synchronous=NORMAL` would already be enough for `kill -9`, but not for a power cut or an OS crash,
   which can drop the last transactions. FULL fsyncs the WAL at each commit, so an acknowledged row
   survives those too. The engine records in batches (every ~N rows or ~0.2 s), so that is a handful of
-  fsyncs per second: the price is negligible next to the network.
+  fsyncs per second: the price is negligible next to the network. An export, whose journal holds only
+  what can be fetched again, runs with NORMAL (`relax_durability`): it checkpoints after every page.
 
 The folder is 0700 and its files 0600 (they hold emails and names). Options are stored to make a run
 resumable and are refused when a key looks like a credential: a secret never reaches the disk.

@@ -1,11 +1,13 @@
 """Write the spooled parts, in part order, into the output file: the columns, then every row.
 
 The spools hold each page's flat frame (Arrow IPC, made while fetching), so writing is column-wise:
-no page is parsed again and no record becomes a Python row. Runs once every part is fetched, so the
-header is known in full before the first row: documented
-fields first, other keys sorted, custom attributes sorted (`ColumnPlan`), the same header from one
-nightly export to the next. The writer streams to a temporary file and renames it only at the end;
-a stop in between (Ctrl-C) throws the temporary file away and the spools stay for `resume`.
+no page is parsed again and no record becomes a Python row. The header is known in full before the
+first row: documented fields first, other keys sorted, custom attributes sorted (`ColumnPlan`), the
+same header from one nightly export to the next. It runs while the parts are still fetched
+(`batchgs.engine.export.streamed`: parts go in as soon as every part before them is in), or once
+every part is fetched when a late part changed the columns. The writer streams to a temporary file
+and renames it only at the end; a stop in between (Ctrl-C) throws the temporary file away and the
+spools stay for `resume`.
 """
 
 from __future__ import annotations
