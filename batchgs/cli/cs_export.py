@@ -22,7 +22,7 @@ from batchgs.cli.common import comma_list, default_run_dir, emit_json, info
 from batchgs.cli.cs_import import cs_settings
 from batchgs.cli.runner import ResumeFlags, resumable_hint, run_with_signals
 from batchgs.config import Settings
-from batchgs.engine.export.ctas import CtaExportOptions, ExportResult, check_output, export_ctas
+from batchgs.engine.export.ctas import CtaExportOptions, ExportResult, export_ctas
 from batchgs.errors import (
     FatalApiError,
     Interrupted,
@@ -30,6 +30,7 @@ from batchgs.errors import (
     ResumableStop,
     UsageError,
 )
+from batchgs.io.write.formats import check_output
 from batchgs.reports.summary import build_summary, human_summary, write_summary
 from batchgs.run.journal import Journal
 from batchgs.transport.client import TransportStats, cs_client

@@ -32,8 +32,6 @@ from batchgs.cli.common import (
 )
 from batchgs.cli.runner import ResumeFlags, remember_settings, resumable_hint, run_with_signals
 from batchgs.config import Settings
-from batchgs.engine.export.assemble import custom_types_of
-from batchgs.engine.export.ctas import check_output
 from batchgs.engine.export.entities import (
     CS_EXPORT_ENTITIES,
     ExportEntity,
@@ -41,7 +39,7 @@ from batchgs.engine.export.entities import (
     get_export_entity,
 )
 from batchgs.engine.export.exporter import Exporter, ExportProgress, ExportResult
-from batchgs.engine.export.fields import check_fields, fields_model
+from batchgs.engine.export.fields import check_fields, custom_types_of, fields_model
 from batchgs.engine.export.options import (
     ExportOptions,
     check_filters,
@@ -52,6 +50,7 @@ from batchgs.engine.export.options import (
 from batchgs.engine.export.spool import remove_spools
 from batchgs.engine.progress import notify_progress
 from batchgs.errors import ExitCode, FatalApiError, Interrupted, QuotaExhausted, ResumableStop, UsageError
+from batchgs.io.write.formats import check_output
 from batchgs.reports.row_reports import ErrorReport
 from batchgs.reports.summary import build_summary, human_summary, write_summary
 from batchgs.run.journal import Journal

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from batchgs.engine.export.entities import ExportEntity, date_and_id_columns, documented_columns
 from batchgs.engine.export.slices import Part
@@ -116,14 +116,3 @@ def _page_frames(run_dir: Path, parts: Iterable[Part], stop: threading.Event) ->
                 yield frame_of(table)
             except PageError as exc:
                 raise NotResumableError(f"{spool.path}: page spool is corrupt ({exc})") from None
-
-
-def custom_types_of(attributes: Iterable[Mapping[str, Any]], *, deleted: bool = False) -> dict[str, str]:
-    """apiName → type of the custom attributes (/v1/admin/model/*/attributes) that still exist, or
-    of every one when `deleted` (a filter may still name a deleted attribute's old values)."""
-    return {
-        str(a["apiName"]): str(a.get("type") or "STRING")
-        for a in attributes
-        if str(a.get("origin", "")).upper() == "CUSTOM"
-        and (deleted or str(a.get("state", "")).upper() != "DELETED")
-    }

@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchgs.errors import Interrupted, OutputFileError, UsageError
+from batchgs.errors import Interrupted, UsageError
 from batchgs.io.flatten import flatten
 from batchgs.io.pages import frame_from_rows
-from batchgs.io.write.formats import open_writer, writer_class
+from batchgs.io.write.formats import open_writer
 from batchgs.transport.paging import MAX_PAGE_SIZE, cs_pages
 
 LIST_PATH = "/v2/cockpit/cta/list"
@@ -147,17 +147,6 @@ def parse_sort(text: str) -> dict[str, str]:
         friendly = FILTER_FIELDS.get(name.lower())
         order[friendly[1] if friendly else name] = "DESC" if part.startswith("-") else "ASC"
     return order
-
-
-def check_output(path: Path, *, force: bool) -> None:
-    """Refuse a bad suffix, a missing folder or an existing file before any request is spent."""
-    writer_class(path)
-    if path.is_dir():
-        raise OutputFileError(f"{path} is a folder, not a file")
-    if not path.parent.is_dir():
-        raise OutputFileError(f"{path}: the folder {path.parent} does not exist")
-    if path.exists() and not force:
-        raise OutputFileError(f"{path} already exists", hint="use --force to overwrite it")
 
 
 def columns_of(records: Sequence[Mapping[str, Any]]) -> list[str]:

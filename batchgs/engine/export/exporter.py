@@ -26,13 +26,16 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from batchgs.engine.export.assemble import Layout, assemble, column_plan, custom_types_of, layout
 from batchgs.engine.export.entities import EXPORT_ENTITIES, ExportEntity
-from batchgs.engine.export.fetch import PartFetcher
-from batchgs.engine.export.fields import FieldCatalog, check_fields, fields_model, refuse_unknown_columns
-from batchgs.engine.export.ids import read_chunk, read_ids, write_chunks
+from batchgs.engine.export.fields import (
+    FieldCatalog,
+    check_fields,
+    custom_types_of,
+    fields_model,
+    refuse_unknown_columns,
+)
 from batchgs.engine.export.options import ExportOptions, sort_direction
 from batchgs.engine.export.slices import (
     Part,
@@ -48,13 +51,18 @@ from batchgs.engine.export.slices import (
 )
 from batchgs.engine.export.spool import Spool, remove_spools
 from batchgs.engine.export.state import ExportState
-from batchgs.engine.export.streamed import StreamedWrite, remove_stale_temporaries
+from batchgs.engine.export.streamed import remove_stale_temporaries
+from batchgs.engine.export.warm import warm_up
 from batchgs.engine.pool import Pool
 from batchgs.errors import Interrupted
-from batchgs.io.pages import PageReader
 from batchgs.run.journal import Journal
 from batchgs.transport.client import ApiClient, raise_for_result
 from batchgs.transport.metadata import fetch_attributes
+
+if TYPE_CHECKING:  # (imported when used: see `warm_up`)
+    from batchgs.engine.export.assemble import Layout
+    from batchgs.engine.export.streamed import StreamedWrite
+    from batchgs.io.pages import PageReader
 
 ID_CHUNK_WORKERS = 4
 STREAM_WRITE = True  # write the file while fetching (`streamed`; tests compare with it off)
@@ -144,6 +152,8 @@ class Exporter:
         """One page reader per list, shared by its cursors: the schema one page learns serves all."""
         reader = self._readers.get(entity.name)
         if reader is None:
+            from batchgs.io.pages import PageReader
+
             reader = self._readers[entity.name] = PageReader(entity.records_key)
         return reader
 
@@ -203,6 +213,8 @@ class Exporter:
 
     def ids_chunk(self, chunk: int) -> list[tuple[int, str]]:
         offsets = self.state.info.get("id_chunks") or []
+        from batchgs.engine.export.ids import read_chunk
+
         return read_chunk(self.run_dir, int(offsets[chunk]))
 
     def warn(self, message: str) -> None:
@@ -216,6 +228,7 @@ class Exporter:
     # -- the run -----------------------------------------------------------------------------------
     async def run(self) -> ExportResult:
         started = time.monotonic()
+        warm_up(Path(self.options.output))  # Polars, numpy, the writer: imported while the plan asks
         if self.state.planned:
             remove_stale_temporaries(Path(self.options.output))
         else:
@@ -312,6 +325,8 @@ class Exporter:
                 )
         elif entity.paging == "per-user":
             if options.ids_file:
+                from batchgs.engine.export.ids import read_ids, write_chunks
+
                 info["id_chunks"] = write_chunks(self.run_dir, read_ids(Path(options.ids_file)))
                 info["id_chunks_built"] = True
                 parts = self._chunk_parts(0)
@@ -391,6 +406,8 @@ class Exporter:
                         if uid is not None:
                             yield row, str(uid)
 
+        from batchgs.engine.export.ids import write_chunks
+
         info["id_chunks"] = write_chunks(self.run_dir, pairs())
         info["id_chunks_built"] = True
         self.state.add(self._chunk_parts(self.state.next_id()))
@@ -406,6 +423,8 @@ class Exporter:
     async def _run_stage(self, stage: str, workers: int) -> None:
         """The stage's parts on `workers` cursors; a part that splits puts its sub-parts first in line.
         The first failure stops the other cursors at their next page and is raised."""
+        from batchgs.engine.export.fetch import PartFetcher  # (Polars: `warm_up`)
+
         waiting: deque[Part] = deque(self.state.pending(stage))
         started = 0  # parts handed out and not finished (their sub-parts may still come)
         changed = asyncio.Condition()
@@ -485,6 +504,8 @@ class Exporter:
                 shape = self._layout()
             except Exception:  # (--columns naming what no part has shown yet: the write at the end says)
                 return
+            from batchgs.engine.export.streamed import StreamedWrite
+
             self._stream = StreamedWrite(shape, self._assembler())
         self._stream.offer(leaves)
 
@@ -492,6 +513,8 @@ class Exporter:
         def write(parts: Iterable[Part], stop: threading.Event, shape: Layout) -> int:
             options, output = self.options, Path(self.options.output)
             raw, bom, force = options.raw, options.bom, options.force
+            from batchgs.engine.export.assemble import assemble
+
             return assemble(self.run_dir, parts, output, shape, raw=raw, bom=bom, force=force, stop=stop)
 
         return write
@@ -516,6 +539,8 @@ class Exporter:
         return rows
 
     def _layout(self) -> Layout:
+        from batchgs.engine.export.assemble import column_plan, layout
+
         seen: set[str] = set()
         for part in self.state.leaves("main"):
             seen.update(part.keys)
@@ -529,6 +554,8 @@ class Exporter:
         return shape
 
     async def _write(self, shape: Layout) -> int:
+        from batchgs.engine.export.assemble import assemble
+
         parts = self.state.leaves("main", descending=bool(self.state.info.get("descending")))
         halt = threading.Event()
         if self.stop.is_set():  # a stop asked for while the last pages came: no file, the spools stay

@@ -21,7 +21,7 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from batchgs.engine.export.entities import EXPORT_ENTITIES, ExportEntity, documented_columns, looks_like_date
 from batchgs.engine.export.options import CLAUSE, ISO_MOMENT, ExportOptions, parse_moment
@@ -210,3 +210,14 @@ def check_fields(
     catalog.check_sort(options.sort)
     catalog.check_columns(options.columns)
     return dataclasses.replace(options, filters=filters)
+
+
+def custom_types_of(attributes: Iterable[Mapping[str, Any]], *, deleted: bool = False) -> dict[str, str]:
+    """apiName → type of the custom attributes (/v1/admin/model/*/attributes) that still exist, or
+    of every one when `deleted` (a filter may still name a deleted attribute's old values)."""
+    return {
+        str(a["apiName"]): str(a.get("type") or "STRING")
+        for a in attributes
+        if str(a.get("origin", "")).upper() == "CUSTOM"
+        and (deleted or str(a.get("state", "")).upper() != "DELETED")
+    }

@@ -24,11 +24,14 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from batchgs.engine.export.assemble import Layout
 from batchgs.engine.export.slices import Part
 
-Writer = Callable[[Iterable[Part], threading.Event, Layout], int]
+if TYPE_CHECKING:
+    from batchgs.engine.export.assemble import Layout
+
+Writer = Callable[[Iterable[Part], threading.Event, "Layout"], int]
 _END = object()  # every part is queued: finish the file
 _ABANDON = object()  # throw the streamed file away
 

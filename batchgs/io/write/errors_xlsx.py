@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xlsxwriter
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
+if TYPE_CHECKING:  # (xlsxwriter, and the zipfile it brings, is imported only when a report is made)
+    import xlsxwriter
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
 
 XLSX_MAX_ROWS = 1_048_576  # rows per sheet, header included
 MIN_WIDTH = 8
@@ -43,6 +45,8 @@ def csv_to_xlsx(
     }
     if tmpdir is not None:
         options["tmpdir"] = str(tmpdir)
+    import xlsxwriter
+
     workbook = xlsxwriter.Workbook(str(xlsx_path), options)
     try:
         text = workbook.add_format({"num_format": "@"})

@@ -30,22 +30,47 @@ WRITERS: dict[str, tuple[str, str]] = {
 }
 SUPPORTED_SUFFIXES = tuple(WRITERS)
 
-__all__ = ["SUPPORTED_SUFFIXES", "RecordWriter", "open_writer", "writer_class"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "RecordWriter",
+    "check_output",
+    "open_writer",
+    "writer_class",
+    "writer_module",
+]
 
 
-def writer_class(path: Path) -> type[RecordWriter]:
-    """The writer for `path`'s suffix, or OutputFileError listing the supported ones."""
+def writer_module(path: Path) -> tuple[str, str]:
+    """The module and class of the writer for `path`'s suffix (not imported), or OutputFileError
+    listing the supported ones."""
     suffix = Path(path).suffix.lower()
     try:
-        module, name = WRITERS[suffix]
+        return WRITERS[suffix]
     except KeyError:
         got = f"'{suffix}'" if suffix else "no suffix"
         raise OutputFileError(
             f"{path}: cannot tell the output format from {got}",
             hint=f"use one of {', '.join(SUPPORTED_SUFFIXES)}",
         ) from None
+
+
+def writer_class(path: Path) -> type[RecordWriter]:
+    """The writer for `path`'s suffix, or OutputFileError listing the supported ones."""
+    module, name = writer_module(path)
     found: type[RecordWriter] = getattr(importlib.import_module(module), name)
     return found
+
+
+def check_output(path: Path, *, force: bool) -> None:
+    """Refuse a bad suffix, a missing folder or an existing file before any request is spent (without
+    importing the writer: an export imports it while its first requests are out)."""
+    writer_module(path)
+    if path.is_dir():
+        raise OutputFileError(f"{path} is a folder, not a file")
+    if not path.parent.is_dir():
+        raise OutputFileError(f"{path}: the folder {path.parent} does not exist")
+    if path.exists() and not force:
+        raise OutputFileError(f"{path} already exists", hint="use --force to overwrite it")
 
 
 def open_writer(
