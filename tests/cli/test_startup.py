@@ -122,3 +122,25 @@ def test_unknown_commands_and_completion_come_from_the_table() -> None:
     assert [(item.value, item.help) for item in completions if item.type == "plain"] == [
         ("status", "Print the progress and counts of the run in RUN_DIR.")
     ]
+
+
+def test_export_sends_its_plan_before_polars_is_loaded(tmp_path: Path) -> None:
+    """`export` (its command module and the exporter) loads no Polars, pyarrow or numpy: those load on
+    a thread while the plan's first requests are out (batchgs.engine.export.warm)."""
+    report = _probe(["export", "--help"], {"BATCHGS_STATE_DIR": str(tmp_path / "state")})
+    assert report["exit"] == 0
+    assert not {"polars", "pyarrow", "openpyxl", "xlsxwriter"} & set(report["heavy"])  # type: ignore[arg-type]
+    code = (
+        "import sys; from pathlib import Path\n"
+        "import batchgs.engine.export.exporter\n"
+        "names = ('polars', 'numpy', 'pyarrow.parquet', 'batchgs.engine.export.fetch')\n"
+        "before = sorted(m for m in names if m in sys.modules)\n"
+        "from batchgs.engine.export.warm import warm_up\n"
+        "warm_up(Path('users.parquet')).join()\n"
+        "print(before, sorted(m for m in names if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT_LIMIT_S)
+    assert (
+        done.stdout.split("\n")[0]
+        == "[] ['batchgs.engine.export.fetch', 'numpy', 'polars', 'pyarrow.parquet']"
+    ), done.stdout + done.stderr

@@ -19,8 +19,8 @@ from batchgs.io.write.formats import writer_module
 _MODULES = ("batchgs.engine.export.fetch", "batchgs.engine.export.assemble", "batchgs.io.page_bytes")
 
 
-def warm_up(output: Path) -> None:
-    """Start importing, on a daemon thread, what fetching pages and writing `output` need."""
+def warm_up(output: Path) -> threading.Thread:
+    """Start importing, on a daemon thread (returned), what fetching pages and writing `output` need."""
 
     def imports() -> None:
         names = list(_MODULES)
@@ -30,4 +30,6 @@ def warm_up(output: Path) -> None:
             with contextlib.suppress(Exception):  # (the fetch imports it again and says what failed)
                 importlib.import_module(name)
 
-    threading.Thread(target=imports, name="batchgs-imports", daemon=True).start()
+    thread = threading.Thread(target=imports, name="batchgs-imports", daemon=True)
+    thread.start()
+    return thread
