@@ -51,7 +51,7 @@ from batchgs.engine.export.slices import (
 )
 from batchgs.engine.export.spool import Spool, remove_spools
 from batchgs.engine.export.state import ExportState
-from batchgs.engine.export.streamed import remove_stale_temporaries
+from batchgs.engine.export.streamed import StreamedWrite, remove_stale_temporaries
 from batchgs.engine.export.warm import warm_up
 from batchgs.engine.pool import Pool
 from batchgs.errors import Interrupted
@@ -61,7 +61,6 @@ from batchgs.transport.metadata import fetch_attributes
 
 if TYPE_CHECKING:  # (imported when used: see `warm_up`)
     from batchgs.engine.export.assemble import Layout
-    from batchgs.engine.export.streamed import StreamedWrite
     from batchgs.io.pages import PageReader
 
 ID_CHUNK_WORKERS = 4
@@ -504,8 +503,6 @@ class Exporter:
                 shape = self._layout()
             except Exception:  # (--columns naming what no part has shown yet: the write at the end says)
                 return
-            from batchgs.engine.export.streamed import StreamedWrite
-
             self._stream = StreamedWrite(shape, self._assembler())
         self._stream.offer(leaves)
 
