@@ -14,7 +14,6 @@ not recorded before a crash).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -122,7 +121,7 @@ class PartFetcher:
 
     async def _scroll_pages(self) -> list[Part] | None:
         """The part's pages from where it stands. The next page is asked for as soon as an answer's
-        bytes show its scrollId and that more records remain (`_ahead`), while this page is parsed:
+        bytes show its scrollId and that more records remain (`_next_scroll_id`), while this page is parsed:
         parsing waits its turn on the parsing thread (32 cursors' first pages come back together),
         and the cursor's next request used to wait for it. What the parse then says is what counts:
         a page asked for on a scrollId the parse does not confirm is dropped, unread."""
@@ -137,6 +136,8 @@ class PartFetcher:
                 if ahead is not None and ahead[0] == scroll_id:
                     data = await ahead[1]
                 else:
+                    if ahead is not None:  # asked for on a scrollId the parse did not confirm
+                        _drop(ahead[1])
                     data = await self._receive([*base, ("scrollId", scroll_id)] if scroll_id else base)
                 ahead = None
                 parsing = self._parse(data)
@@ -165,7 +166,7 @@ class PartFetcher:
                 scroll_id, previous = str(next_id), signature
         finally:
             if ahead is not None:
-                await _dropped(ahead[1])
+                _drop(ahead[1])
 
     def _next_scroll_id(self, data: bytes, scroll_id: str | None, fetched: int, page_size: int) -> str | None:
         """The next page's scrollId as the answer's bytes show it, when more records remain after this
@@ -353,11 +354,16 @@ def _ignore(results: list[int]) -> None:
     """Pool's collector for work whose results are kept by the workers themselves."""
 
 
-async def _dropped(answer: asyncio.Future[bytes]) -> None:
-    """A page asked for ahead and not needed: cancelled, or its answer (or failure) ignored."""
+def _drop(answer: asyncio.Future[bytes]) -> None:
+    """A page asked for ahead and not needed: cancelled, its answer or failure ignored (not awaited:
+    awaiting it could swallow a cancellation of the cursor itself)."""
     answer.cancel()
-    with contextlib.suppress(BaseException):
-        await answer
+    answer.add_done_callback(_ignore_outcome)
+
+
+def _ignore_outcome(answer: asyncio.Future[bytes]) -> None:
+    if not answer.cancelled():
+        answer.exception()  # (retrieved: no "exception never retrieved" warning)
 
 
 def _parse(reader: PageReader, data: bytes, *, table: bool) -> tuple[Page, bytes]:
