@@ -137,7 +137,7 @@ class RecordWriter(ABC):
         self.rows_written = 0
         self._known = set(self.columns)
         self._state: Literal["open", "closed", "aborted"] = "open"
-        _check_target(self.path, force)
+        check_target(self.path, force)
         self.tmp_path = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
         try:
             self._open()
@@ -291,7 +291,8 @@ def aligned(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame.select([pl.col(c) if c in have else pl.lit(None).alias(c) for c in columns])
 
 
-def _check_target(path: Path, force: bool) -> None:
+def check_target(path: Path, force: bool) -> None:
+    """Refuse a folder, a missing folder or an existing file (unless `force`)."""
     if path.is_dir():
         raise OutputFileError(f"{path} is a folder, not a file")
     if not path.parent.is_dir():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from batchgs.errors import OutputFileError
-from batchgs.io.write.base import ExtraColumns, RecordWriter
+from batchgs.io.write.base import ExtraColumns, RecordWriter, check_target
 
 # suffix -> (module, class): a format's module is imported when it is used (pyarrow costs a CSV export
 # ~0.1 s of start-up otherwise)
@@ -65,12 +65,7 @@ def check_output(path: Path, *, force: bool) -> None:
     """Refuse a bad suffix, a missing folder or an existing file before any request is spent (without
     importing the writer: an export imports it while its first requests are out)."""
     writer_module(path)
-    if path.is_dir():
-        raise OutputFileError(f"{path} is a folder, not a file")
-    if not path.parent.is_dir():
-        raise OutputFileError(f"{path}: the folder {path.parent} does not exist")
-    if path.exists() and not force:
-        raise OutputFileError(f"{path} already exists", hint="use --force to overwrite it")
+    check_target(path, force)
 
 
 def open_writer(
