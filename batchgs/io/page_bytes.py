@@ -40,16 +40,16 @@ def count(data: bytes, *, booleans_anywhere: bool = True) -> ByteCounts:
     values = colons + (2 if spaced else 1)
     nulls = _matches_at(page, values, _NULL)
     if booleans_anywhere:
-        booleans = _occurrences(page, b"true") + _occurrences(page, b"false")
+        booleans = _occurrences(page, _TRUE) + _occurrences(page, _FALSE)
     else:
         booleans = _matches_at(page, values, _TRUE) + _matches_at(page, values, _FALSE)
     return ByteCounts(int(colons.size) - nulls, booleans, int(np.count_nonzero(page == _BRACKET)))
 
 
-def _occurrences(page: npt.NDArray[np.uint8], word: bytes) -> int:
+def _occurrences(page: npt.NDArray[np.uint8], word: npt.NDArray[np.uint8]) -> int:
     """How often `word` occurs in `page` (a word that cannot overlap itself, as `true` and `false`)."""
-    starts = np.flatnonzero(page[: max(0, page.size - len(word) + 1)] == word[0])
-    return _matches_at(page, starts, np.frombuffer(word, dtype=np.uint8))
+    starts = np.flatnonzero(page[: max(0, page.size - word.size + 1)] == word[0])
+    return _matches_at(page, starts, word)
 
 
 def _matches_at(

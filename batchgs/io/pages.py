@@ -410,7 +410,12 @@ def _numbers_type(dtype: pl.DataType) -> pl.DataType:
 
 def _numbers(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """A column's numbers: its values, or a list column's elements."""
-    return expr.explode(empty_as_null=False, keep_nulls=False) if isinstance(dtype, pl.List) else expr
+    return _elements(expr) if isinstance(dtype, pl.List) else expr
+
+
+def _elements(expr: pl.Expr) -> pl.Expr:
+    """The elements of a list column's rows, one after another (an empty or null list: none)."""
+    return expr.explode(empty_as_null=False, keep_nulls=False)
 
 
 def _joined(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr | None:
@@ -452,7 +457,7 @@ def _list_awkward(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr:
 def _awkward_anywhere(expr: pl.Expr, inner: pl.DataType | None) -> pl.Expr:
     """Whether some row's list needs JSON text (`_list_awkward(...).any()`), decided on the elements:
     joining every row's list to look at it cost ~1 ms per 1,000-row page, a third of its parse."""
-    items = expr.explode(empty_as_null=False, keep_nulls=False)  # the elements (an empty list: none)
+    items = _elements(expr)
     if _joined(expr, inner) is None:
         return items.len() > 0  # objects or lists inside: any element at all
     awkward = items.is_null()

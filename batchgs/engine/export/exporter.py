@@ -490,12 +490,16 @@ class Exporter:
             )
 
     # -- writing -----------------------------------------------------------------------------------
+    def _output_order(self) -> list[Part]:
+        """The main stage's leaf parts in the order their rows go into the file."""
+        return self.state.leaves("main", descending=bool(self.state.info.get("descending")))
+
     def _stream_parts(self) -> None:
         """Hand the parts done at the head of the output to the streamed write (`streamed`), started
         once the first part is in, with the columns of the parts in so far."""
         if not STREAM_WRITE or self.entity.paging == "per-user" or self._halt or self.stop.is_set():
             return
-        leaves = self.state.leaves("main", descending=bool(self.state.info.get("descending")))
+        leaves = self._output_order()
         if self._stream is None:
             if not leaves or leaves[0].status != "done":
                 return
@@ -521,7 +525,7 @@ class Exporter:
         stream = self._stream
         if stream is None:
             return None
-        leaves = self.state.leaves("main", descending=bool(self.state.info.get("descending")))
+        leaves = self._output_order()
         watcher = asyncio.create_task(self.stop.wait())
         watcher.add_done_callback(lambda _: stream.stop.set())
         if self.stop.is_set():
@@ -553,7 +557,7 @@ class Exporter:
     async def _write(self, shape: Layout) -> int:
         from batchgs.engine.export.assemble import assemble
 
-        parts = self.state.leaves("main", descending=bool(self.state.info.get("descending")))
+        parts = self._output_order()
         halt = threading.Event()
         if self.stop.is_set():  # a stop asked for while the last pages came: no file, the spools stay
             halt.set()  # (the watcher below would set it too, but maybe only after a quick write ended)

@@ -72,9 +72,7 @@ class StreamedWrite:
         self._queue.put(_END)
         try:
             return await self._task
-        except Abandoned:
-            return None
-        except Exception:
+        except Exception:  # (Abandoned among them)
             return None
 
     async def abandon(self) -> None:
