@@ -45,7 +45,7 @@ def test_a_start_prunes_only_the_stale_scrolls() -> None:
 def test_pruning_looks_at_stale_scrolls_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Many live scrolls with many pages each: a start touches none of their ids (the old prune
     walked every scrollId handed out, on every start)."""
-    registry, clock = _registry()
+    registry, _ = _registry()
     live = [registry.start(RECORDS, 1) for _ in range(200)]
     for page in live:
         scroll_id = page.scroll_id
