@@ -10,7 +10,7 @@ before it answered, so no timing noise (a stalled process, a slow network) can e
 `rate + 1` in a second. It costs throughput in proportion to latency (rate / (1 s + latency)).
 `exact=False` ends a slot `window + margin` after it was granted: faster, but a request delayed by more
 than `margin` on its way can be seen by the server together with a full next window.
-A token bucket on top paces requests evenly past a burst (`burst`) so that they do not all leave at once.
+A small token bucket on top paces requests evenly so that they do not leave in bursts.
 
 Adaptive: a 429 from any worker starts one SHARED pause (Retry-After, or a growing backoff) and lowers
 the current rate (×0.7); the rate then climbs back additively for every clean second. 429s that answer
@@ -295,10 +295,7 @@ class SlidingWindowLimiter:
 
 
 def px_limiter(rate: float, **options: Any) -> SlidingWindowLimiter:
-    """PX: `rate` requests in any sliding second (the service allows about 200). Up to half a second's
-    requests may leave at once: the slot log alone holds the rate, and a burst of 10 (the default 5%)
-    held a sliced export's 32 cursors back up to 0.18 s at each start, ~7 s of waiting in one run."""
-    options.setdefault("burst", max(1, math.ceil(rate / 2)))
+    """PX: `rate` requests in any sliding second (the service allows about 200)."""
     return SlidingWindowLimiter(rate, window=1.0, **options)
 
 

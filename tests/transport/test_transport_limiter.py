@@ -139,21 +139,6 @@ def test_log_bound_and_pacing_with_a_fake_clock() -> None:
     assert all(b >= a for a, b in itertools.pairwise(times))
 
 
-def test_px_lets_a_wave_of_cursors_go_at_once_and_still_holds_the_second() -> None:
-    """64 cursors starting together are not paced out over a third of a second (the old 5% burst);
-    past half a second's worth, pacing applies, and no window ever holds more than the rate."""
-    fake = FakeTime()
-    limiter = px_limiter(200, exact=False, clock=fake.clock, sleep=fake.sleep)
-
-    async def main() -> list[float]:
-        return [(await limiter.acquire()).at for _ in range(1000)]
-
-    times = run(main())
-    assert times[:100] == [0.0] * 100
-    assert times[100] > 0.0
-    assert windows_ok(times, 200, 1.0)
-
-
 def test_exact_mode_holds_a_slot_until_one_window_after_the_answer() -> None:
     fake = FakeTime()
     limiter = SlidingWindowLimiter(2, burst=2, clock=fake.clock, sleep=fake.sleep)
