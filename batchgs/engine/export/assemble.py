@@ -24,7 +24,7 @@ from batchgs.engine.export.spool import Spool
 from batchgs.errors import Interrupted, NotResumableError
 from batchgs.io.flatten import ColumnPlan
 from batchgs.io.pages import PageError, frame_of
-from batchgs.io.write.batching import batched
+from batchgs.io.write.batching import IDLE_BATCH_ROWS, batched
 from batchgs.io.write.formats import open_writer
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def layout(
 
 def assemble(
     run_dir: Path,
-    parts: Iterable[Part],
+    parts: Iterable[Part | None],
     output: Path,
     shape: Layout,
     *,
@@ -81,7 +81,9 @@ def assemble(
     stop: threading.Event,
     on_rows: Callable[[int], None] | None = None,
 ) -> int:
-    """Write every part's rows into `output` (committed by rename at the end). Returns the rows."""
+    """Write every part's rows into `output` (committed by rename at the end). Returns the rows.
+    A None among `parts` (a streamed write): none is coming soon, the rows batched so far may be
+    written (`batched`)."""
     writer = open_writer(
         output,
         shape.columns,
@@ -94,7 +96,8 @@ def assemble(
         column_types=shape.types,
     )
     try:
-        for frame in batched(_page_frames(run_dir, parts, stop)):
+        least = IDLE_BATCH_ROWS if writer.cells_per_value else None
+        for frame in batched(_page_frames(run_dir, parts, stop), least=least):
             writer.write_frame(frame)
             if on_rows is not None:
                 on_rows(frame.height)
@@ -105,9 +108,14 @@ def assemble(
     return writer.rows_written
 
 
-def _page_frames(run_dir: Path, parts: Iterable[Part], stop: threading.Event) -> Iterator[pl.DataFrame]:
-    """Every spooled page's frame, in part order."""
+def _page_frames(
+    run_dir: Path, parts: Iterable[Part | None], stop: threading.Event
+) -> Iterator[pl.DataFrame | None]:
+    """Every spooled page's frame, in part order (a None in `parts` passes through)."""
     for part in parts:
+        if part is None:
+            yield None
+            continue
         spool = Spool.of(run_dir, f"part-{part.id}")
         for table in spool.tables(part.spool_bytes):
             if stop.is_set():

@@ -51,7 +51,7 @@ from batchgs.engine.export.slices import (
 )
 from batchgs.engine.export.spool import Spool, remove_spools
 from batchgs.engine.export.state import ExportState
-from batchgs.engine.export.streamed import StreamedWrite, remove_stale_temporaries
+from batchgs.engine.export.streamed import StreamedWrite, Writer, remove_stale_temporaries
 from batchgs.engine.export.warm import warm_up
 from batchgs.engine.pool import Pool
 from batchgs.errors import Interrupted
@@ -510,8 +510,8 @@ class Exporter:
             self._stream = StreamedWrite(shape, self._assembler())
         self._stream.offer(leaves)
 
-    def _assembler(self) -> Callable[[Iterable[Part], threading.Event, Layout], int]:
-        def write(parts: Iterable[Part], stop: threading.Event, shape: Layout) -> int:
+    def _assembler(self) -> Writer:
+        def write(parts: Iterable[Part | None], stop: threading.Event, shape: Layout) -> int:
             options, output = self.options, Path(self.options.output)
             raw, bom, force = options.raw, options.bom, options.force
             from batchgs.engine.export.assemble import assemble

@@ -9,8 +9,10 @@ The columns must be known before the first row. They are those of the parts fetc
 starts (documented fields and custom attributes are columns anyway: only an undocumented key a later
 part brings can change them). If the columns the whole export has differ, the streamed file is thrown
 away and the export writes the file whole at the end, as before. Either way the bytes are the same:
-the same frames, in the same order, batched the same way, with the same columns; so a resumed export
-still gives the file an uninterrupted one gives. A stop or a failed part throws the streamed file away
+the same frames, in the same order, batched the same way, with the same columns (a CSV, whose cells do
+not depend on the batches, also writes what it holds whenever it would wait: the rows left after the
+last page are then ~10,000 at most, not up to a 50,000-row batch); so a resumed export still gives the
+file an uninterrupted one gives. A stop or a failed part throws the streamed file away
 (the spools stay for `resume`); a kill -9 leaves the writer's hidden temporary file, which the resume
 removes (`remove_stale_temporaries`).
 """
@@ -31,7 +33,7 @@ from batchgs.engine.export.slices import Part
 if TYPE_CHECKING:
     from batchgs.engine.export.assemble import Layout
 
-Writer = Callable[[Iterable[Part], threading.Event, "Layout"], int]
+Writer = Callable[[Iterable[Part | None], threading.Event, "Layout"], int]
 _END = object()  # every part is queued: finish the file
 _ABANDON = object()  # throw the streamed file away
 
@@ -82,9 +84,15 @@ class StreamedWrite:
         with contextlib.suppress(BaseException):
             await self._task
 
-    def _parts(self) -> Iterator[Part]:
+    def _parts(self) -> Iterator[Part | None]:
+        """The parts handed over; a None whenever the writer would wait for the next one (it may
+        write what it holds meanwhile)."""
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                yield None
+                item = self._queue.get()
             if item is _END:
                 return
             if item is _ABANDON:

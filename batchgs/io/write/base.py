@@ -109,6 +109,9 @@ class RecordWriter(ABC):
     """One export file being written. Use as a context manager, or call `close()` / `abort()`."""
 
     suffix: ClassVar[str]
+    # whether each cell's bytes depend on its value alone, never on the frame it came in (CSV): such a
+    # writer may be handed smaller frames while it would wait (`batching.batched`), the file is the same
+    cells_per_value: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ LINE_END = "\r\n"
 
 class CsvWriter(RecordWriter):
     suffix = ".csv"
+    cells_per_value = True  # (`batching.batched`: each page's cells as its own frame would write them)
 
     def _open(self) -> None:
         self._encoding = "utf-8-sig" if self.bom else "utf-8"

@@ -10,12 +10,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import openpyxl
+import polars as pl
 import pytest
 
+from batchgs.engine.export import assemble as assemble_module
 from batchgs.engine.export import exporter
-from batchgs.engine.export.assemble import Layout
+from batchgs.engine.export.assemble import Layout, assemble
 from batchgs.engine.export.slices import Part
+from batchgs.engine.export.spool import TABLE, Spool
 from batchgs.engine.export.streamed import Abandoned, StreamedWrite, remove_stale_temporaries
+from batchgs.io.pages import frame_bytes
 from batchgs.sandbox.seed import seed_store
 from batchgs.sandbox.store import PxStore
 from tests.engine.export.export_helpers import ANCHOR, options_for, read_csv, run_library
@@ -46,6 +50,51 @@ def test_the_streamed_file_is_the_file_written_whole(sandbox_factory, tmp_path: 
     else:
         assert streamed == whole
     assert not [p for p in (tmp_path / "a").iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_rows_written_while_the_writer_waits_make_the_same_file(tmp_path: Path, fmt: str) -> None:
+    """A streamed CSV writes what it holds whenever it would wait for the next part (so the rows left
+    after the last page are few): the file is the one a write in whole batches gives. Parquet's row
+    groups depend on the batches, so it keeps whole batches whatever the waits."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    parts = []
+    for i in range(6):
+        spool = Spool.of(run_dir, f"part-{i}")
+        spool.open_at(0)
+        for page in range(2):
+            rows = [
+                {"identifyId": f"u{i}-{page}-{r}", "n": i * 10 + r, "createDate": ANCHOR + r, "t": f"={r}"}
+                for r in range(40)
+            ]
+            spool.append_frames((TABLE, frame_bytes(pl.DataFrame(rows))))
+        spool.close()
+        parts.append(Part(id=i, order=[i], status="done", spool_bytes=spool.size))
+    shape = Layout(
+        ["identifyId", "n", "createDate", "t"], date_columns={"createDate"}, id_columns={"identifyId"}
+    )
+    writes: list[int] = []
+
+    def run(name: str, steps: list[Part | None]) -> bytes:
+        out = tmp_path / f"{name}.{fmt}"
+        stop = threading.Event()
+        assemble(
+            run_dir, steps, out, shape, raw=False, bom=False, force=False, stop=stop, on_rows=writes.append
+        )
+        return out.read_bytes()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(assemble_module, "IDLE_BATCH_ROWS", 100)
+        waits = run(
+            "waits", [parts[0], None, parts[1], None, parts[2], parts[3], None, parts[4], None, parts[5]]
+        )
+        in_waits = list(writes)
+        writes.clear()
+        whole = run("whole", list(parts))
+    assert waits == whole
+    assert writes == [480]
+    assert in_waits == ([160, 160, 160] if fmt == "csv" else [480])
 
 
 def test_a_column_only_a_late_part_has_is_in_the_file(sandbox_factory, tmp_path: Path) -> None:

@@ -34,6 +34,16 @@ def test_a_batch_never_passes_its_row_budget_unless_one_page_does() -> None:
     assert [f.height for f in batched([pl.DataFrame({"id": ["x"] * 9})], rows=7)] == [9]
 
 
+def test_while_the_writer_waits_a_batch_of_at_least_least_rows_goes_out() -> None:
+    """A None (no page coming soon) lets a batch of `least` rows out early; a smaller one waits, and
+    without `least` a None changes nothing."""
+    pages = [pl.DataFrame({"id": [str(i)] * 3}) for i in range(6)]
+    stream = [pages[0], None, pages[1], pages[2], None, pages[3], None, pages[4], pages[5], None]
+    assert [f.height for f in batched(stream, rows=100, least=5)] == [9, 9]
+    assert [f.height for f in batched(stream, rows=100)] == [18]
+    assert [f.height for f in batched([None, *pages, None], rows=100, least=1)] == [18]
+
+
 def test_the_csv_is_byte_identical_to_writing_page_by_page(tmp_path: Path) -> None:
     def write(path: Path, frames: list[pl.DataFrame]) -> bytes:
         writer = open_writer(
