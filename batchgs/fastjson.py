@@ -9,17 +9,24 @@ results are exactly what `json.loads` / `json.dumps` would give.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"\d{19}")  # 19+ digits may not fit in 64 bits: orjson would make a float
+# 19+ digits in a row may not fit in 64 bits, where orjson would make a float. Found by mapping every
+# digit to "1" and every other byte to "0", then one substring search: ~0.75 ms on a 1,000-user page
+# (880 KB), where the regex `\d{19}` took ~9 ms, longer than orjson's whole parse (~3 ms).
+_DIGITS_AS_ONES = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x30 for byte in range(256))
+_LONG_RUN = b"1" * 19
+
+
+def _may_hold_long_integers(data: bytes) -> bool:
+    return _LONG_RUN in data.translate(_DIGITS_AS_ONES)
 
 
 def loads(data: bytes) -> Any:
     """Parse JSON bytes; ValueError when they are not JSON."""
-    if _LONG_DIGITS.search(data) is None:
+    if not _may_hold_long_integers(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

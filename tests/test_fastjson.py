@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 from hypothesis import given
@@ -35,3 +36,18 @@ def test_nan_tokens_and_non_json() -> None:
     assert math.isnan(fastjson.loads(b"[NaN]")[0])
     with pytest.raises(ValueError):
         fastjson.loads(b"<html>not json</html>")
+
+
+@given(st.binary(max_size=80) | st.text(alphabet="0123456789 ,-٣", max_size=60).map(str.encode))
+def test_the_long_integer_scan_finds_what_the_regex_finds(data: bytes) -> None:
+    """The byte-mapping scan that replaced `re.search(rb"\\d{19}")` (12x faster on a page) agrees
+    with it on any bytes: runs of ASCII digits only, anywhere, at least 19 long."""
+    assert fastjson._may_hold_long_integers(data) == (re.search(rb"\d{19}", data) is not None)
+
+
+@pytest.mark.parametrize(
+    ("data", "long"),
+    [(b"1" * 18, False), (b"9" * 19, True), (b"[" + b"1" * 18 + b",2]", False), (b"x" + b"0" * 25, True)],
+)
+def test_the_long_integer_scan_at_its_edges(data: bytes, long: bool) -> None:
+    assert fastjson._may_hold_long_integers(data) is long
