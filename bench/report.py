@@ -347,12 +347,21 @@ def export_slices(r: dict[str, Any]) -> str:
          "yes" if m["complete"] else "NO"]
         for m in r["runs"]
     ]  # fmt: skip
-    ratios = ", ".join(f"**{v}×** with {k} slices" for k, v in r["speedups"].items())
+    ranges = r.get("speedup_range", {})
+    ratios = ", ".join(
+        f"**{v}×** with {k} slices" + (f" ({ranges[k][0]}×–{ranges[k][1]}×)" if k in ranges else "")
+        for k, v in r["speedups"].items()
+    )
+    runs = (
+        f"the median of {r['repeats']} runs each, in rounds; their range in brackets"
+        if "repeats" in r
+        else ""
+    )
     return (
         f"### Sliced cursors on a bulk-loaded tenant: {r['users']:,} users, {r['cluster']:.0%} created in "
         f"one hour, {r['latency_ms']:g} ± {r['jitter_ms']:g} ms per request\n\n"
         + _table(["run", "seconds", "records/s", "exporter CPU s", "parts", "requests", "all once"], rows)
-        + f"\n\nWall time of one cursor ÷ sliced: {ratios}.\n"
+        + f"\n\nWall time of one cursor ÷ sliced ({runs}): {ratios}.\n"
     )
 
 
