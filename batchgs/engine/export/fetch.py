@@ -70,9 +70,14 @@ class ExportRun(Protocol):
 class PartFetcher:
     """One part's cursor: pages it from where the journal says it stands into the part's spool."""
 
-    def __init__(self, run: ExportRun, part: Part) -> None:
+    def __init__(
+        self, run: ExportRun, part: Part, *, on_last_request: Callable[[], None] | None = None
+    ) -> None:
+        """`on_last_request`: called when the request of what is likely the part's last page is out,
+        so that its cursor can start the next part meanwhile (`Exporter._run_stage`)."""
         self.run = run
         self.part = part
+        self.on_last_request = on_last_request
         self.entity = run.entity_for(part)
         self.spool = Spool.of(run.run_dir, f"part-{part.id}")
         self.keys = set(part.keys)
@@ -143,7 +148,13 @@ class PartFetcher:
                 parsing = self._parse(data)
                 guess = self._next_scroll_id(data, scroll_id, fetched, page_size)
                 if guess is not None:
-                    ahead = guess, asyncio.ensure_future(self._receive([*base, ("scrollId", guess)]))
+                    next_guess, total_guess = guess
+                    ahead = (
+                        next_guess,
+                        asyncio.ensure_future(self._receive([*base, ("scrollId", next_guess)])),
+                    )
+                    if fetched + 2 * page_size >= total_guess and self.on_last_request is not None:
+                        self.on_last_request()  # (the page asked ahead holds the part's last records)
                 page, table = await parsing
                 if page.count == 0:
                     return None
@@ -168,9 +179,12 @@ class PartFetcher:
             if ahead is not None:
                 _drop(ahead[1])
 
-    def _next_scroll_id(self, data: bytes, scroll_id: str | None, fetched: int, page_size: int) -> str | None:
-        """The next page's scrollId as the answer's bytes show it, when more records remain after this
-        full page and the part is not about to be split (its first page then is dropped); else None."""
+    def _next_scroll_id(
+        self, data: bytes, scroll_id: str | None, fetched: int, page_size: int
+    ) -> tuple[str, int] | None:
+        """The next page's scrollId and the records the part holds (`totalHits`) as the answer's bytes
+        show them, when more records remain after this full page and the part is not about to be split
+        (its first page then is dropped); else None."""
         envelope = peek_envelope(data)
         if envelope is None:
             return None
@@ -181,7 +195,7 @@ class PartFetcher:
             return None  # this page may be the last
         if self.part.pages == 0 and self.run.may_split(self.part, total):
             return None
-        return next_id
+        return next_id, total
 
     # -- page-number lists --------------------------------------------------------------------------
     async def _page_list(self) -> None:

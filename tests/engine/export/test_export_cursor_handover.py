@@ -1,0 +1,110 @@
+"""A cursor whose part has its last page on the way starts the next part meanwhile (one round trip
+sooner per part on a sliced export), and nothing is lost or doubled by it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from batchgs.engine.export import fetch
+from tests.engine.export.export_helpers import (
+    ANCHOR,
+    DAY_MS,
+    options_for,
+    read_csv,
+    run_library,
+    seeded_store,
+)
+
+SINCE, UNTIL = ANCHOR - 400 * DAY_MS, ANCHOR  # three 190-day windows: three parts on one cursor
+
+
+class _HandsOverFirst(fetch.PartFetcher):
+    """The first part handed out says its last request is out before it fetches anything, then waits
+    until the next part has started: with one cursor, only a cursor freed by that call can start it."""
+
+    started: ClassVar[asyncio.Event]
+    first: ClassVar[list[int]]
+
+    async def fetch(self) -> Any:
+        if not self.first:
+            self.first.append(self.part.id)
+            assert self.on_last_request is not None
+            self.on_last_request()
+            await asyncio.wait_for(self.started.wait(), timeout=60)
+        else:
+            self.started.set()
+        return await super().fetch()
+
+
+class _FailsAfterHandingOver(fetch.PartFetcher):
+    first: ClassVar[list[int]] = []
+
+    async def fetch(self) -> Any:
+        if not self.first:
+            self.first.append(self.part.id)
+            assert self.on_last_request is not None
+            self.on_last_request()
+            await asyncio.sleep(0)
+            raise RuntimeError("the first part failed after its cursor was freed")
+        return await super().fetch()
+
+
+def _export(sandbox_factory, tmp_path: Path, fetcher: type[fetch.PartFetcher]) -> Any:
+    store = seeded_store(users=50, events=3000)
+    sandbox = sandbox_factory(store=store, rate_limit=0)
+    out = tmp_path / "events.csv"
+    options = options_for("events", out, slices=1, since_ms=SINCE, until_ms=UNTIL, page_size=200)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fetch, "PartFetcher", fetcher)
+        run = run_library(sandbox, tmp_path / "s", tmp_path / "r", options)
+    return store, run, out
+
+
+def test_a_freed_cursor_starts_the_next_part_while_the_last_page_comes(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    class Gate(_HandsOverFirst):
+        started = asyncio.Event()
+        first: ClassVar[list[int]] = []
+
+    store, run, out = _export(sandbox_factory, tmp_path, Gate)
+    assert run.error is None, run.error
+    assert Gate.started.is_set() and len(Gate.first) == 1
+    expected = sorted(e["eventId"] for e in store.custom_events if SINCE <= e["date"] <= UNTIL)
+    assert sorted(r["eventId"] for r in read_csv(out)) == expected  # every event, each once
+
+
+def test_a_part_failing_after_it_freed_its_cursor_fails_the_export(sandbox_factory, tmp_path: Path) -> None:
+    _, run, out = _export(sandbox_factory, tmp_path, _FailsAfterHandingOver)
+    assert isinstance(run.error, RuntimeError) and "freed" in str(run.error)
+    assert not out.exists()
+
+
+def test_the_request_of_a_parts_last_page_frees_its_cursor(sandbox_factory, tmp_path: Path) -> None:
+    """The real fetcher says so when it asks for the page that holds the part's last records, not
+    before: once per part, while the page before it is still being read."""
+    calls: list[tuple[fetch.PartFetcher, int]] = []  # (the part's fetcher, its pages spooled by then)
+    fetchers: list[fetch.PartFetcher] = []
+
+    class Watch(fetch.PartFetcher):
+        def __init__(self, *args: Any, on_last_request: Any = None, **kwargs: Any) -> None:
+            def freed() -> None:
+                calls.append((self, self.part.pages))
+                if on_last_request is not None:
+                    on_last_request()
+
+            super().__init__(*args, on_last_request=freed, **kwargs)
+            fetchers.append(self)
+
+    store, run, out = _export(sandbox_factory, tmp_path, Watch)
+    assert run.error is None
+    several = {id(f.part) for f in fetchers if f.part.pages > 1}
+    assert len(several) >= 2  # (the third window, 20 days, fits in one page: nothing to hand over)
+    assert sorted(id(f.part) for f, _ in calls) == sorted(several)  # each part of several pages, once
+    for fetcher, pages in calls:
+        assert fetcher.part.status == "done" and fetcher.part.pages == pages + 2
+    assert len(read_csv(out)) == sum(1 for e in store.custom_events if SINCE <= e["date"] <= UNTIL)
