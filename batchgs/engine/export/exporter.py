@@ -489,12 +489,17 @@ class Exporter:
         pool: Pool[Part, int] = Pool(fetch, _ignore, workers=max(1, workers), queue_size=1)
         try:
             await pool.run(parts())
-        except BaseException:
+        except BaseException as failure:
             for task in finishing:
                 task.cancel()
-            await asyncio.gather(*finishing, return_exceptions=True)
+            cause = _cause(await asyncio.gather(*finishing, return_exceptions=True))
+            if isinstance(failure, Interrupted) and cause is not None:
+                raise cause from None  # a finishing part failed first: the others only stopped for it
             raise
-        for outcome in await asyncio.gather(*finishing, return_exceptions=True):
+        cause = _cause(outcomes := await asyncio.gather(*finishing, return_exceptions=True))
+        if cause is not None:
+            raise cause
+        for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
 
@@ -644,6 +649,12 @@ class Exporter:
                 written=written,
             )
         )
+
+
+def _cause(outcomes: Iterable[object]) -> BaseException | None:
+    """The first failure among `outcomes` that is not a stop (the parts that stopped because another
+    failed raise `Interrupted`): what the export says went wrong."""
+    return next((o for o in outcomes if isinstance(o, Exception) and not isinstance(o, Interrupted)), None)
 
 
 def _ignore(results: list[int]) -> None:

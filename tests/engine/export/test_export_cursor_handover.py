@@ -84,6 +84,32 @@ def test_a_part_failing_after_it_freed_its_cursor_fails_the_export(sandbox_facto
     assert not out.exists()
 
 
+def test_its_failure_is_the_one_reported_when_the_next_part_stops_for_it(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    """The next part is running when the freed part fails: it stops at its next page (`Interrupted`),
+    and the export reports the failure that stopped it, not the stop."""
+
+    class FailsOnceTheNextRuns(fetch.PartFetcher):
+        first: ClassVar[list[int]] = []
+        next_started: ClassVar[asyncio.Event]
+
+        async def fetch(self) -> Any:
+            if not self.first:
+                self.first.append(self.part.id)
+                assert self.on_last_request is not None
+                self.on_last_request()
+                await asyncio.wait_for(self.next_started.wait(), timeout=60)
+                raise RuntimeError("the first part failed while the next one ran")
+            self.next_started.set()
+            return await super().fetch()  # (its first page comes after the failure: it stops there)
+
+    FailsOnceTheNextRuns.next_started = asyncio.Event()
+    _, run, out = _export(sandbox_factory, tmp_path, FailsOnceTheNextRuns)
+    assert isinstance(run.error, RuntimeError) and "while the next one ran" in str(run.error)
+    assert not out.exists()
+
+
 def test_the_request_of_a_parts_last_page_frees_its_cursor(sandbox_factory, tmp_path: Path) -> None:
     """The real fetcher says so when it asks for the page that holds the part's last records, not
     before: once per part, while the page before it is still being read."""
