@@ -22,35 +22,34 @@ from tests.engine.export.export_helpers import (
 SINCE, UNTIL = ANCHOR - 400 * DAY_MS, ANCHOR  # three 190-day windows: three parts on one cursor
 
 
-class _HandsOverFirst(fetch.PartFetcher):
-    """The first part handed out says its last request is out before it fetches anything, then waits
-    until the next part has started: with one cursor, only a cursor freed by that call can start it."""
+class _FirstFreesItsCursor(fetch.PartFetcher):
+    """The first part handed out says its last request is out before it fetches anything, then does
+    `after_freeing` (with one cursor, only a cursor freed by that call can start the next part); every
+    other part sets `next_started`, then fetches."""
 
-    started: ClassVar[asyncio.Event]
     first: ClassVar[list[int]]
+    next_started: ClassVar[asyncio.Event]
 
     async def fetch(self) -> Any:
-        if not self.first:
-            self.first.append(self.part.id)
-            assert self.on_last_request is not None
-            self.on_last_request()
-            await asyncio.wait_for(self.started.wait(), timeout=60)
-        else:
-            self.started.set()
+        if self.first:
+            self.next_started.set()
+            return await super().fetch()
+        self.first.append(self.part.id)
+        assert self.on_last_request is not None
+        self.on_last_request()
+        await self.after_freeing()
         return await super().fetch()
 
+    async def after_freeing(self) -> None:
+        await asyncio.wait_for(self.next_started.wait(), timeout=60)
 
-class _FailsAfterHandingOver(fetch.PartFetcher):
-    first: ClassVar[list[int]] = []
 
-    async def fetch(self) -> Any:
-        if not self.first:
-            self.first.append(self.part.id)
-            assert self.on_last_request is not None
-            self.on_last_request()
-            await asyncio.sleep(0)
-            raise RuntimeError("the first part failed after its cursor was freed")
-        return await super().fetch()
+def _first_frees(after: Any = None) -> type[_FirstFreesItsCursor]:
+    """A fresh `_FirstFreesItsCursor` (its own class state), with `after` as its `after_freeing`."""
+    attributes: dict[str, Any] = {"first": [], "next_started": asyncio.Event()}
+    if after is not None:
+        attributes["after_freeing"] = after
+    return type("FirstFrees", (_FirstFreesItsCursor,), attributes)
 
 
 def _export(sandbox_factory, tmp_path: Path, fetcher: type[fetch.PartFetcher]) -> Any:
@@ -67,19 +66,19 @@ def _export(sandbox_factory, tmp_path: Path, fetcher: type[fetch.PartFetcher]) -
 def test_a_freed_cursor_starts_the_next_part_while_the_last_page_comes(
     sandbox_factory, tmp_path: Path
 ) -> None:
-    class Gate(_HandsOverFirst):
-        started = asyncio.Event()
-        first: ClassVar[list[int]] = []
-
+    Gate = _first_frees()
     store, run, out = _export(sandbox_factory, tmp_path, Gate)
     assert run.error is None, run.error
-    assert Gate.started.is_set() and len(Gate.first) == 1
+    assert Gate.next_started.is_set() and len(Gate.first) == 1
     expected = sorted(e["eventId"] for e in store.custom_events if SINCE <= e["date"] <= UNTIL)
     assert sorted(r["eventId"] for r in read_csv(out)) == expected  # every event, each once
 
 
 def test_a_part_failing_after_it_freed_its_cursor_fails_the_export(sandbox_factory, tmp_path: Path) -> None:
-    _, run, out = _export(sandbox_factory, tmp_path, _FailsAfterHandingOver)
+    async def fail(self: _FirstFreesItsCursor) -> None:
+        raise RuntimeError("the first part failed after its cursor was freed")
+
+    _, run, out = _export(sandbox_factory, tmp_path, _first_frees(fail))
     assert isinstance(run.error, RuntimeError) and "freed" in str(run.error)
     assert not out.exists()
 
@@ -90,22 +89,11 @@ def test_its_failure_is_the_one_reported_when_the_next_part_stops_for_it(
     """The next part is running when the freed part fails: it stops at its next page (`Interrupted`),
     and the export reports the failure that stopped it, not the stop."""
 
-    class FailsOnceTheNextRuns(fetch.PartFetcher):
-        first: ClassVar[list[int]] = []
-        next_started: ClassVar[asyncio.Event]
+    async def fail_once_the_next_runs(self: _FirstFreesItsCursor) -> None:
+        await asyncio.wait_for(self.next_started.wait(), timeout=60)
+        raise RuntimeError("the first part failed while the next one ran")  # (which stops at its page)
 
-        async def fetch(self) -> Any:
-            if not self.first:
-                self.first.append(self.part.id)
-                assert self.on_last_request is not None
-                self.on_last_request()
-                await asyncio.wait_for(self.next_started.wait(), timeout=60)
-                raise RuntimeError("the first part failed while the next one ran")
-            self.next_started.set()
-            return await super().fetch()  # (its first page comes after the failure: it stops there)
-
-    FailsOnceTheNextRuns.next_started = asyncio.Event()
-    _, run, out = _export(sandbox_factory, tmp_path, FailsOnceTheNextRuns)
+    _, run, out = _export(sandbox_factory, tmp_path, _first_frees(fail_once_the_next_runs))
     assert isinstance(run.error, RuntimeError) and "while the next one ran" in str(run.error)
     assert not out.exists()
 
