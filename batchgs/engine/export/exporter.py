@@ -496,12 +496,10 @@ class Exporter:
             if isinstance(failure, Interrupted) and cause is not None:
                 raise cause from None  # a finishing part failed first: the others only stopped for it
             raise
-        cause = _cause(outcomes := await asyncio.gather(*finishing, return_exceptions=True))
-        if cause is not None:
-            raise cause
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        outcomes = await asyncio.gather(*finishing, return_exceptions=True)
+        error = _cause(outcomes) or next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if error is not None:
+            raise error
 
     def _expected(self) -> int | None:
         info = self.state.info
