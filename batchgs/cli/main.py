@@ -201,6 +201,10 @@ def main() -> None:
     interpreter's teardown, once every log and stream is flushed. The teardown (a last garbage
     collection over every object, module cleanup) cost ~70 ms after each command, measured, and
     waits for nothing of ours: by then the command has closed its files and joined its threads."""
+    # numpy (an export's page check) loads OpenBLAS, which starts a thread per core that spins at
+    # start: ~0.07 CPU-s of each export, for linear algebra batchgs never does. (Only in the console
+    # script: a program that imports batchgs keeps its own setting.)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         cli.main()
         code: int = 0
