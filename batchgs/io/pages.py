@@ -10,7 +10,7 @@ varies). The schema comes from the first page and widens whenever a page does no
   silently dropped by Polars), every `true`/`false` a boolean (Polars reads a boolean where numbers
   were as 1 or 0) and every `[` a list (it reads a scalar where a list was as a one-element list). A
   parse error (a text where a number was) fails it too (`batchgs.io.page_bytes` counts the bytes:
-  ~0.7 ms per 1,000-user page);
+  ~0.5 ms per 1,000-user page);
 - numbers are read as Float64 and become Int64 when every value is whole (JSON has one number type):
   so 5.5 in a field that held integers is never cut to 5; a whole number beyond 2^53, which a float
   cannot hold exactly, fails the fast path;
