@@ -5,8 +5,9 @@ Cells carry no `r="B12"` reference (it is optional in SpreadsheetML): each row l
 order, an empty one as `<c/>`. That saves a quarter of the XML, so of the concatenation and the deflate;
 Excel, LibreOffice, openpyxl and calamine place such cells by their order.
 
-Each column becomes an expression giving its `<c>` element per row (null: no cell); a row is their
-concatenation inside `<row>`. Text needing Excel's `_xHHHH_` escape (control characters, or text that
+A row is one concatenation inside `<row>`: a column without nulls lays its cells' texts and values
+into it directly, one with nulls adds an expression giving its `<c>` element per row (`<c/>` for a
+null). Text needing Excel's `_xHHHH_` escape (control characters, or text that
 looks like one) is rare: such a column goes through the Python escape, for that page only.
 """
 
@@ -75,21 +76,18 @@ def sheet_rows(
         else {}
     )
     number = pl.int_range(first_row, first_row + frame.height, eager=False).cast(pl.String)
-    parts: list[pl.Expr] = [pl.lit('<row r="'), number, pl.lit('">')]
+    nulls = frame.null_count().row(0, named=True)
+    row = _Row(['<row r="', number, '">'])
     start = pl.lit("<c")  # cells without `r`: each row holds every column in order, `<c/>` when empty
     truncated: list[pl.Expr] = []
     for name, kind in zip(frame.columns, kinds, strict=False):
         dtype = schema[name]
         if dtype == pl.Null:
-            parts.append(pl.lit(EMPTY))
+            row.add(EMPTY)
             continue
         if dtype == pl.String and not special[name] and kind != "date":
             mid = ID_MID if kind == "id" else TEXT_MID
-            parts.append(
-                pl.concat_str([start, pl.lit(f"{mid}>"), pl.col(name), pl.lit("</t></is></c>")]).fill_null(
-                    EMPTY
-                )
-            )
+            row.cell(nulls[name], [f"<c{mid}>", pl.col(name), "</t></is></c>"])
             continue
         if dtype == pl.Int64 and kind != "id":
             low, high = bounds[f"lo:{name}"], bounds[f"hi:{name}"]
@@ -97,28 +95,52 @@ def sheet_rows(
                 serial = (pl.col(name).cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(
                     pl.String
                 )
-                parts.append(
-                    pl.concat_str(
-                        [start, pl.lit(f' s="{STYLE_DATE}"><v>'), serial, pl.lit("</v></c>")]
-                    ).fill_null(EMPTY)
-                )
+                row.cell(nulls[name], [f'<c s="{STYLE_DATE}"><v>', serial, "</v></c>"])
                 continue
             if kind == "value" and low is not None and low > -MAX_EXACT_INT and high < MAX_EXACT_INT:
-                value = pl.col(name).cast(pl.String)
-                parts.append(
-                    pl.concat_str([start, pl.lit("><v>"), value, pl.lit("</v></c>")]).fill_null(EMPTY)
-                )
+                row.cell(nulls[name], ["<c><v>", pl.col(name).cast(pl.String), "</v></c>"])
                 continue
         column = frame.get_column(name)
-        parts.append(
-            _cell(pl.col(name), column, dtype, kind, start, raw=raw, escape=xml_text).fill_null(EMPTY)
-        )
+        row.add(_cell(pl.col(name), column, dtype, kind, start, raw=raw, escape=xml_text).fill_null(EMPTY))
         if dtype == pl.String:
             truncated.append((pl.col(name).str.len_chars() > MAX_TEXT).sum())
-    parts.append(pl.lit("</row>"))
-    rows = frame.select(pl.concat_str(parts, ignore_nulls=True).str.join("").cast(pl.Binary).alias("xml"))
+    row.add("</row>")
+    rows = frame.select(row.expr().str.join("").cast(pl.Binary).alias("xml"))
     cut = int(frame.select(pl.sum_horizontal(truncated)).item()) if truncated else 0
     return bytes(rows.item()), cut  # UTF-8 as Polars holds it: no Python text in between
+
+
+class _Row:
+    """The pieces of a `<row>` element, concatenated by one `concat_str`. A column without nulls adds
+    its cell's text and value as pieces of the row itself, next texts joined into one: cells made
+    apart and then copied into their rows took ~55 ms a 10,000-user batch, pieces ~35 ms (measured).
+    A column with nulls adds one expression per cell (`<c/>` for a null)."""
+
+    def __init__(self, pieces: list[str | pl.Expr]) -> None:
+        self.pieces: list[str | pl.Expr] = []
+        for piece in pieces:
+            self.add(piece)
+
+    def add(self, piece: str | pl.Expr) -> None:
+        if isinstance(piece, str) and self.pieces and isinstance(self.pieces[-1], str):
+            self.pieces[-1] += piece
+        else:
+            self.pieces.append(piece)
+
+    def cell(self, nulls: int, pieces: list[str | pl.Expr]) -> None:
+        """One column's cells from `pieces` (texts and the column's values, which must not add nulls)."""
+        if nulls:
+            self.add(pl.concat_str(_exprs(pieces)).fill_null(EMPTY))
+        else:
+            for piece in pieces:
+                self.add(piece)
+
+    def expr(self) -> pl.Expr:
+        return pl.concat_str(_exprs(self.pieces), ignore_nulls=True)
+
+
+def _exprs(pieces: list[str | pl.Expr]) -> list[pl.Expr]:
+    return [pl.lit(p) if isinstance(p, str) else p for p in pieces]
 
 
 def _cell(
