@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import shlex
 import sys
 import threading
@@ -90,13 +91,35 @@ def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
                 installed.append(signum)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
                 pass
+        owner = None
+        if signal.SIGINT in installed:
+            reinstall = functools.partial(loop.add_signal_handler, signal.SIGINT, on_signal, signal.SIGINT)
+            owner = asyncio.create_task(_own_sigint_after_polars(reinstall), name=OWN_SIGINT_TASK)
         try:
             return await make(stop)
         finally:
+            if owner is not None:
+                owner.cancel()
             for installed_signum in installed:
                 loop.remove_signal_handler(installed_signum)
 
     return asyncio.run(main())
+
+
+OWN_SIGINT_TASK = "batchgs-own-sigint"
+
+
+async def _own_sigint_after_polars(reinstall: Callable[[], None]) -> None:
+    """Import Polars (on a thread, while the command starts) and then put our SIGINT handler back in
+    front: importing Polars hooks SIGINT ahead of Python's handler, and a Ctrl-C then also made
+    whatever Polars ran on a worker thread raise KeyboardInterrupt (`batchgs.engine.threads`) instead
+    of letting the stop finish the pages in hand. Setting our handler again takes the signal back."""
+    import asyncio
+    import importlib
+
+    with contextlib.suppress(Exception):  # (without Polars the command fails on its own, clearly)
+        await asyncio.to_thread(importlib.import_module, "polars")
+    reinstall()
 
 
 def confirm_count(

@@ -64,17 +64,31 @@ class Pool(Generic[Item, Result]):
                 if self.stop.is_set():
                     break
                 await self._queue.put(item)
-        finally:
-            for _ in workers:
-                await self._queue.put(_END)
-            results = await asyncio.gather(*workers, return_exceptions=True)
-            await self._results.put(_END)
-            await collector
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            # cancelled (a second Ctrl-C, the loop closing): the workers may be cancelled too, and an
+            # end marker put into a full queue that no worker reads any more waited forever
+            for task in (*workers, collector):
+                task.cancel()
+            await asyncio.gather(*workers, collector, return_exceptions=True)
+            raise
+        except Exception:
+            await self._finish(workers, collector)  # requests in flight finish; the rest stays queued
+            raise
+        results = await self._finish(workers, collector)
         for outcome in results:
             if isinstance(outcome, BaseException) and not isinstance(outcome, StopRun):
                 raise outcome
         if self._failures:
             raise self._failures[0]
+
+    async def _finish(self, workers: list[asyncio.Task[None]], collector: asyncio.Task[None]) -> list[object]:
+        """End the workers (each finishes its item) and the collector (it hands on the last results)."""
+        for _ in workers:
+            await self._queue.put(_END)
+        results: list[object] = await asyncio.gather(*workers, return_exceptions=True)
+        await self._results.put(_END)
+        await collector
+        return results
 
     async def _worker(self) -> None:
         while True:

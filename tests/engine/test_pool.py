@@ -207,3 +207,29 @@ def test_none_items_and_none_results_pass_through_like_any_other() -> None:
     run(main())
     assert len(handled) == 500 and handled.count(None) == 250
     assert collected == [None] * 500
+
+
+def test_cancelling_everything_at_once_ends_the_run_instead_of_hanging() -> None:
+    """What `asyncio.run` does after a second Ctrl-C: every task cancelled together, the workers
+    included. The run used to put its end markers into a full queue no worker read any more."""
+    busy = asyncio.Event()
+
+    async def handle(n: int) -> int:
+        busy.set()
+        await asyncio.Event().wait()  # a request that never answers
+        return n
+
+    async def main() -> None:
+        outside = asyncio.all_tasks()  # (the test's own: `run`'s time limit)
+        pool: Pool[int, int] = Pool(handle, lambda _: None, workers=1, queue_size=1)
+        run_task = asyncio.create_task(pool.run(numbers(100)))
+        await busy.wait()
+        while pool._queue.qsize() < 1:  # the producer now waits on the full queue
+            await asyncio.sleep(0)
+        others = list(asyncio.all_tasks() - outside)  # the run, its workers and its collector
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        assert run_task.cancelled()
+
+    run(main())

@@ -56,6 +56,7 @@ from batchgs.engine.export.state import ExportState
 from batchgs.engine.export.streamed import StreamedWrite, Writer, remove_stale_temporaries
 from batchgs.engine.export.warm import warm_up
 from batchgs.engine.pool import Pool
+from batchgs.engine.threads import to_thread
 from batchgs.errors import Interrupted
 from batchgs.run.journal import Journal
 from batchgs.transport.client import ApiClient, raise_for_result
@@ -614,7 +615,7 @@ class Exporter:
 
         watcher, reporter = asyncio.create_task(watch()), asyncio.create_task(report())
         try:
-            rows = await asyncio.to_thread(
+            rows = await to_thread(
                 assemble,
                 self.run_dir,
                 parts,

@@ -25,6 +25,7 @@ from batchgs.engine.export.entities import ExportEntity
 from batchgs.engine.export.slices import Part
 from batchgs.engine.export.spool import TABLE, Spool
 from batchgs.engine.pool import Pool
+from batchgs.engine.threads import interruptible
 from batchgs.entities.preferences import PREFERENCES
 from batchgs.errors import ResumableStop, UsageError
 from batchgs.io.pages import Page, PageError, PageReader, frame_bytes, frame_from_rows, peek_envelope
@@ -243,7 +244,7 @@ class PartFetcher:
         200,000 users, waiting for the GIL after Polars let it go."""
         parse = functools.partial(_parse, self.run.reader_for(self.entity), data, table=not self.ids_only)
         try:
-            return await asyncio.get_running_loop().run_in_executor(_parsers(), parse)
+            return await asyncio.get_running_loop().run_in_executor(_parsers(), interruptible(parse))
         except PageError as exc:
             raise ResumableStop(f"GET {self.entity.path}: unexpected answer ({exc})") from None
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchgs.engine.export.slices import Part
+from batchgs.engine.threads import to_thread
 
 if TYPE_CHECKING:
     from batchgs.engine.export.assemble import Layout
@@ -52,7 +53,7 @@ class StreamedWrite:
         self.stop = threading.Event()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._queued: set[int] = set()
-        self._task = asyncio.ensure_future(asyncio.to_thread(write, self._parts(), self.stop, shape))
+        self._task = asyncio.ensure_future(to_thread(write, self._parts(), self.stop, shape))
 
     def offer(self, leaves: list[Part]) -> None:
         """Hand over the done parts at the head of `leaves` (output order) not handed over yet."""

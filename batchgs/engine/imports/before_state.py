@@ -29,6 +29,7 @@ from batchgs.engine.imports.current_records import (
     read_preferences,
 )
 from batchgs.engine.imports.diff import changed_payload, diff_record, iter_lines
+from batchgs.engine.threads import to_thread
 from batchgs.entities.spec import ColumnType, EntitySpec
 from batchgs.io.rows import ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
@@ -134,7 +135,7 @@ class BeforeState:
         if not rows:
             return admitted
         keys = [str(r.key) for r in rows]
-        images = await asyncio.to_thread(self.store.images, keys) if self.read else {}
+        images = await to_thread(self.store.images, keys) if self.read else {}
         missing = [k for k in dict.fromkeys(keys) if k not in images] if self.read else []
         if missing:
             if self.collection is None:
@@ -143,7 +144,7 @@ class BeforeState:
                 fresh, admitted.reads = await lookup(client, self.collection, missing)
             self._keep(list(fresh.items()))
             images.update(self.store.images(missing))
-        await asyncio.to_thread(self._sort_out, rows, keys, images, admitted)
+        await to_thread(self._sort_out, rows, keys, images, admitted)
         return admitted
 
     def _sort_out(

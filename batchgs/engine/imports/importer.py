@@ -32,6 +32,7 @@ from batchgs.engine.imports.row_sender import RowSender, SendOptions
 from batchgs.engine.imports.run_loop import ImportLoop, ReportSetup, RunEnd, SendUnit
 from batchgs.engine.preflight import preflight
 from batchgs.engine.px_requests import Client, filter_safe
+from batchgs.engine.threads import to_thread
 from batchgs.entities.spec import EntitySpec
 from batchgs.io.rows import ValidatedRow
 from batchgs.io.validate.attributes import AttributeCatalog
@@ -456,7 +457,7 @@ class Importer:
         while not self.loop.stop_event.is_set():
             # validating a batch is CPU work: in a worker thread, the event loop keeps the requests of
             # the rows already queued moving meanwhile
-            batch = await asyncio.to_thread(next, batches, None)
+            batch = await to_thread(next, batches, None)
             if batch is None:
                 return
             invalid = [row for row in batch if not row.valid and row.row not in skip]

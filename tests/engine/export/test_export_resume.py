@@ -159,6 +159,27 @@ def test_ctrl_c_on_a_real_process_then_resume(sandbox_factory, tmp_path: Path, s
     assert out.read_bytes() == expected
 
 
+def test_ctrl_c_twice_stops_at_once_and_the_run_still_resumes(sandbox_factory, tmp_path: Path, store) -> None:
+    sandbox = sandbox_factory(store=store, rate_limit=0)
+    env = cli_env(sandbox, tmp_path / "state")
+    expected = reference(sandbox, tmp_path, env)
+    sandbox.configure(latency_ms=400)  # the second Ctrl-C comes while requests are in flight
+    out, run_dir = tmp_path / "users.csv", tmp_path / "run"
+    proc = spawn(["export", "users", "-o", str(out), *ARGS, "--run-dir", str(run_dir)], env, tmp_path)
+    assert wait_until(lambda: pages_done(run_dir) >= 4, proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    said = iter(proc.stderr.readline, "")  # (ends if the process ends)
+    assert any("finishing requests in flight" in line for line in said)  # the first one is handled
+    code, _, err = interrupt(proc, signal.SIGINT)
+    assert code == 4, err
+    assert "interrupted twice" in err and "Traceback" not in err
+    assert not out.exists()
+    sandbox.configure(latency_ms=0)
+    assert run_cli(["resume", str(run_dir), "-q"], env).exit_code == 0
+    assert out.read_bytes() == expected and no_temp_files(tmp_path)
+
+
 def test_kill_9_midway_then_resume_gives_the_same_file(sandbox_factory, tmp_path: Path, store) -> None:
     sandbox = sandbox_factory(store=store, rate_limit=0)
     env = cli_env(sandbox, tmp_path / "state")
