@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shlex
 import sys
 import threading
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from batchgs.cli.common import emit_json, info
-from batchgs.errors import ExitCode, QuotaExhausted, ResumableStop, UsageError
+from batchgs.errors import ExitCode, Interrupted, QuotaExhausted, ResumableStop, UsageError
 from batchgs.reports.summary import exit_code_for, human_summary
 from batchgs.run.journal import Journal
 
@@ -62,7 +63,9 @@ STOP_HANDLE: ContextVar[StopHandle | None] = ContextVar("batchgs_stop_handle", d
 
 
 def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
-    """Run `make(stop_event)`; the first SIGINT/SIGTERM sets the event, a second one aborts at once."""
+    """Run `make(stop_event)`; the first SIGINT/SIGTERM sets the event (requests in flight finish);
+    a second cancels the command (requests in flight abandoned, raised as `Interrupted`: the run is
+    paused and resumable); a third ends the process on the spot."""
     import asyncio  # here, not at the top: `batchgs status` uses this module and needs no event loop
     import signal
 
@@ -73,11 +76,20 @@ def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
         handle = STOP_HANDLE.get()
         if handle is not None:
             handle.attach(loop, stop)
+        command = asyncio.current_task()
+        at_once = False
 
         def on_signal(signum: int) -> None:
+            nonlocal at_once
+            if at_once:  # a third: nothing more is waited for (the journal stands, as after kill -9)
+                os._exit(int(ExitCode.RESUMABLE))
             if stop.is_set():
-                click.echo("Error: interrupted twice: stopping now", err=True)
-                raise SystemExit(int(ExitCode.RESUMABLE))
+                name = signal.Signals(signum).name
+                click.echo(f"{name} again: stopping now, abandoning the requests in flight", err=True)
+                at_once = True
+                if command is not None:
+                    command.cancel()  # everything unwinds: the journal and the run's status are kept
+                return
             click.echo(
                 f"\n{signal.Signals(signum).name}: finishing requests in flight, then stopping "
                 "(again to stop at once)",
@@ -97,6 +109,10 @@ def run_with_signals(make: Callable[[asyncio.Event], Awaitable[T]]) -> T:
             owner = asyncio.create_task(_own_sigint_after_polars(reinstall), name=OWN_SIGINT_TASK)
         try:
             return await make(stop)
+        except asyncio.CancelledError:
+            if not at_once:
+                raise
+            raise Interrupted("interrupted twice: stopped without waiting for requests in flight") from None
         finally:
             if owner is not None:
                 owner.cancel()

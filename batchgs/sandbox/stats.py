@@ -33,6 +33,7 @@ class Stats:
     def __init__(self, origin: float, log_limit: int) -> None:
         self.origin = origin
         self.total = 0
+        self.arrived = 0  # more than `total` while requests are being served
         self.by_status: Counter[str] = Counter()
         self.by_path: Counter[str] = Counter()
         self.by_route: Counter[str] = Counter()
@@ -44,6 +45,7 @@ class Stats:
         self._accepted = _WindowMax()
 
     def arrival(self, now: float) -> None:
+        self.arrived += 1
         self._arrivals.add(now)
 
     def accepted(self, now: float) -> None:
@@ -65,6 +67,7 @@ class Stats:
     def snapshot(self, *, include_log: bool = True, now: float | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
             "requests_total": self.total,
+            "requests_arrived": self.arrived,
             "by_status": dict(self.by_status),
             "by_path": dict(self.by_path),
             "by_route": dict(self.by_route),

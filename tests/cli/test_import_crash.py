@@ -63,6 +63,42 @@ def test_ctrl_c_finishes_in_flight_requests_and_resume_completes(sandbox_factory
     assert not [w for w in writes_seen(sandbox) if w[3] == 400], "a user was created twice"
 
 
+def test_ctrl_c_twice_then_resume_repeats_only_what_was_in_flight(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory(latency_ms=300)  # the second Ctrl-C comes while requests are in flight
+    users = write_users(tmp_path / "users.csv", 1_000)
+    env = cli_env(sandbox, tmp_path / "state")
+    run_dir = tmp_path / "run"
+    process = spawn(
+        ["import", "users", str(users.path), "--run-dir", str(run_dir), "--rate", "100"], env, tmp_path
+    )
+    assert wait_until(lambda: requests_seen(sandbox) >= 60, process), process.communicate()
+    process.send_signal(signal.SIGINT)
+    assert process.stderr is not None
+    assert any("finishing requests in flight" in line for line in iter(process.stderr.readline, ""))
+    code, _out, err = interrupt(process, signal.SIGINT)
+    assert code == 4, err
+    assert "interrupted twice" in err and f"batchgs resume {run_dir}" in err and "Traceback" not in err
+    paused = json.loads(run_cli(["status", str(run_dir), "--json"], {}).stdout)
+    assert paused["status"] == "paused"  # not left "running" as after kill -9
+
+    def all_served() -> bool:  # the abandoned requests are still served (and stored) after their latency
+        seen = sandbox.stats(log=False)
+        return bool(seen["requests_total"] == seen["requests_arrived"])
+
+    assert wait_until(all_served)
+    stored = len(sandbox.store.users)
+    abandoned = stored - paused["rows_succeeded"]  # stored, but their answers never read
+    assert 0 < stored < 1_000 and abandoned >= 0
+
+    sandbox.configure(latency_ms=0)
+    resumed = run_cli(["resume", str(run_dir), "--quiet", "--rate", "200"], env)
+    assert resumed.exit_code == 0, resumed.output
+    assert_users_match(sandbox.store, users.valid)
+    assert summary_of(run_dir)["rows_succeeded"] == 1_000
+    refused_creates = [w for w in writes_seen(sandbox) if w[1] == "POST" and w[3] == 400]
+    assert len(refused_creates) <= abandoned  # only a row in flight at the stop is asked again
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_kill_9_at_a_random_moment_then_resume_equals_an_uninterrupted_run(
     sandbox_factory, tmp_path: Path, seed: int

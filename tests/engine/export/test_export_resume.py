@@ -3,6 +3,7 @@ finishes it into the very file an uninterrupted export writes, without paging do
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -173,8 +174,9 @@ def test_ctrl_c_twice_stops_at_once_and_the_run_still_resumes(sandbox_factory, t
     assert any("finishing requests in flight" in line for line in said)  # the first one is handled
     code, _, err = interrupt(proc, signal.SIGINT)
     assert code == 4, err
-    assert "interrupted twice" in err and "Traceback" not in err
+    assert "interrupted twice" in err and f"batchgs resume {run_dir}" in err and "Traceback" not in err
     assert not out.exists()
+    assert json.loads(run_cli(["status", str(run_dir), "--json"], {}).stdout)["status"] == "paused"
     sandbox.configure(latency_ms=0)
     assert run_cli(["resume", str(run_dir), "-q"], env).exit_code == 0
     assert out.read_bytes() == expected and no_temp_files(tmp_path)
