@@ -11,12 +11,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from batchgs.sandbox.server import SandboxThread
 from batchgs.sandbox.settings import SandboxConfig
 from tests.engine.optout.optout_helpers import RecordingSandbox, WriteLog, start_recording_sandbox
 from tests.redis_server import RedisServer
 from tests.sandbox_types import SandboxFactory
+
+# Every property test draws the same examples on every run (seeded, as all randomness in the suite): a
+# failure found is reproduced by the next run, and a green run is green on any machine. To look for
+# new failures: HYPOTHESIS_PROFILE=explore (random examples, more of them where a test sets none).
+settings.register_profile("batchgs", derandomize=True)
+settings.register_profile("explore", derandomize=False, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "batchgs"))
 
 
 @pytest.fixture(autouse=True)

@@ -92,10 +92,7 @@ def sheet_rows(
         if dtype == pl.Int64 and kind != "id":
             low, high = bounds[f"lo:{name}"], bounds[f"hi:{name}"]
             if kind == "date" and low is not None and low >= FIRST_SAFE_MS and high <= LAST_MS:
-                serial = (pl.col(name).cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(
-                    pl.String
-                )
-                row.cell(nulls[name], [f'<c s="{STYLE_DATE}"><v>', serial, "</v></c>"])
+                row.cell(nulls[name], [f'<c s="{STYLE_DATE}"><v>', _serial(pl.col(name)), "</v></c>"])
                 continue
             if kind == "value" and low is not None and low > -MAX_EXACT_INT and high < MAX_EXACT_INT:
                 row.cell(nulls[name], ["<c><v>", pl.col(name).cast(pl.String), "</v></c>"])
@@ -160,8 +157,7 @@ def _cell(
             ms = per_value(expr, to_epoch_ms, pl.Int64())  # dates given as text: the rare column
         if ms is not None:
             safe = ms.is_between(FIRST_SAFE_MS, LAST_MS)
-            serial = (ms.cast(pl.Float64) / float(MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(pl.String)
-            date = pl.concat_str([start, pl.lit(f' s="{STYLE_DATE}"><v>'), serial, pl.lit("</v></c>")])
+            date = pl.concat_str([start, pl.lit(f' s="{STYLE_DATE}"><v>'), _serial(ms), pl.lit("</v></c>")])
             return (
                 pl.when(safe)
                 .then(date)
@@ -189,6 +185,13 @@ def _cell(
     return _text_cell(
         texts, column.to_frame().select(texts).to_series(), TEXT_MID, start, raw=raw, escape=escape
     )
+
+
+def _serial(ms: pl.Expr) -> pl.Expr:
+    """Epoch milliseconds as the text of Excel's date serial number. Multiplied by the reciprocal of a
+    day, not divided by it: Polars divides a column of more than one value by a number that way but a
+    single value exactly, and the last digit then depended on the batch a row was written in."""
+    return (ms.cast(pl.Float64) * (1.0 / MS_PER_DAY) + EXCEL_EPOCH_SERIAL).cast(pl.String)
 
 
 def _plain_cell(text: pl.Expr, start: pl.Expr) -> pl.Expr:
