@@ -50,6 +50,7 @@ class Pool(Generic[Item, Result]):
         self.stop = asyncio.Event()
         self.stop_cause: BaseException | None = None
         self._failures: list[Exception] = []  # unexpected errors of `handle`, raised by `run`
+        self._unhanded: list[Result] = []  # results the collector holds, not yet handed to `collect`
 
     def request_stop(self, cause: BaseException | None = None) -> None:
         if cause is not None and self.stop_cause is None:
@@ -60,21 +61,18 @@ class Pool(Generic[Item, Result]):
         workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
         collector = asyncio.create_task(self._collector())
         try:
-            async for item in items:
-                if self.stop.is_set():
-                    break
-                await self._queue.put(item)
+            try:
+                async for item in items:
+                    if self.stop.is_set():
+                        break
+                    await self._queue.put(item)
+            except Exception:
+                await self._finish(workers, collector)  # requests in flight finish; the rest stays queued
+                raise
+            results = await self._finish(workers, collector)
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-            # cancelled (a second Ctrl-C, the loop closing): the workers may be cancelled too, and an
-            # end marker put into a full queue that no worker reads any more waited forever
-            for task in (*workers, collector):
-                task.cancel()
-            await asyncio.gather(*workers, collector, return_exceptions=True)
+            await self._abandon(workers, collector)
             raise
-        except Exception:
-            await self._finish(workers, collector)  # requests in flight finish; the rest stays queued
-            raise
-        results = await self._finish(workers, collector)
         for outcome in results:
             if isinstance(outcome, BaseException) and not isinstance(outcome, StopRun):
                 raise outcome
@@ -89,6 +87,21 @@ class Pool(Generic[Item, Result]):
         await self._results.put(_END)
         await collector
         return results
+
+    async def _abandon(self, workers: list[asyncio.Task[None]], collector: asyncio.Task[None]) -> None:
+        """The run is cancelled (a second Ctrl-C, the loop closing): the workers' requests in flight are
+        abandoned, but the answers already received are handed on, not lost. (Ending the workers with
+        end markers waited forever when they were cancelled too: no one read the full queue.)"""
+        for task in (*workers, collector):
+            task.cancel()
+        await asyncio.gather(*workers, collector, return_exceptions=True)
+        while not self._results.empty():
+            result = self._results.get_nowait()
+            if not isinstance(result, _End):
+                self._unhanded.append(result)
+        if self._unhanded:
+            batch, self._unhanded = self._unhanded, []
+            await _maybe_await(self._collect(batch))
 
     async def _worker(self) -> None:
         while True:
@@ -110,23 +123,25 @@ class Pool(Generic[Item, Result]):
 
     async def _collector(self) -> None:
         """The only writer downstream: hands results on every `flush_every` results or `flush_seconds`."""
-        batch: list[Result] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._flush_seconds
         finished = False
         while not finished:
-            try:
-                result = await asyncio.wait_for(self._results.get(), max(0.005, deadline - loop.time()))
+            try:  # (not `wait_for`: in Python 3.11 it swallows a cancel that comes as a result does)
+                async with asyncio.timeout(max(0.005, deadline - loop.time())):
+                    result = await self._results.get()
             except TimeoutError:
                 pass  # no result within the flush interval: flush what there is
             else:
                 if isinstance(result, _End):
                     finished = True
                 else:
-                    batch.append(result)
-            if batch and (finished or len(batch) >= self._flush_every or loop.time() >= deadline):
+                    self._unhanded.append(result)
+            if self._unhanded and (
+                finished or len(self._unhanded) >= self._flush_every or loop.time() >= deadline
+            ):
+                batch, self._unhanded = self._unhanded, []
                 await _maybe_await(self._collect(batch))
-                batch = []
             if loop.time() >= deadline:
                 deadline = loop.time() + self._flush_seconds
 

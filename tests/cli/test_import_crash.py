@@ -99,6 +99,36 @@ def test_ctrl_c_twice_then_resume_repeats_only_what_was_in_flight(sandbox_factor
     assert len(refused_creates) <= abandoned  # only a row in flight at the stop is asked again
 
 
+def test_ctrl_c_twice_on_events_leaves_the_abandoned_ones_uncertain_never_sent_twice(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(latency_ms=300)
+    path = write_events(tmp_path / "events.csv", EVENTS)
+    env = cli_env(sandbox, tmp_path / "state")
+    run_dir = tmp_path / "run"
+    command = ["import", "events", str(path), "--run-dir", str(run_dir), "--rate", "100"]
+    process = spawn(command, env, tmp_path)
+    assert wait_until(lambda: requests_seen(sandbox) >= 40, process), process.communicate()
+    process.send_signal(signal.SIGINT)
+    assert process.stderr is not None
+    assert any("finishing requests in flight" in line for line in iter(process.stderr.readline, ""))
+    code, _out, err = interrupt(process, signal.SIGINT)
+    assert code == 4 and "Traceback" not in err, err
+    paused = json.loads(run_cli(["status", str(run_dir), "--json"], {}).stdout)
+    assert paused["status"] == "paused" and paused["rows_uncertain"] > 0  # the abandoned requests
+
+    sandbox.configure(latency_ms=0)
+    resumed = run_cli(["resume", str(run_dir), "--quiet", "--rate", "200"], env)
+    assert resumed.exit_code in (0, 1), resumed.output  # 1: the uncertain rows are reported
+    final = summary_of(run_dir)
+    assert final["rows_uncertain"] == paused["rows_uncertain"]  # not re-sent by a plain resume
+    assert final["rows_succeeded"] + final["rows_uncertain"] == EVENTS
+    uncertain = {row - 2 for row, line in error_rows(run_dir).items() if line["_code"] == "uncertain"}
+    copies = stored_event_copies(sandbox.store)
+    assert all(copies.get(seq) == 1 for seq in range(EVENTS) if seq not in uncertain)
+    assert all(copies.get(seq, 0) <= 1 for seq in uncertain)  # stored once at most, never twice
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_kill_9_at_a_random_moment_then_resume_equals_an_uninterrupted_run(
     sandbox_factory, tmp_path: Path, seed: int

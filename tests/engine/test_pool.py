@@ -233,3 +233,30 @@ def test_cancelling_everything_at_once_ends_the_run_instead_of_hanging() -> None
         assert run_task.cancelled()
 
     run(main())
+
+
+def test_a_cancelled_run_still_hands_on_the_answers_already_received() -> None:
+    """A second Ctrl-C cancels the run: the requests in flight are abandoned, but the answers that
+    came back before are recorded (they used to be dropped with the collector's batch, or written
+    after the run had closed its reports)."""
+    collected: list[int] = []
+
+    async def handle(n: int) -> int:
+        if n >= 5:
+            await asyncio.Event().wait()  # these never answer
+        return n
+
+    async def main() -> None:
+        pool: Pool[int, int] = Pool(
+            handle, collected.extend, workers=3, flush_every=1_000, flush_seconds=LIMIT_S * 2
+        )
+        run_task = asyncio.create_task(pool.run(numbers(100)))
+        while len(pool._unhanded) + pool._results.qsize() < 5:  # answered, not handed on yet
+            await asyncio.sleep(0)
+        assert collected == []
+        run_task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run_task
+        assert sorted(collected) == [0, 1, 2, 3, 4]
+
+    run(main())
