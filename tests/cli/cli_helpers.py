@@ -93,6 +93,21 @@ def interrupt(process: subprocess.Popen[str], signum: int = signal.SIGINT) -> tu
     return process.returncode, out, err
 
 
+def interrupt_twice(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    """Ctrl-C, then once the command says it is finishing the requests in flight, Ctrl-C again."""
+    process.send_signal(signal.SIGINT)
+    assert process.stderr is not None
+    said: list[str] = []
+    for line in iter(process.stderr.readline, ""):  # (ends if the process ends)
+        said.append(line)
+        if "finishing requests in flight" in line:
+            break
+    else:
+        raise AssertionError(f"the first Ctrl-C was not acknowledged: {''.join(said)}")
+    code, out, err = interrupt(process, signal.SIGINT)
+    return code, out, "".join(said) + err
+
+
 def summary_of(run_dir: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     return data

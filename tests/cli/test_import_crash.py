@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import random
 import signal
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli.cli_helpers import (
     cli_env,
     interrupt,
+    interrupt_twice,
     requests_seen,
     run_cli,
     spawn,
@@ -36,15 +39,23 @@ USERS = 300
 EVENTS = 300
 
 
-def test_ctrl_c_finishes_in_flight_requests_and_resume_completes(sandbox_factory, tmp_path: Path) -> None:
-    sandbox = sandbox_factory(latency_ms=5)
+def _users_import_under_way(
+    sandbox: Any, tmp_path: Path, rate: int
+) -> tuple[Any, dict[str, str], Path, subprocess.Popen[str]]:
+    """A 1,000-user import as its own process, once the sandbox has seen 60 of its requests."""
     users = write_users(tmp_path / "users.csv", 1_000)
     env = cli_env(sandbox, tmp_path / "state")
     run_dir = tmp_path / "run"
     process = spawn(
-        ["import", "users", str(users.path), "--run-dir", str(run_dir), "--rate", "50"], env, tmp_path
+        ["import", "users", str(users.path), "--run-dir", str(run_dir), "--rate", str(rate)], env, tmp_path
     )
     assert wait_until(lambda: requests_seen(sandbox) >= 60, process), process.communicate()
+    return users, env, run_dir, process
+
+
+def test_ctrl_c_finishes_in_flight_requests_and_resume_completes(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory(latency_ms=5)
+    users, env, run_dir, process = _users_import_under_way(sandbox, tmp_path, rate=50)
     code, _out, err = interrupt(process, signal.SIGINT)
     assert code == 4, err
     assert "Traceback" not in err and f"batchgs resume {run_dir}" in err
@@ -65,17 +76,8 @@ def test_ctrl_c_finishes_in_flight_requests_and_resume_completes(sandbox_factory
 
 def test_ctrl_c_twice_then_resume_repeats_only_what_was_in_flight(sandbox_factory, tmp_path: Path) -> None:
     sandbox = sandbox_factory(latency_ms=300)  # the second Ctrl-C comes while requests are in flight
-    users = write_users(tmp_path / "users.csv", 1_000)
-    env = cli_env(sandbox, tmp_path / "state")
-    run_dir = tmp_path / "run"
-    process = spawn(
-        ["import", "users", str(users.path), "--run-dir", str(run_dir), "--rate", "100"], env, tmp_path
-    )
-    assert wait_until(lambda: requests_seen(sandbox) >= 60, process), process.communicate()
-    process.send_signal(signal.SIGINT)
-    assert process.stderr is not None
-    assert any("finishing requests in flight" in line for line in iter(process.stderr.readline, ""))
-    code, _out, err = interrupt(process, signal.SIGINT)
+    users, env, run_dir, process = _users_import_under_way(sandbox, tmp_path, rate=100)
+    code, _out, err = interrupt_twice(process)
     assert code == 4, err
     assert "interrupted twice" in err and f"batchgs resume {run_dir}" in err and "Traceback" not in err
     paused = json.loads(run_cli(["status", str(run_dir), "--json"], {}).stdout)
@@ -109,10 +111,7 @@ def test_ctrl_c_twice_on_events_leaves_the_abandoned_ones_uncertain_never_sent_t
     command = ["import", "events", str(path), "--run-dir", str(run_dir), "--rate", "100"]
     process = spawn(command, env, tmp_path)
     assert wait_until(lambda: requests_seen(sandbox) >= 40, process), process.communicate()
-    process.send_signal(signal.SIGINT)
-    assert process.stderr is not None
-    assert any("finishing requests in flight" in line for line in iter(process.stderr.readline, ""))
-    code, _out, err = interrupt(process, signal.SIGINT)
+    code, _out, err = interrupt_twice(process)
     assert code == 4 and "Traceback" not in err, err
     paused = json.loads(run_cli(["status", str(run_dir), "--json"], {}).stdout)
     assert paused["status"] == "paused" and paused["rows_uncertain"] > 0  # the abandoned requests

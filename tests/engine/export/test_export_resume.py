@@ -12,7 +12,7 @@ import pytest
 
 from batchgs.errors import Interrupted
 from batchgs.run.journal import Journal
-from tests.cli.cli_helpers import cli_env, interrupt, run_cli, spawn, wait_until
+from tests.cli.cli_helpers import cli_env, interrupt, interrupt_twice, run_cli, spawn, wait_until
 from tests.engine.export.export_helpers import (
     no_temp_files,
     options_for,
@@ -168,11 +168,7 @@ def test_ctrl_c_twice_stops_at_once_and_the_run_still_resumes(sandbox_factory, t
     out, run_dir = tmp_path / "users.csv", tmp_path / "run"
     proc = spawn(["export", "users", "-o", str(out), *ARGS, "--run-dir", str(run_dir)], env, tmp_path)
     assert wait_until(lambda: pages_done(run_dir) >= 4, proc)
-    proc.send_signal(signal.SIGINT)
-    assert proc.stderr is not None
-    said = iter(proc.stderr.readline, "")  # (ends if the process ends)
-    assert any("finishing requests in flight" in line for line in said)  # the first one is handled
-    code, _, err = interrupt(proc, signal.SIGINT)
+    code, _, err = interrupt_twice(proc)
     assert code == 4, err
     assert "interrupted twice" in err and f"batchgs resume {run_dir}" in err and "Traceback" not in err
     assert not out.exists()
