@@ -83,6 +83,13 @@ def requests_seen(sandbox: SandboxThread) -> int:
     return int(sandbox.stats()["requests_total"])
 
 
+def all_served(sandbox: SandboxThread) -> bool:
+    """Whether every request that reached the sandbox has been answered: requests a stopped process
+    abandoned are still applied after their latency (as a real server does)."""
+    seen = sandbox.stats(log=False)
+    return bool(seen["requests_total"] == seen["requests_arrived"])
+
+
 def writes_seen(sandbox: SandboxThread) -> list[list[Any]]:
     return [entry for entry in sandbox.stats(log=True)["log"] if entry[1] in WRITE_METHODS]
 

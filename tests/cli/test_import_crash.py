@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.cli.cli_helpers import (
+    all_served,
     cli_env,
     interrupt,
     interrupt_twice,
@@ -82,12 +83,7 @@ def test_ctrl_c_twice_then_resume_repeats_only_what_was_in_flight(sandbox_factor
     assert "interrupted twice" in err and f"batchgs resume {run_dir}" in err and "Traceback" not in err
     paused = json.loads(run_cli(["status", str(run_dir), "--json"], {}).stdout)
     assert paused["status"] == "paused"  # not left "running" as after kill -9
-
-    def all_served() -> bool:  # the abandoned requests are still served (and stored) after their latency
-        seen = sandbox.stats(log=False)
-        return bool(seen["requests_total"] == seen["requests_arrived"])
-
-    assert wait_until(all_served)
+    assert wait_until(lambda: all_served(sandbox))  # the abandoned ones are stored after their latency
     stored = len(sandbox.store.users)
     abandoned = stored - paused["rows_succeeded"]  # stored, but their answers never read
     assert 0 < stored < 1_000 and abandoned >= 0

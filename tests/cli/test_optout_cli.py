@@ -17,7 +17,16 @@ import pytest
 from batchgs.cli import runner
 from batchgs.engine.optout.actions import PREFERENCE_NAMES
 from batchgs.io.write.safe_cells import neutralise
-from tests.cli.cli_helpers import TtySys, cli_env, interrupt, run_cli, spawn, wait_until
+from tests.cli.cli_helpers import (
+    TtySys,
+    all_served,
+    cli_env,
+    interrupt,
+    interrupt_twice,
+    run_cli,
+    spawn,
+    wait_until,
+)
 from tests.engine.optout.optout_helpers import (
     SHARED_EMAIL,
     RecordingSandbox,
@@ -230,7 +239,7 @@ def _big_list(tmp_path: Path) -> Path:
     return write_list(tmp_path / "list.csv", entries)
 
 
-@pytest.mark.parametrize("how", ["sigint", "kill"])
+@pytest.mark.parametrize("how", ["sigint", "sigint-twice", "kill"])
 def test_a_stopped_process_resumes_to_the_receipt_of_an_uninterrupted_run(
     recording_sandbox: RecordingSandbox, tmp_path: Path, how: str
 ) -> None:
@@ -243,17 +252,20 @@ def test_a_stopped_process_resumes_to_the_receipt_of_an_uninterrupted_run(
     )
     assert done.exit_code == 1, done.output
 
-    sandbox, log = recording_sandbox()
+    # twice: the second Ctrl-C comes while requests are in flight, and abandons them
+    sandbox, log = recording_sandbox(**({"latency_ms": 300} if how == "sigint-twice" else {}))
     populate(sandbox.store, 60)
     env = cli_env(sandbox, tmp_path / "s2")
     run_dir = tmp_path / "run"
     args = ["optout", str(path), "--run-dir", str(run_dir), "--yes", "--rate", "30", "--workers", "4"]
     process = spawn(args, env, tmp_path)
     assert wait_until(lambda: len(log.puts_per_user()) >= 8, process)
-    if how == "sigint":
-        code, _out, err = interrupt(process, signal.SIGINT)
+    if how.startswith("sigint"):
+        code, _out, err = interrupt_twice(process) if how == "sigint-twice" else interrupt(process)
         assert code == 4, err
-        assert f"batchgs resume {run_dir}" in err
+        assert f"batchgs resume {run_dir}" in err and "Traceback" not in err
+        assert wait_until(lambda: all_served(sandbox))  # an abandoned write is applied all the same
+        sandbox.configure(latency_ms=0)
     else:
         os.kill(process.pid, signal.SIGKILL)
         process.communicate(timeout=60)
