@@ -99,6 +99,10 @@ class Pool(Generic[Item, Result]):
             result = self._results.get_nowait()
             if not isinstance(result, _End):
                 self._unhanded.append(result)
+        await self._hand_on()
+
+    async def _hand_on(self) -> None:
+        """Give `collect` the results the collector holds."""
         if self._unhanded:
             batch, self._unhanded = self._unhanded, []
             await _maybe_await(self._collect(batch))
@@ -137,11 +141,8 @@ class Pool(Generic[Item, Result]):
                     finished = True
                 else:
                     self._unhanded.append(result)
-            if self._unhanded and (
-                finished or len(self._unhanded) >= self._flush_every or loop.time() >= deadline
-            ):
-                batch, self._unhanded = self._unhanded, []
-                await _maybe_await(self._collect(batch))
+            if finished or len(self._unhanded) >= self._flush_every or loop.time() >= deadline:
+                await self._hand_on()
             if loop.time() >= deadline:
                 deadline = loop.time() + self._flush_seconds
 
