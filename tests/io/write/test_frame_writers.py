@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,13 @@ from typing import Any
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from batchgs.io.flatten import flatten
 from batchgs.io.pages import frame_from_rows
 from batchgs.io.write.formats import open_writer
+from batchgs.io.write.safe_cells import neutralise
 from tests.io.write.test_writers import COLUMNS, RECORDS, SIGNUP_MS
 
 AWKWARD: list[dict[str, Any]] = [
@@ -179,3 +183,26 @@ def test_a_parquet_date_column_widened_to_text_stays_column_wise(tmp_path: Path,
     assert row_batches == [1]
     values = pl.read_parquet(path)["d"].to_list()
     assert values == [SIGNUP, "99999999999999999", *[SIGNUP, "500000000000000000"] * 3]
+
+
+_LEADS = st.sampled_from(["=", "+", "-", "@", "\t", "\r", "A", "a", "0", "9", " ", "'", "Ω", "\x01", ""])
+_TEXTS = st.builds(lambda lead, rest: lead + rest, _LEADS, st.text(max_size=6)) | st.none()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_TEXTS, _TEXTS, _TEXTS), min_size=1, max_size=12))
+@example([("Apple", "=1+2", None), ("Zed", "0", "-5")])
+def test_csv_text_cells_are_those_of_the_python_neutraliser(rows: list[tuple[str | None, ...]]) -> None:
+    """Whatever a column's texts start with, each cell is what `neutralise` makes of it (the writer
+    searches only the columns whose lowest text may start with a trigger)."""
+    columns = ["a", "b", "c"]
+    frame = pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "out.csv"
+        with open_writer(path, columns) as out:
+            out.write_frame(frame)
+        buffer.write(path.read_bytes())
+    read = list(csv.reader(io.StringIO(buffer.getvalue().decode(), newline="")))
+    assert read[0] == columns
+    assert read[1:] == [[neutralise(v) if v else "" for v in row] for row in rows]
