@@ -197,12 +197,11 @@ def test_csv_text_cells_are_those_of_the_python_neutraliser(rows: list[tuple[str
     searches only the columns whose lowest text may start with a trigger)."""
     columns = ["a", "b", "c"]
     frame = pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
-    buffer = io.BytesIO()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "out.csv"
         with open_writer(path, columns) as out:
             out.write_frame(frame)
-        buffer.write(path.read_bytes())
-    read = list(csv.reader(io.StringIO(buffer.getvalue().decode(), newline="")))
+        text = path.read_bytes().decode()
+    read = list(csv.reader(io.StringIO(text, newline="")))
     assert read[0] == columns
     assert read[1:] == [[neutralise(v) if v else "" for v in row] for row in rows]
