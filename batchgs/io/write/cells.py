@@ -9,6 +9,7 @@ A value no expression can place (a date column holding text) goes through the Py
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from batchgs.io.write.safe_cells import PLAIN_NUMBER, neutralise
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
 FORMULA_START = r"^[=+\-@\t\r]"
+DAY_MS = 86_400_000
 
 
 def neutralised(text: pl.Expr) -> pl.Expr:
@@ -40,6 +42,54 @@ def epoch_ms(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
 
 def iso_text(ms: pl.Expr) -> pl.Expr:
     return pl.from_epoch(ms, time_unit="ms").dt.strftime(ISO_FORMAT)
+
+
+def iso_text_by_day(ms: pl.Expr, first_day: int, last_day: int) -> pl.Expr:
+    """`iso_text` of an Int64 column of milliseconds whose days (`ms // DAY_MS`) all lie in
+    [first_day, last_day], put together from small tables of texts: the day's date (formatted once per
+    day of that span), the minute of the day, the second, the millisecond. Formatting every value
+    with the ISO pattern (chrono) was ~40% of the CSV writer's CPU on user pages (six date columns);
+    four look-ups and one concatenation cost about half of it, but the tables and expressions cost
+    ~0.1 ms a column whatever its length: it pays on the writers' batches of 10,000 rows and more
+    (`worth_days_table`)."""
+    days = pl.select(
+        pl.from_epoch(pl.int_range(first_day, last_day + 1, dtype=pl.Int64) * DAY_MS, time_unit="ms")
+        .dt.strftime("%Y-%m-%d")
+        .alias("day")
+    ).to_series()
+    minutes, seconds, millis = _time_of_day_texts()
+    day = ms // DAY_MS  # (floor division: a time before 1970 still has its time of day in [0, DAY_MS))
+    time = ms - day * DAY_MS
+    return pl.concat_str(
+        [
+            pl.lit(days).gather(day - first_day),
+            pl.lit(minutes).gather(time // 60_000),
+            pl.lit(seconds).gather(time // 1000 % 60),
+            pl.lit(millis).gather(time % 1000),
+        ]
+    )
+
+
+DAYS_TABLE_ROWS = 10_000  # the CSV writer 10% faster at 10,000 rows, 19% at 40,000; slower at 5,000
+
+
+def worth_days_table(first_day: int, last_day: int, rows: int) -> bool:
+    """Whether `iso_text_by_day` pays: a column of many rows, whose days span no more days than it
+    has rows (the table of days costs what formatting as many values does)."""
+    return rows >= DAYS_TABLE_ROWS and last_day - first_day < rows
+
+
+@functools.cache
+def _time_of_day_texts() -> tuple[pl.Series, pl.Series, pl.Series]:
+    """`T%H:%M:` of each minute of a day, `%S.` of each second, `%3fZ` of each millisecond."""
+    minutes = pl.select(
+        pl.from_epoch(pl.int_range(0, 1440, dtype=pl.Int64) * 60_000, time_unit="ms")
+        .dt.strftime("T%H:%M:")
+        .alias("minute")
+    ).to_series()
+    seconds = pl.Series("second", [f"{s:02d}." for s in range(60)])
+    millis = pl.Series("milli", [f"{m:03d}Z" for m in range(1000)])
+    return minutes, seconds, millis
 
 
 def cell_text(expr: pl.Expr, dtype: pl.DataType, kind: str, *, raw: bool) -> pl.Expr:

@@ -16,7 +16,15 @@ from typing import Any, TextIO
 import polars as pl
 
 from batchgs.io.write.base import MAX_MS, MIN_MS, RecordWriter
-from batchgs.io.write.cells import FORMULA_START, ISO_FORMAT, cell_text, neutralised
+from batchgs.io.write.cells import (
+    DAY_MS,
+    FORMULA_START,
+    ISO_FORMAT,
+    cell_text,
+    iso_text_by_day,
+    neutralised,
+    worth_days_table,
+)
 from batchgs.io.write.safe_cells import FORMULA_TRIGGERS, neutralise
 
 LINE_END = "\r\n"
@@ -59,6 +67,8 @@ class CsvWriter(RecordWriter):
         checks = [
             *(pl.col(n).min().alias(f"l:{n}") for n in texts),
             *((~pl.col(n).is_between(MIN_MS, MAX_MS)).any().alias(f"d:{n}") for n in dates),
+            *(pl.col(n).min().alias(f"<:{n}") for n in dates),
+            *(pl.col(n).max().alias(f">:{n}") for n in dates),
         ]
         flags = frame.select(checks).row(0, named=True) if checks else {}
         formulas = set() if self.raw else _formula_columns(frame, texts, flags)
@@ -71,7 +81,7 @@ class CsvWriter(RecordWriter):
                 if name in formulas:
                     expr = neutralised(expr)
             elif name in dates and not flags[f"d:{name}"]:
-                expr = pl.from_epoch(expr, time_unit="ms")
+                expr = _date_cells(expr, flags[f"<:{name}"], flags[f">:{name}"], frame.height)
             else:
                 expr = cell_text(expr, dtype, kind, raw=self.raw)
             cells.append(expr.alias(name))
@@ -114,6 +124,18 @@ class CsvWriter(RecordWriter):
 
     def _temp_paths(self) -> list[Any]:
         return [self.tmp_path, self.tmp_path.with_name(self.tmp_path.name + ".fix")]
+
+
+def _date_cells(ms: pl.Expr, low: int | None, high: int | None, rows: int) -> pl.Expr:
+    """A column of dates (milliseconds, all plausible) as `write_csv` writes it: ISO text from the
+    tables of `iso_text_by_day` when its days span few enough, else the datetimes themselves
+    (`datetime_format`). Either way the same text."""
+    if low is None or high is None:  # (no value at all)
+        return pl.from_epoch(ms, time_unit="ms")
+    first_day, last_day = low // DAY_MS, high // DAY_MS
+    if not worth_days_table(first_day, last_day, rows):
+        return pl.from_epoch(ms, time_unit="ms")
+    return iso_text_by_day(ms.cast(pl.Int64), first_day, last_day)
 
 
 def _formula_columns(frame: pl.DataFrame, texts: list[str], flags: dict[str, object]) -> set[str]:
