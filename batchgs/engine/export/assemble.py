@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchgs.engine.export.entities import ExportEntity, date_and_id_columns, documented_columns
+from batchgs.engine.export.kept_frames import KeptFrames
 from batchgs.engine.export.slices import Part
-from batchgs.engine.export.spool import Spool
+from batchgs.engine.export.spool import TABLE, Spool
 from batchgs.errors import Interrupted, NotResumableError
 from batchgs.io.flatten import ColumnPlan
 from batchgs.io.pages import PageError, frame_of
@@ -80,10 +81,11 @@ def assemble(
     force: bool,
     stop: threading.Event,
     on_rows: Callable[[int], None] | None = None,
+    kept: KeptFrames | None = None,
 ) -> int:
     """Write every part's rows into `output` (committed by rename at the end). Returns the rows.
     A None among `parts` (a streamed write): none is coming soon, the rows batched so far may be
-    written (`batched`)."""
+    written (`batched`). `kept`: page frames still in memory, taken instead of read from the spools."""
     writer = open_writer(
         output,
         shape.columns,
@@ -97,7 +99,7 @@ def assemble(
     )
     try:
         least = IDLE_BATCH_ROWS if writer.cells_per_value else None
-        for frame in batched(_page_frames(run_dir, parts, stop), least=least):
+        for frame in batched(_page_frames(run_dir, parts, stop, kept or KeptFrames(0)), least=least):
             writer.write_frame(frame)
             if on_rows is not None:
                 on_rows(frame.height)
@@ -109,18 +111,23 @@ def assemble(
 
 
 def _page_frames(
-    run_dir: Path, parts: Iterable[Part | None], stop: threading.Event
+    run_dir: Path, parts: Iterable[Part | None], stop: threading.Event, kept: KeptFrames
 ) -> Iterator[pl.DataFrame | None]:
-    """Every spooled page's frame, in part order (a None in `parts` passes through)."""
+    """Every spooled page's frame, in part order (a None in `parts` passes through): from memory when
+    `kept` still has it, else decoded from the spool."""
     for part in parts:
         if part is None:
             yield None
             continue
         spool = Spool.of(run_dir, f"part-{part.id}")
-        for table in spool.tables(part.spool_bytes):
+        for _, offset, read in spool.placed_frames(part.spool_bytes, kinds=(TABLE,)):
             if stop.is_set():
                 raise Interrupted("interrupted while writing the file: nothing was written")
+            frame = kept.take(spool.path, offset)
+            if frame is not None:
+                yield frame
+                continue
             try:
-                yield frame_of(table)
+                yield frame_of(read())
             except PageError as exc:
                 raise NotResumableError(f"{spool.path}: page spool is corrupt ({exc})") from None

@@ -38,6 +38,7 @@ from batchgs.engine.export.fields import (
     fields_model,
     refuse_unknown_columns,
 )
+from batchgs.engine.export.kept_frames import KeptFrames
 from batchgs.engine.export.options import ExportOptions, sort_direction
 from batchgs.engine.export.slices import (
     Part,
@@ -136,6 +137,7 @@ class Exporter:
         self._pages = self.state.totals()["pages"]
         self._stream: StreamedWrite | None = None  # the output written while fetching
         self.streamed = False  # the file was written while fetching
+        self.kept = KeptFrames()  # spooled pages' frames, for the writer (`kept_frames`)
 
     # -- what the part fetchers ask ----------------------------------------------------------------
     def entity_for(self, part: Part) -> ExportEntity:
@@ -269,6 +271,7 @@ class Exporter:
 
     def discard_spools(self) -> None:
         """After the commit: the spools are not needed any more (they can be large)."""
+        self.kept.clear()
         remove_spools(self.run_dir)
 
     # -- planning ----------------------------------------------------------------------------------
@@ -553,7 +556,9 @@ class Exporter:
             raw, bom, force = options.raw, options.bom, options.force
             from batchgs.engine.export.assemble import assemble
 
-            return assemble(self.run_dir, parts, output, shape, raw=raw, bom=bom, force=force, stop=stop)
+            return assemble(
+                self.run_dir, parts, output, shape, raw=raw, bom=bom, force=force, stop=stop, kept=self.kept
+            )
 
         return write
 
@@ -626,6 +631,7 @@ class Exporter:
                 force=self.options.force,
                 stop=halt,
                 on_rows=on_rows,
+                kept=self.kept,
             )
         finally:
             watcher.cancel()

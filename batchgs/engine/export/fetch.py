@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from batchgs.engine.export.entities import ExportEntity
+from batchgs.engine.export.kept_frames import KeptFrames
 from batchgs.engine.export.slices import Part
 from batchgs.engine.export.spool import TABLE, Spool
 from batchgs.engine.pool import Pool
@@ -52,6 +53,7 @@ class ExportRun(Protocol):
     journal: Journal
     entity: ExportEntity
     in_flight: asyncio.Semaphore
+    kept: KeptFrames
 
     def entity_for(self, part: Part) -> ExportEntity: ...
     def page_size(self, entity: ExportEntity) -> int: ...
@@ -254,7 +256,9 @@ class PartFetcher:
         if self.ids_only:
             part.spool_bytes = self.spool.append(page.values(self.entity.key or "identifyId"))
         else:
+            offset = self.spool.size
             part.spool_bytes = self.spool.append_frames((TABLE, table))
+            self.run.kept.keep(self.spool.path, offset, page.frame, len(table))
             if not self.keys.issuperset(page.frame.columns):
                 self.keys.update(page.frame.columns)
                 part.keys = sorted(self.keys)
@@ -276,6 +280,7 @@ class PartFetcher:
         part.reset()
         part.restarts = restarts
         self.keys.clear()
+        self.run.kept.forget(self.spool.path)
         self.spool.open_at(0)
         self.run.checkpoint(part, 0)
 

@@ -17,9 +17,10 @@ that does not decode, is reported as a corrupt run folder.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -98,6 +99,16 @@ class Spool:
     def raw_frames(self, size: int, kinds: tuple[bytes, ...] = KINDS) -> Iterator[tuple[bytes, bytes]]:
         """(kind, data) of every frame of one of `kinds` within the first `size` bytes (the others are
         skipped unread); a frame of an unknown kind or cut short is a corrupt spool."""
+        for kind, _, read in self.placed_frames(size, kinds):
+            yield kind, read()
+
+    def placed_frames(
+        self, size: int, kinds: tuple[bytes, ...] = KINDS
+    ) -> Iterator[tuple[bytes, int, Callable[[], bytes]]]:
+        """(kind, offset, read) of every frame of one of `kinds` within the first `size` bytes: the
+        offset its frame starts at (what `append_frames` returned before it) and `read()` for its data,
+        to call before the next frame or not at all (the frame is then skipped unread: a writer that
+        has the page in memory, `kept_frames`)."""
         if size == 0:
             return
         try:
@@ -105,8 +116,9 @@ class Spool:
         except FileNotFoundError:
             raise NotResumableError(f"{self.path}: a page spool of this run is missing") from None
         with handle:
-            read = 0
-            while read < size:
+            start = 0
+            while start < size:
+                handle.seek(start)
                 head = handle.read(_HEADER.size + 1)
                 if len(head) < _HEADER.size + 1:
                     raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
@@ -114,16 +126,19 @@ class Spool:
                 if length < 1:
                     raise NotResumableError(f"{self.path}: page spool is corrupt (an empty frame)")
                 kind = _kind(self.path, head[_HEADER.size :])
-                read += _HEADER.size + length
-                if read > size:
+                end = start + _HEADER.size + length
+                if end > size:
                     raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
-                if kind not in kinds:
-                    handle.seek(length - 1, os.SEEK_CUR)
-                    continue
-                data = handle.read(length - 1)
-                if len(data) < length - 1:
-                    raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
-                yield kind, data
+                if kind in kinds:
+                    yield kind, start, functools.partial(self._data, handle, start, length - 1)
+                start = end
+
+    def _data(self, handle: IO[bytes], start: int, length: int) -> bytes:
+        handle.seek(start + _HEADER.size + 1)
+        data = handle.read(length)
+        if len(data) < length:
+            raise NotResumableError(f"{self.path}: page spool is shorter than recorded")
+        return data
 
     def read_at(self, offset: int) -> Any:
         """The one JSON frame that starts at byte `offset`."""
