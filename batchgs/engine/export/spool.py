@@ -39,7 +39,7 @@ def spool_dir(run_dir: Path) -> Path:
 
 
 class Spool:
-    """The frames of one part: `append` while fetching, `frames` when assembling."""
+    """The frames of one part: `append_frames` while fetching, `placed_frames` when assembling."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -90,11 +90,6 @@ class Spool:
         """The JSON frames within the first `size` bytes, decoded one at a time (flat memory)."""
         for _, data in self.raw_frames(size, kinds=(JSON,)):
             yield _json(self.path, data)
-
-    def tables(self, size: int) -> Iterator[bytes]:
-        """The TABLE frames (Arrow IPC bytes) within the first `size` bytes, in order."""
-        for _, data in self.raw_frames(size, kinds=(TABLE,)):
-            yield data
 
     def raw_frames(self, size: int, kinds: tuple[bytes, ...] = KINDS) -> Iterator[tuple[bytes, bytes]]:
         """(kind, data) of every frame of one of `kinds` within the first `size` bytes (the others are

@@ -67,7 +67,8 @@ def test_page_frames_of_an_older_spool_are_skipped_and_cut_frames_refused(tmp_pa
     spool.append_frames((PAGE, b'{"users":[1]}'), (TABLE, b"second"))
     size = spool.append([1, 2])
     spool.close()
-    assert list(spool.tables(size)) == [b"first", b"second"]
+    assert [data for _, data in spool.raw_frames(size, kinds=(TABLE,))] == [b"first", b"second"]
+    assert [read() for _, _, read in spool.placed_frames(size, kinds=(TABLE,))] == [b"first", b"second"]
     assert list(spool.frames(size)) == [[1, 2]]
     with pytest.raises(NotResumableError, match="shorter than recorded"):
-        list(spool.tables(size + 10))
+        list(spool.raw_frames(size + 10, kinds=(TABLE,)))
