@@ -64,3 +64,17 @@ def test_writes_through_the_api_show_on_the_next_page(sandbox_factory: Any) -> N
     assert px.delete("/v1/users/a", hardDelete="true").status_code == 204
     assert px.post("/v1/users", user("a", firstName="Fresh")).status_code == 201
     assert listed()["a"]["firstName"] == "Fresh" and listed()["a"]["customAttributes"] in ({}, None)
+
+
+def test_a_remembered_id_now_held_by_another_record_is_encoded_again() -> None:
+    """The memory is keyed by `id(record)`: a record gone from the table may leave its id to a new
+    object. The page must carry the new record's JSON, never the JSON remembered for the old one."""
+    table = Table({"a": {"identifyId": "a", "n": 1}, "b": {"identifyId": "b", "n": 2}})
+    table.keep_encodings()
+    stranger = {"identifyId": "a", "n": 99}
+    memory = table._encoded
+    assert memory is not None
+    memory[id(stranger)] = ({"identifyId": "old"}, b'{"identifyId":"old"}')  # the id, as if reused
+    page = [table["b"], stranger]
+    assert table.encoded(page) == [fastjson.dumps(r) for r in page]
+    assert table.encoded([table["a"], table["b"]]) == [fastjson.dumps(table[k]) for k in "ab"]
