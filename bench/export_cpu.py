@@ -4,10 +4,12 @@
 and XLSX, measured by the OS (user + sys of the batchgs process, wait4), divided by the records. Beside
 it, in the same run, the floor: the same tenant's pages fetched once as raw bytes, then in a child
 process `polars.read_json` of each page with its schema known, the records unnested (lists joined) and
-`write_csv` to a file, with the child's own CPU (`time.process_time`, its start-up excluded), run
-beside each export (the median of the three is the floor: this machine's speed drifts). The
-exporter's start-up (interpreter, imports, plan, journal) is measured apart (`--slices 1` export of a
-one-user tenant) and shown, since it is part of its CPU but not per record.
+`write_csv` to a file, with the child's own CPU (`time.process_time`, its start-up excluded). Each
+format is exported `ROUNDS` times, each export against the floor measured just before it (this
+machine's speed drifts ±15% between minutes, more than a change moves the exporter): the table shows
+the medians of those ratios and their range. The exporter's start-up (interpreter, imports, plan,
+journal) is measured apart (the median of three `--slices 1` exports of a one-user tenant) and shown,
+since it is part of its CPU but not per record.
 
 Then (not with --quick) 1,000,000 users to CSV, XLSX and Parquet at 150 ± 50 ms per request with 16
 slices, as scenario 6 runs them (bench.export): wall time and peak RSS, next to the last published run.
@@ -18,6 +20,7 @@ slices, as scenario 6 runs them (bench.export): wall time and peak RSS, next to 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +34,7 @@ from bench import harness as h
 
 FORMATS = ("csv", "parquet", "xlsx")
 SLICES = 16
+ROUNDS = 3  # exports per format, each beside its own floor (not with --quick: 1)
 
 _FLOOR = """
 import io, sys, time, polars as pl
@@ -59,6 +63,33 @@ for data in datas:
 out.close()
 print(records, time.process_time() - started)
 """
+
+
+def _summary(fmt: str, pairs: list[tuple[float, dict[str, Any]]], startup: float) -> dict[str, Any]:
+    """One format's exports, each against the floor measured just before it: the medians of their
+    figures and ratios, and the ratios' range (the machine's drift moves them by more than a change)."""
+    ratios, net_ratios, per_record, net_per_record = [], [], [], []
+    for floor_us, m in pairs:
+        us = m["cpu_seconds"] / m["records"] * 1e6
+        net = max(0.0, m["cpu_seconds"] - startup) / m["records"] * 1e6
+        per_record.append(us)
+        net_per_record.append(net)
+        ratios.append(us / floor_us)
+        net_ratios.append(net / floor_us)
+    last = pairs[-1][1]
+    return {
+        "format": fmt,
+        "records": last["records"],
+        "runs": [m for _, m in pairs],
+        "seconds": round(statistics.median(m["seconds"] for _, m in pairs), 2),
+        "peak_rss_mib": max(m["peak_rss_mib"] for _, m in pairs),
+        "cpu_us_per_record": round(statistics.median(per_record), 2),
+        "cpu_us_per_record_net_of_startup": round(statistics.median(net_per_record), 2),
+        "times_floor": round(statistics.median(ratios), 2),
+        "times_floor_range": [round(min(ratios), 2), round(max(ratios), 2)],
+        "times_floor_net_of_startup": round(statistics.median(net_ratios), 2),
+        "times_floor_net_of_startup_range": [round(min(net_ratios), 2), round(max(net_ratios), 2)],
+    }
 
 
 def _fetch_pages(sandbox: h.Sandbox, folder: Path) -> int:
@@ -114,27 +145,27 @@ def _export(sandbox: h.Sandbox, work: Path, fmt: str, slices: int, tag: str) -> 
 
 def main(quick: bool = False) -> dict[str, Any]:
     users = 20_000 if quick else 200_000
+    rounds = 1 if quick else ROUNDS
     with tempfile.TemporaryDirectory(prefix="bench-export-cpu-") as tmp:
         work = Path(tmp)
         with h.sandbox_process("--seed-users", "1", latency_ms=0, jitter_ms=0) as tiny:
-            startup = _export(tiny, work, "csv", 1, "startup")
+            startups = [_export(tiny, work, "csv", 1, f"startup-{n}")["cpu_seconds"] for n in range(3)]
         with h.sandbox_process("--seed-users", str(users), latency_ms=0, jitter_ms=0) as sandbox:
             pages = work / "pages"
             pages.mkdir()
             fetched = _fetch_pages(sandbox, pages)
-            floors, exports = [], []
-            for fmt in FORMATS:  # a floor beside each export: this machine's speed drifts ±15% in minutes
-                floors.append(_floor(pages, work))
-                exports.append(_export(sandbox, work, fmt, SLICES, "big"))
+            floors, runs = [], []
+            for round_ in range(rounds):  # a floor just before each export (the machine drifts)
+                for fmt in FORMATS:
+                    floor_run = _floor(pages, work)
+                    floors.append(floor_run)
+                    export = _export(sandbox, work, fmt, SLICES, f"big-{round_}")
+                    runs.append((floor_run["cpu_seconds"] / floor_run["records"] * 1e6, export))
+    startup = statistics.median(startups)
     floor = sorted(floors, key=lambda f: f["cpu_seconds"])[len(floors) // 2]  # the median floor
     floor = {**floor, "runs_cpu_seconds": [f["cpu_seconds"] for f in floors]}
     floor_us = floor["cpu_seconds"] / floor["records"] * 1e6
-    for m in exports:
-        m["cpu_us_per_record"] = round(m["cpu_seconds"] / m["records"] * 1e6, 2)
-        net = max(0.0, m["cpu_seconds"] - startup["cpu_seconds"])
-        m["cpu_us_per_record_net_of_startup"] = round(net / m["records"] * 1e6, 2)
-        m["times_floor"] = round(m["cpu_us_per_record"] / floor_us, 2)
-        m["times_floor_net_of_startup"] = round(m["cpu_us_per_record_net_of_startup"] / floor_us, 2)
+    exports = [_summary(fmt, [(f, m) for f, m in runs if m["format"] == fmt], startup) for fmt in FORMATS]
     million: list[dict[str, Any]] = []
     if not quick:
         with tempfile.TemporaryDirectory(prefix="bench-export-1m-") as tmp:
@@ -146,7 +177,9 @@ def main(quick: bool = False) -> dict[str, Any]:
         "users": users,
         "records_fetched": fetched,
         "floor": {**floor, "cpu_us_per_record": round(floor_us, 2)},
-        "startup_cpu_seconds": startup["cpu_seconds"],
+        "startup_cpu_seconds": round(startup, 3),
+        "startup_runs_cpu_seconds": startups,
+        "rounds": rounds,
         "exports": exports,
         "million": million,
         "million_published": [m for m in published.get("formats", []) if m.get("users") == 1_000_000],
@@ -165,10 +198,11 @@ def print_table(results: dict[str, Any]) -> None:
         f"exporter start-up {results['startup_cpu_seconds']} CPU-s"
     )
     for m in results["exports"]:
+        low, high = m.get("times_floor_range") or (m["times_floor"], m["times_floor"])
         print(
-            f"  {m['format']:<8} {m['cpu_us_per_record']:>7} µs/record ({m['times_floor']}× floor; net of "
-            f"start-up {m['cpu_us_per_record_net_of_startup']} µs, {m['times_floor_net_of_startup']}×)  "
-            f"{m['seconds']} s  RSS {m['peak_rss_mib']:.0f} MiB"
+            f"  {m['format']:<8} {m['cpu_us_per_record']:>7} µs/record ({m['times_floor']}× floor, "
+            f"{low}–{high}×; net of start-up {m['cpu_us_per_record_net_of_startup']} µs, "
+            f"{m['times_floor_net_of_startup']}×)  {m['seconds']} s  RSS {m['peak_rss_mib']:.0f} MiB"
         )
     before = {m["format"]: m for m in results.get("million_published", [])}
     for m in results.get("million", []):

@@ -365,6 +365,10 @@ def export_slices(r: dict[str, Any]) -> str:
     )
 
 
+def _ratio(median: float, bounds: list[float] | None) -> str:
+    return f"{median}× ({bounds[0]}–{bounds[1]}×)" if bounds else f"{median}×"
+
+
 def export_cpu(r: dict[str, Any]) -> str:
     floor = r["floor"]
     head = ["format", "CPU-µs/record", "× floor", "net of start-up µs", "× floor", "seconds", "peak RSS MiB"]
@@ -372,20 +376,27 @@ def export_cpu(r: dict[str, Any]) -> str:
         [
             m["format"],
             m["cpu_us_per_record"],
-            f"{m['times_floor']}×",
+            _ratio(m["times_floor"], m.get("times_floor_range")),
             m["cpu_us_per_record_net_of_startup"],
-            f"{m['times_floor_net_of_startup']}×",
+            _ratio(m["times_floor_net_of_startup"], m.get("times_floor_net_of_startup_range")),
             m["seconds"],
             m["peak_rss_mib"],
         ]
         for m in r["exports"]
     ]
+    rounds = r.get("rounds")
+    each = (
+        f"each format exported {rounds} times, each export against the floor measured just before it "
+        "(medians, the ratios' range in brackets)"
+        if rounds
+        else "one export per format"
+    )
     text = (
         f"### 6c. Exporter CPU per record: {r['users']:,} users, no added latency\n\n"
         f"Polars floor on the same pages (read_json with the schema known, unnest, write_csv): "
         f"**{floor['cpu_us_per_record']} CPU-µs/record** (the median of "
-        f"{len(floor.get('runs_cpu_seconds') or [1])} runs beside the exports); the exporter's start-up "
-        "(a one-user export): "
+        f"{len(floor.get('runs_cpu_seconds') or [1])} runs); {each}; the exporter's start-up "
+        "(a one-user export, the median of three): "
         f"{r['startup_cpu_seconds']} CPU-s.\n\n" + _table(head, rows) + "\n"
     )
     published = {m["format"]: m for m in r.get("million_published", [])}
