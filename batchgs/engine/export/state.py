@@ -25,12 +25,11 @@ class ExportState:
     journal: Journal
     parts: dict[int, Part] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
-    # The leaves in file order per (stage, descending), made again only when parts are added: every
-    # page's checkpoint asks for the totals, and ordering ~50 parts each time was ~5% of the event
-    # loop's CPU in a sliced export. (A part's order and stage are set before it is added.)
-    _leaves: dict[tuple[str, bool], tuple[int, list[Part]]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    # The leaves in file order per (stage, descending), made again only when parts are added (`add`
+    # is the only way in after `load`): every page's checkpoint asks for the totals, and ordering ~50
+    # parts each time was ~5% of the event loop's CPU in a sliced export. (A part's order and stage
+    # are set before it is added.)
+    _leaves: dict[tuple[str, bool], list[Part]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, journal: Journal) -> ExportState:
@@ -77,10 +76,9 @@ class ExportState:
 
     def leaves(self, stage: str = "main", descending: bool = False) -> list[Part]:
         known = self._leaves.get((stage, descending))
-        if known is None or known[0] != len(self.parts):
-            known = (len(self.parts), ordered(self.parts.values(), stage, descending))
-            self._leaves[(stage, descending)] = known
-        return list(known[1])
+        if known is None:
+            known = self._leaves[(stage, descending)] = ordered(self.parts.values(), stage, descending)
+        return list(known)
 
     def pending(self, stage: str = "main") -> list[Part]:
         return [p for p in self.leaves(stage) if p.status == "pending"]
