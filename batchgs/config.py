@@ -264,7 +264,8 @@ class Settings:
     cs_base_url: str | None = None
     cs_access_key: Secret | None = None
     cs_shared_secret: Secret | None = None
-    cs_per_minute: int = CS_PER_MINUTE
+    cs_per_minute: int = CS_PER_MINUTE  # the CS key's own limit per minute, divided among its jobs
+    cs_job_per_minute: int | None = None  # this job's own pace (`--rate`), never above cs_per_minute
     cs_daily_limit: int = CS_DAILY_LIMIT
     state_dir: Path = field(default_factory=default_state_dir)
     ca_bundle: str | None = None
@@ -273,6 +274,12 @@ class Settings:
     strict_warnings: bool = False  # warnings (guesses such as lost leading zeros) refuse the row
     coordinator: Coordinator | None = None  # Redis shared by several machines (BATCHGS_COORDINATOR)
     key_rate: int = PX_MAX_RATE  # the PX key's own limit per second, divided among the jobs using it
+
+    @property
+    def cs_pace(self) -> int:
+        """Calls per minute this CS job sends at most: its `--rate` below the key's limit. The key's
+        limit itself stays `cs_per_minute`: the shared limiter divides that among the key's jobs."""
+        return min(self.cs_per_minute, self.cs_job_per_minute or self.cs_per_minute)
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -38,8 +38,9 @@ PX_ONLY_VALUES = {"region": "--region", "product_key": "--product-key"}
 # -- settings shared with cs_export ----------------------------------------------------------------
 def cs_settings(ctx: click.Context, opts: Mapping[str, Any], *, events: bool = False) -> Settings:
     """Settings for a CS run: `--base-url` is the tenant, `--daily-limit` the CS daily limit and
-    `--rate` (requests per second) lowers the per-minute budget (default 100/min, profile
-    `cs_per_minute`); the access key (or, for events, the shared secret) must exist."""
+    `--rate` (requests per second) lowers this job's pace below the key's per-minute limit (default
+    100/min, profile `cs_per_minute`), which stays whole for the shared limiter to divide among the
+    key's jobs; the access key (or, for events, the shared secret) must exist."""
     root = ctx.find_root().obj or {}
     settings = config.resolve(
         profile=root.get("profile"),
@@ -57,7 +58,7 @@ def cs_settings(ctx: click.Context, opts: Mapping[str, Any], *, events: bool = F
         if not float(rate) > 0:
             raise UsageError("--rate must be more than 0 requests per second")
         per_minute = max(1, math.floor(float(rate) * 60))
-        settings = settings.with_overrides(cs_per_minute=min(settings.cs_per_minute, per_minute))
+        settings = settings.with_overrides(cs_job_per_minute=per_minute)
     if settings.cs_per_minute < 1:
         raise ConfigError("cs_per_minute must be at least 1")
     if not settings.cs_base_url:
@@ -153,7 +154,7 @@ def run_import(ctx: click.Context, entity: str, file: Path, opts: dict[str, Any]
     factory = client_factory(
         settings, events=events, stats=stats, wait_for_quota=bool(opts.get("wait_for_quota"))
     )
-    control = CsRunControl(dry_run=dry_run, progress=not quiet, per_minute=settings.cs_per_minute)
+    control = CsRunControl(dry_run=dry_run, progress=not quiet, per_minute=settings.cs_pace)
     spec = registry.get(entity)
     if dry_run:
         show_warnings(file, spec, options.validate_options(), None, redact=False, quiet=quiet)
@@ -204,7 +205,7 @@ def resume_run(ctx: click.Context, run_dir: Path, flags: ResumeFlags) -> int:
             retry_failed=flags.retry_failed,
             resend_uncertain=flags.resend_uncertain,
             progress=not flags.quiet,
-            per_minute=settings.cs_per_minute,
+            per_minute=settings.cs_pace,
             quota_left=cs_quota_left(settings, events=events),
         )
         factory = client_factory(
@@ -263,6 +264,6 @@ def describe_plan(entity: str, options: CsImportOptions, plan: Mapping[str, Any]
     if plan.get("quota_left") is not None:
         lines.append(f"  quota left now      {plan['quota_left']:,}")
     minutes, seconds = divmod(round(float(plan["eta_seconds"])), 60)
-    lines.append(f"  time at {settings.cs_per_minute}/min     {minutes}m{seconds:02d}s")
+    lines.append(f"  time at {settings.cs_pace}/min     {minutes}m{seconds:02d}s")
     lines.extend(f"  note: {note}" for note in plan.get("notes", []))
     return "\n".join(lines)

@@ -477,7 +477,7 @@ def cs_client(
         base_url=settings.cs_base_url,
         header=(name, secret),
         own_limiter=limiter,
-        limiter=limiter or cs_limiter(per_minute or settings.cs_per_minute),
+        limiter=limiter or cs_limiter(per_minute or settings.cs_pace),
         daily_limit=settings.cs_daily_limit,
         stats=stats,
         policy=policy,

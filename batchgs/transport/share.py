@@ -245,12 +245,17 @@ class ShareKeeper:
         if waiting and (self.last is None or self.last.limit > 0):  # once per wait, saying why
             log.warning(
                 "shared limiter: the other jobs on this key use its whole rate for now; this job waits "
-                "for its share (they give it within a second or two; `batchgs quota` lists them)"
+                f"for its share (they give it within {self._share_delay()}; `batchgs quota` lists them)"
             )
         self.last = record
         self.limiter.set_share(record.limit)
         if changed and self.on_change is not None:
             self.on_change(ShareSnapshot(self.job, record.limit, record.want, time.time()))
+
+    def _share_delay(self) -> str:
+        """How long a share takes to come free: the others' slots must leave the key's window first."""
+        window = self.limiter.window
+        return "a second or two" if window <= 1 else f"about {window + self.tick_seconds:.0f} seconds"
 
     async def start(self) -> None:
         """Join the board (raises what the board raises: the caller turns it into exit 2) and keep

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from batchgs.transport import share
-from batchgs.transport.limiter import px_limiter
+from batchgs.transport.limiter import cs_limiter, px_limiter
 from batchgs.transport.share import JobRecord, ShareKeeper, TickInput
 
 
@@ -99,4 +99,15 @@ def test_a_job_that_must_wait_for_its_share_says_why_once_per_wait(caplog: pytes
     said = [r.getMessage() for r in caplog.records if "waits for its share" in r.getMessage()]
     assert len(said) == 2
     assert "other jobs on this key use its whole rate" in said[0] and "batchgs quota" in said[0]
+    assert "within a second or two" in said[0]
     assert keeper.limiter.share == 0
+
+
+def test_a_cs_job_waiting_for_its_share_is_told_it_takes_about_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    keeper = ShareKeeper(SlowThreadBoard(), cs_limiter(100), tick=1.0)  # type: ignore[arg-type]
+    with caplog.at_level("WARNING", logger="batchgs"):
+        keeper._apply(JobRecord(keeper.job, 100, 0, 0, 0.0, 1e12, False, "h", 1, ""))
+    said = [r.getMessage() for r in caplog.records if "waits for its share" in r.getMessage()]
+    assert len(said) == 1 and "within about 61 seconds" in said[0]  # the CS window is a minute

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from batchgs.engine.cs.ctas import CREATE, UPDATE, CtaBatch, outcomes_for, reque
 from batchgs.engine.cs.picklists import CtaPicklist
 from batchgs.errors import ConfigError, UsageError
 from batchgs.io.rows import ValidatedRow
+from batchgs.transport.client import cs_client
 from batchgs.transport.result import ApiResult, Outcome
 
 
@@ -93,13 +95,40 @@ def test_cs_settings_take_the_tenant_limits_and_the_secret_from_the_environment(
     settings = cs_settings(ctx, {})
     assert (settings.cs_per_minute, settings.cs_daily_limit) == (100, 50_000)
     lowered = cs_settings(ctx, {"rate": 0.5, "daily_limit": 900})
-    assert (lowered.cs_per_minute, lowered.cs_daily_limit) == (30, 900)
-    assert cs_settings(ctx, {"rate": 190}).cs_per_minute == 100  # --rate never raises the CS limit
+    assert (lowered.cs_pace, lowered.cs_daily_limit) == (30, 900)
+    assert lowered.cs_per_minute == 100  # the key's limit stays whole: --rate is this job's pace
+    assert cs_settings(ctx, {"rate": 190}).cs_pace == 100  # --rate never raises the CS limit
     with pytest.raises(UsageError):
         cs_settings(ctx, {"rate": 0})
     (tmp_path / "batchgs.toml").write_text("[default]\ncs_per_minute = 250\ncs_daily_limit = 90000\n")
     monkeypatch.chdir(tmp_path)
     profiled = cs_settings(ctx, {})
-    assert (profiled.cs_per_minute, profiled.cs_daily_limit) == (250, 90_000)
+    assert (profiled.cs_per_minute, profiled.cs_pace, profiled.cs_daily_limit) == (250, 250, 90_000)
     with pytest.raises(ConfigError, match="shared secret"):
         cs_settings(ctx, {}, events=True)
+
+
+def test_a_cs_job_at_its_own_rate_leaves_the_rest_of_the_key_to_the_next_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job killed at `--rate 8` holds 480 of the key's 100,000 calls a minute until its record
+    expires (a window and a margin): the resumed job must get its own 480 at once, not wait a minute."""
+    monkeypatch.setenv("GAINSIGHT_CS_BASE_URL", "http://127.0.0.1:9")  # never called: no request is sent
+    monkeypatch.setenv("GAINSIGHT_CS_ACCESS_KEY", "k")
+    monkeypatch.setenv("BATCHGS_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "batchgs.toml").write_text("[default]\ncs_per_minute = 100000\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = cs_settings(click.Context(cli, obj={}), {"rate": 8})
+
+    async def shares() -> tuple[int, int]:
+        killed = await cs_client(settings, use_ledger=False).__aenter__()
+        keeper = killed.sharing.keeper if killed.sharing else None
+        assert keeper is not None and keeper._task is not None
+        keeper._task.cancel()  # kill -9: no heartbeat, no goodbye; its record stays on the board
+        try:
+            async with cs_client(settings, use_ledger=False) as resumed:
+                return killed.limiter.share, resumed.limiter.share
+        finally:
+            await killed.close()
+
+    assert asyncio.run(asyncio.wait_for(shares(), 60)) == (480, 480)
