@@ -530,6 +530,13 @@ class Journal:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False)
         self._write_one("INSERT OR REPLACE INTO progress(name, value) VALUES (?, ?)", (name, text))
 
+    def set_progress_many(self, items: Iterable[tuple[str, Any]]) -> None:
+        """Store several progress values in ONE transaction: all or none of them survive a crash (an
+        export's plan and its 64 parts were 65 commits, ~13 ms before its first page was asked for)."""
+        params = [(name, json.dumps(value, sort_keys=True, ensure_ascii=False)) for name, value in items]
+        with self._transaction() as cur:
+            cur.executemany("INSERT OR REPLACE INTO progress(name, value) VALUES (?, ?)", params)
+
     def relax_durability(self) -> None:
         """Commit without fsync from now on (`synchronous=NORMAL`: a `kill -9` still loses nothing, a
         power cut may lose the last transactions). For runs whose journal holds only what can be read

@@ -299,6 +299,17 @@ def test_a_bad_outcome_records_nothing(journal: Journal) -> None:
     assert journal.counts().recorded == 0
 
 
+def test_progress_written_together_is_stored_all_or_none(journal: Journal) -> None:
+    journal.set_progress_many([("part/0", {"records": 1}), ("plan", {"parts": [0]})])
+    assert (journal.get_progress("part/0"), journal.get_progress("plan")) == ({"records": 1}, {"parts": [0]})
+    with pytest.raises(sqlite3.Error):  # the second name cannot be stored: the first is rolled back
+        journal.set_progress_many([("part/1", {"records": 2}), (["not", "a", "name"], {})])  # type: ignore[list-item]
+    assert journal.get_progress("part/1") is None
+    with pytest.raises(TypeError):  # a value that is no JSON: nothing is written
+        journal.set_progress_many([("part/2", {"records": 3}), ("plan", {"bad": object()})])
+    assert journal.get_progress("part/2") is None and journal.get_progress("plan") == {"parts": [0]}
+
+
 def test_run_status_times_progress_survive_reopen(journal: Journal) -> None:
     journal.set_progress("slice-2024-01", {"pages": 3, "cursor": "abc"})
     journal.set_status("paused", "daily quota reached")

@@ -58,18 +58,21 @@ class ExportState:
         return max(self.parts, default=-1) + 1
 
     def add(self, parts: Iterable[Part]) -> None:
-        """Register new parts: each part first, then the plan that lists them (a crash in between
-        leaves unlisted parts, which are simply made again)."""
+        """Register new parts and the plan that lists them, in one transaction (a crash leaves the
+        plan before them or after them, never parts it does not list)."""
         self._leaves.clear()
-        for part in parts:
+        added = list(parts)
+        for part in added:
             self.parts[part.id] = part
-            self.checkpoint(part)
-        self.save()
+        self.journal.set_progress_many(
+            [*((f"part/{part.id}", part.to_json()) for part in added), ("plan", self._plan())]
+        )
 
     def save(self) -> None:
-        self.journal.set_progress(
-            "plan", {"version": PLAN_VERSION, "parts": sorted(self.parts), "info": self.info}
-        )
+        self.journal.set_progress("plan", self._plan())
+
+    def _plan(self) -> dict[str, Any]:
+        return {"version": PLAN_VERSION, "parts": sorted(self.parts), "info": self.info}
 
     def checkpoint(self, part: Part) -> None:
         self.journal.set_progress(f"part/{part.id}", part.to_json())
