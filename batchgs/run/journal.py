@@ -73,6 +73,7 @@ RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 
 _ROW_COLUMNS = "row, status, op, key, code, message, http_status, transient"
 _ROW_SLOTS = ", ".join("?" * 8)
+_SET_PROGRESS = "INSERT OR REPLACE INTO progress(name, value) VALUES (?, ?)"
 _RUN_TABLE = """
 CREATE TABLE IF NOT EXISTS run (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -527,15 +528,14 @@ class Journal:
 
     def set_progress(self, name: str, value: Any) -> None:
         """Store JSON-serialisable progress (exports: pages written per slice, cursors, ...)."""
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
-        self._write_one("INSERT OR REPLACE INTO progress(name, value) VALUES (?, ?)", (name, text))
+        self._write_one(_SET_PROGRESS, (name, _progress_text(value)))
 
     def set_progress_many(self, items: Iterable[tuple[str, Any]]) -> None:
         """Store several progress values in ONE transaction: all or none of them survive a crash (an
         export's plan and its 64 parts were 65 commits, ~13 ms before its first page was asked for)."""
-        params = [(name, json.dumps(value, sort_keys=True, ensure_ascii=False)) for name, value in items]
+        params = [(name, _progress_text(value)) for name, value in items]
         with self._transaction() as cur:
-            cur.executemany("INSERT OR REPLACE INTO progress(name, value) VALUES (?, ?)", params)
+            cur.executemany(_SET_PROGRESS, params)
 
     def relax_durability(self) -> None:
         """Commit without fsync from now on (`synchronous=NORMAL`: a `kill -9` still loses nothing, a
@@ -614,6 +614,10 @@ class Journal:
         for name in (JOURNAL_FILE, f"{JOURNAL_FILE}-wal", f"{JOURNAL_FILE}-shm", LOCK_FILE):
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(self.run_dir / name, FILE_MODE)
+
+
+def _progress_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _outcome_params(o: RowOutcome) -> tuple[Any, ...]:
