@@ -99,10 +99,12 @@ class Measured:
 
 # wait4 on a child forked from this process would count this process's pages in the child's peak RSS
 # (Linux keeps the pre-exec high-water mark), so the command runs under a tiny wrapper that reports the
-# largest RSS of its own child: the command's own, whatever this process holds.
+# largest RSS of its own child: the command's own, whatever this process holds. It reports the child's
+# CPU too: wait4 on the wrapper would add the wrapper's own start-up (~0.04 CPU-s) to the command's.
 _WRAP = (
     "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
-    "print('MAXRSS_KIB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print('MAXRSS_KIB', usage.ru_maxrss, usage.ru_utime + usage.ru_stime, file=sys.stderr); "
     "sys.exit(code)"
 )
 
@@ -110,7 +112,8 @@ _WRAP = (
 def run_measured(
     command: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Measured:
-    """Run a command to the end: its wall time, CPU (wait4: the wrapper and its child) and own peak RSS."""
+    """Run a command to the end: its wall time (the wrapper's start included), its own CPU (user + sys
+    of it and of any process it starts) and its own peak RSS."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", _WRAP, *command],
@@ -123,16 +126,17 @@ def run_measured(
     stdout, stderr = _drain(proc)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    peak_kib, lines = 0, []
+    peak_kib, cpu_seconds, lines = 0, usage.ru_utime + usage.ru_stime, []
     for line in stderr.splitlines(keepends=True):
         if line.startswith("MAXRSS_KIB "):
-            peak_kib = int(line.split()[1])
+            _, peak, child_cpu = line.split()
+            peak_kib, cpu_seconds = int(peak), float(child_cpu)
         else:
             lines.append(line)
     return Measured(
         returncode=proc.returncode,
         seconds=time.perf_counter() - started,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        cpu_seconds=cpu_seconds,
         peak_rss_mib=peak_kib / 1024,
         stdout=stdout,
         stderr="".join(lines),

@@ -17,6 +17,7 @@ import click
 from batchgs._version import __version__
 from batchgs.config import scrub_secrets
 from batchgs.errors import BatchgsError, ExitCode
+from batchgs.tls import defer_default_ca_store
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
@@ -205,6 +206,7 @@ def main() -> None:
     # start: ~0.07 CPU-s of each export, for linear algebra batchgs never does. (Only in the console
     # script: a program that imports batchgs keeps its own setting.)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    defer_default_ca_store()  # aiohttp's unused default TLS contexts: ~0.1 CPU-s (`batchgs.tls`)
     try:
         cli.main()
         code: int = 0

@@ -27,6 +27,7 @@ from yarl import URL
 from batchgs._version import __version__
 from batchgs.config import Secret, Settings, check_base_url, scrub_secrets
 from batchgs.errors import ConfigError, FatalApiError, QuotaExhausted, ResumableStop, UsageError
+from batchgs.tls import client_context
 from batchgs.transport.classify import Api, Classification, Decision, classify
 from batchgs.transport.coordination import KeySharing, open_sharing
 from batchgs.transport.ledger import Ledger, QuotaLease
@@ -114,10 +115,10 @@ class ApiClient:
     async def __aenter__(self) -> ApiClient:
         if self.sharing is not None:  # before any request: unreachable means exit 2, nothing sent
             await self.sharing.start()
-        ssl_context: ssl.SSLContext | bool = True  # the system trust store; verification is never off
-        if self._ca_bundle:
-            try:
-                ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
+        ssl_context: ssl.SSLContext | bool = True  # (plain HTTP: no TLS, another origin is refused)
+        if self.base_url.scheme == "https" or self._ca_bundle:
+            try:  # the system's CA store or the bundle's; verification is never off (`tls`)
+                ssl_context = client_context(self._ca_bundle)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(
                     f"CA bundle {self._ca_bundle!r} cannot be used: {exc.__class__.__name__}",

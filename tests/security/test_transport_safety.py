@@ -10,6 +10,7 @@ import re
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -21,6 +22,9 @@ from yarl import URL
 
 from batchgs.config import Secret, Settings, check_base_url, is_loopback, resolve
 from batchgs.errors import ConfigError
+from batchgs.sandbox.app import build_app
+from batchgs.sandbox.settings import SandboxConfig
+from batchgs.sandbox.state import STATE_KEY
 from batchgs.transport.client import ApiClient, _same_origin, cs_client, px_client
 from batchgs.transport.result import ApiResult, Outcome
 from tests.cli.cli_helpers import run_cli
@@ -175,6 +179,68 @@ def test_ca_bundle_from_the_environment_or_a_profile(tmp_path: Path) -> None:
     assert refused.outcome is Outcome.FATAL and refused.code == "tls"
     assert by_env.ok and by_profile.ok
     assert len(recorder.requests) == 2  # the key went out only over verified connections
+
+
+def test_the_console_script_verifies_tls_with_the_system_store_or_the_bundle(tmp_path: Path) -> None:
+    """`batchgs` as a user runs it (the console script, which imports aiohttp without loading the CA
+    store for aiohttp's unused defaults: `batchgs.tls`): a certificate no CA vouches for stops the run
+    before the key is sent; the same server is exported once its CA is in the system's store (here
+    SSL_CERT_FILE, which OpenSSL reads for it) or named by BATCHGS_CA_BUNDLE."""
+    cert, key = _self_signed(tmp_path)
+    server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ssl.load_cert_chain(cert, key)
+    app = build_app(SandboxConfig(api_key=PX_KEY, seed_users=3))
+
+    def export(url: str, name: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("GAINSIGHT_", "BATCHGS_"))}
+        env = {**base, "GAINSIGHT_PX_API_KEY": PX_KEY, "GAINSIGHT_PX_BASE_URL": url}
+        env.update(BATCHGS_STATE_DIR=str(tmp_path / "state"), **extra)
+        command = [sys.executable, "-m", "batchgs", "export", "users", "-o", str(tmp_path / name), "-q"]
+        return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    async def main() -> tuple[subprocess.CompletedProcess[str], int, list[subprocess.CompletedProcess[str]]]:
+        async with serve(app, server_ssl) as url:
+            refused = await asyncio.to_thread(export, url, "refused.csv")
+            seen = int(app[STATE_KEY].stats.arrived)
+            trusted = [
+                await asyncio.to_thread(export, url, "system.csv", SSL_CERT_FILE=str(cert)),
+                await asyncio.to_thread(export, url, "bundle.csv", BATCHGS_CA_BUNDLE=str(cert)),
+            ]
+        return refused, seen, trusted
+
+    refused, seen_when_refused, trusted = run(main())
+    assert refused.returncode != 0 and "certificate" in refused.stderr.lower(), refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "refused.csv").exists()
+    assert seen_when_refused == 0  # no request (no key) went over the unverified connection
+    for done, name in zip(trusted, ("system.csv", "bundle.csv"), strict=True):
+        assert done.returncode == 0, done.stderr
+        assert len((tmp_path / name).read_text(encoding="utf-8").splitlines()) == 1 + 3
+
+
+def test_importing_batchgs_leaves_aiohttp_and_ssl_as_they_are() -> None:
+    """Only the console script skips aiohttp's CA store: a program that imports batchgs (its own
+    aiohttp sessions use aiohttp's default contexts) gets them with the system's CAs, and after the
+    console script's import every new default context still loads them."""
+    stats = "aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()"
+    fresh = "ssl.create_default_context().cert_store_stats()"
+    script = (
+        "import ssl, sys\n"
+        "from batchgs import tls\n"
+        "before = ssl.create_default_context().cert_store_stats()\n"
+        "if sys.argv[1] == 'console': tls.defer_default_ca_store()\n"
+        "import batchgs.api, batchgs.transport.client, aiohttp.connector\n"
+        f"print({stats} == before, {fresh} == before, before['x509_ca'])\n"
+    )
+    library, console = (
+        subprocess.run(
+            [sys.executable, "-c", script, mode], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for mode in ("library", "console")
+    )
+    if library[2] == "0":
+        pytest.skip("this machine has no system CA store to compare with")
+    assert library[:2] == ["True", "True"]
+    assert console[1] == "True"  # ssl's own methods are back once aiohttp is imported
 
 
 # -- redirects -----------------------------------------------------------------------------------------
