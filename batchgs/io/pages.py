@@ -281,10 +281,16 @@ class PageReader:
     ) -> tuple[pl.DataFrame, bool] | None:
         """The leaves that hold a value, lists as cells; numbers whole throughout as Int64 (None: a
         number may have lost digits in the float); and whether some list cell is JSON text."""
+        from batchgs.io.number_stats import fractions_and_magnitudes  # (numpy, as `_all_read`)
+
         types = shape.types
         floats = [c for c in filled if c in shape.numbers]
         lists = [c for c in filled if c in shape.lists]
-        stats = columns.select(shape.stats(floats, lists)).row(0, named=True) if floats or lists else {}
+        in_lists = [c for c in floats if c in shape.lists]  # (their elements: Polars' list functions)
+        stats = columns.select(shape.stats(in_lists, lists)).row(0, named=True) if in_lists or lists else {}
+        scalars = [c for c in floats if c not in shape.lists]
+        for name, (fraction, magnitude) in fractions_and_magnitudes(columns, scalars).items():
+            stats[f"f:{name}"], stats[f"m:{name}"] = fraction, magnitude
         whole: set[str] = set()
         with self._lock:  # the columns seen fractional so far are shared by every page's thread
             for name in floats:

@@ -82,7 +82,8 @@ def test_a_field_first_seen_on_page_57_gets_its_column() -> None:
     ("later", "expected"),
     [
         ({"visits": "five"}, "five"),  # text where numbers were
-        ({"visits": 12345678901234567890}, 12345678901234567890),  # beyond 2^53: exact
+        ({"visits": 12345678901234567890}, 12345678901234567890),  # beyond 2^64: exact
+        ({"visits": -(2**53) - 1}, -(2**53) - 1),  # beyond 2^53, where a float loses the last digit
         ({"location": "Paris"}, "Paris"),  # a scalar where an object was
         ({"customAttributes": {"isBeta": "yes"}}, "yes"),
         ({"visits": True}, "true"),  # numbers and a boolean make a text column; Polars alone reads 1
