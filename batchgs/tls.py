@@ -2,13 +2,14 @@
 
 aiohttp (3.10 and later) builds two default SSL contexts as it is imported, each loading the system's
 CA store: ~0.1 CPU-s, a sixth of an export's start-up, spent even when the base URL is plain HTTP (the
-sandbox) and spent again for HTTPS, where the client builds a context of its own. The client never uses
-those defaults: it passes its own verifying context (`client_context`: the system store, or the CAs of
-BATCHGS_CA_BUNDLE), built only for an https base URL, and a redirect to another origin (https from
-http included) is refused before any TLS is spoken. So the console script has aiohttp imported with
-the store's loading skipped (`defer_default_ca_store`, as it sets OPENBLAS_NUM_THREADS): aiohttp's
-defaults then hold no CA, so anything that did use them would fail verification, never skip it. A
-program that imports batchgs keeps aiohttp as it is, since its own sessions may use those defaults.
+sandbox), and twice where HTTPS needs one context. The client never uses those defaults: it passes its
+own verifying context (`client_context`: the system store, or the CAs of BATCHGS_CA_BUNDLE), built only
+for an https base URL, and a redirect to another origin (https from http included) is refused before
+any TLS is spoken. So the console script has aiohttp imported with the store's loading skipped
+(`defer_default_ca_store`, as it sets OPENBLAS_NUM_THREADS; the import runs on the main thread while a
+command module loads, before the command starts any thread): aiohttp's defaults then hold no CA, so
+anything that did use them would fail verification, never skip it. A program that imports batchgs
+keeps aiohttp as it is, since its own sessions may use those defaults.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def import_aiohttp() -> None:
     context = ssl.SSLContext
     own_paths = context.__dict__.get("set_default_verify_paths")  # (else inherited from _ssl)
     load_default_certs = context.load_default_certs
-    context.load_default_certs = _skipped  # type: ignore[method-assign, assignment]
+    context.load_default_certs = _skipped  # type: ignore[method-assign]
     context.set_default_verify_paths = _skipped  # type: ignore[method-assign]
     try:
         import aiohttp  # noqa: F401
@@ -50,7 +51,7 @@ def import_aiohttp() -> None:
             context.set_default_verify_paths = own_paths  # type: ignore[method-assign]
 
 
-def _skipped(self: ssl.SSLContext, *args: Any) -> None:
+def _skipped(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
     """Stands in for loading the CA store while aiohttp is imported."""
 
 

@@ -287,7 +287,7 @@ class PageReader:
         floats = [c for c in filled if c in shape.numbers]
         lists = [c for c in filled if c in shape.lists]
         in_lists = [c for c in floats if c in shape.lists]  # (their elements: Polars' list functions)
-        stats = columns.select(shape.stats(in_lists, lists)).row(0, named=True) if in_lists or lists else {}
+        stats = columns.select(shape.stats(in_lists, lists)).row(0, named=True) if lists else {}
         scalars = [c for c in floats if c not in shape.lists]
         for name, (fraction, magnitude) in fractions_and_magnitudes(columns, scalars).items():
             stats[f"f:{name}"], stats[f"m:{name}"] = fraction, magnitude
