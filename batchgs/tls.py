@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import ssl
+    from types import ModuleType
 
 _defer = False  # (this module imports nothing at its top: the console script sets it before any import)
 
@@ -29,11 +30,13 @@ def defer_default_ca_store() -> None:
     _defer = True
 
 
-def import_aiohttp() -> None:
-    """Import aiohttp, skipping the CA store's loading if the console script asked for it (and aiohttp
-    is not imported yet). Called by `batchgs.transport` before its modules import aiohttp."""
+def import_aiohttp() -> ModuleType:
+    """aiohttp, imported with the CA store's loading skipped if the console script asked for it and
+    aiohttp is not imported yet: how the transport modules that use aiohttp import it."""
     if not _defer or "aiohttp" in sys.modules:
-        return
+        import aiohttp
+
+        return aiohttp
     import ssl
 
     context = ssl.SSLContext
@@ -42,13 +45,14 @@ def import_aiohttp() -> None:
     context.load_default_certs = _skipped  # type: ignore[method-assign]
     context.set_default_verify_paths = _skipped  # type: ignore[method-assign]
     try:
-        import aiohttp  # noqa: F401
+        import aiohttp
     finally:
         context.load_default_certs = load_default_certs  # type: ignore[method-assign]
         if own_paths is None:
             del context.set_default_verify_paths
         else:
             context.set_default_verify_paths = own_paths  # type: ignore[method-assign]
+    return aiohttp
 
 
 def _skipped(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:

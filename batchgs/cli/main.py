@@ -202,17 +202,23 @@ def main() -> None:
     interpreter's teardown, once every log and stream is flushed. The teardown (a last garbage
     collection over every object, module cleanup) cost ~70 ms after each command, measured, and
     waits for nothing of ours: by then the command has closed its files and joined its threads."""
-    # numpy (an export's page check) loads OpenBLAS, which starts a thread per core that spins at
-    # start: ~0.07 CPU-s of each export, for linear algebra batchgs never does. (Only in the console
-    # script: a program that imports batchgs keeps its own setting.)
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    defer_default_ca_store()  # aiohttp's unused default TLS contexts: ~0.1 CPU-s (`batchgs.tls`)
+    console_process_settings()
     try:
         cli.main()
         code: int = 0
     except SystemExit as done:
         code = _exit_code(done.code)
     _leave(code)
+
+
+def console_process_settings() -> None:
+    """What the console script sets for its own process only (a program that imports batchgs keeps its
+    own settings): numpy (an export's page check) loads OpenBLAS, which starts a thread per core that
+    spins at start, ~0.07 CPU-s of each export for linear algebra batchgs never does; and aiohttp is
+    imported without loading the CA store for its default TLS contexts, which batchgs never uses
+    (~0.1 CPU-s: `batchgs.tls`)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    defer_default_ca_store()
 
 
 def _exit_code(code: object) -> int:

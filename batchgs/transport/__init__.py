@@ -11,7 +11,3 @@ Nobody else in batchgs speaks HTTP. Entry points:
 - `paging.scroll`, `paging.page_numbers`, `paging.cs_pages`, `paging.date_windows`, `paging.window_params`.
 - `metadata.fetch_attributes(client, "user" | "account")`.
 """
-
-from batchgs.tls import import_aiohttp
-
-import_aiohttp()  # before the modules here import it (the console script skips the CA store: `tls`)

@@ -17,11 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, Literal
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, Literal
 
 from batchgs import fastjson
+from batchgs.tls import import_aiohttp
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = import_aiohttp()  # (the console script skips its CA store: `batchgs.tls`)
 
 Api = Literal["px", "cs"]
 

@@ -18,16 +18,15 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import aiohttp
 from yarl import URL
 
 from batchgs._version import __version__
 from batchgs.config import Secret, Settings, check_base_url, scrub_secrets
 from batchgs.errors import ConfigError, FatalApiError, QuotaExhausted, ResumableStop, UsageError
-from batchgs.tls import client_context
+from batchgs.tls import client_context, import_aiohttp
 from batchgs.transport.classify import Api, Classification, Decision, classify
 from batchgs.transport.coordination import KeySharing, open_sharing
 from batchgs.transport.ledger import Ledger, QuotaLease
@@ -43,6 +42,11 @@ from batchgs.transport.urls import build_path as build_path
 from batchgs.transport.urls import encode_query as encode_query
 from batchgs.transport.urls import encode_segment as encode_segment
 from batchgs.transport.urls import needs_id_in_body as needs_id_in_body
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = import_aiohttp()  # (the console script skips its CA store: `batchgs.tls`)
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 QUOTA_WAIT_SECONDS = 60.0

@@ -23,10 +23,12 @@ from tests.engine.imports.import_helpers import write_users
 
 HEAVY = ("polars", "aiohttp", "openpyxl", "pyarrow", "fastexcel", "xlsxwriter", "batchgs.sandbox")
 
-# Runs in a fresh interpreter: the CLI as the console script runs it, then what got imported.
+# Runs in a fresh interpreter: the CLI as the console script runs it (its process settings too), then
+# what got imported.
 PROBE = """
 import json, sys
-from batchgs.cli.main import cli
+from batchgs.cli.main import cli, console_process_settings
+console_process_settings()
 code = 0
 try:
     cli.main(sys.argv[1:])
