@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import ssl
     from types import ModuleType
 
-_defer = False  # (this module imports nothing at its top: the console script sets it before any import)
+_defer = False  # (set by the console script before any import: this module's top imports only sys)
 
 
 def defer_default_ca_store() -> None:

@@ -121,8 +121,9 @@ class _Shape:
         return cls(schema, envelope, levels, leaves, deep, anywhere, dict(leaves), kinds, numbers, lists)
 
     def stats(self, floats: list[str], lists: list[str]) -> list[pl.Expr]:
-        """Per column of numbers (`floats`: scalar or list) its largest magnitude (`m:` name) and
-        whether it holds a fraction (`f:`); per list column whether a row needs JSON text (`a:`)."""
+        """Per column of numbers (`floats`: scalar or list; `_flat` passes the lists only, numpy checks
+        the scalars) its largest magnitude (`m:` name) and whether it holds a fraction (`f:`); per list
+        column whether a row needs JSON text (`a:`)."""
         key = (tuple(floats), tuple(lists))
         exprs = self._stats.get(key)
         if exprs is None:
