@@ -65,6 +65,6 @@ def client_context(ca_bundle: str | None) -> ssl.SSLContext:
     bundle cannot be read."""
     import ssl
 
-    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+    context = ssl.create_default_context(cafile=ca_bundle or None)  # (None: the system's store)
     context.set_alpn_protocols(["http/1.1"])  # (as aiohttp's own contexts)
     return context
